@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class QuerylabConfig(AppConfig):
+    """Site-wide pieces: the embedded databases, `serve`, `db`, health checks, accounts."""
+
+    name = "config"
+    verbose_name = "Querylab"

@@ -1,0 +1,54 @@
+"""`manage.py serve`: database, migrations, content and the web server, in one command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand
+
+from config.gunicorn import __file__ as GUNICORN_CONFIG
+
+
+class Command(BaseCommand):
+    help = "Prepare the database and content, then serve Querylab (gunicorn, or --dev)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--dev", action="store_true", help="Django's autoreloading runserver instead."
+        )
+
+    def handle(self, *args, host: str, port: int, dev: bool, **options):
+        # Settings have already started the embedded databases if no URL is configured.
+        self.stdout.write("Preparing the database…")
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("createcachetable", verbosity=0)
+        if "content" in get_commands():
+            self.stdout.write("Loading lessons…")
+            call_command("content", "sync")
+        url = f"http://{host}:{port}/"
+        if dev:
+            self.stdout.write(self.style.SUCCESS(f"Querylab (dev server) on {url}"))
+            call_command("runserver", f"{host}:{port}")
+            return
+        call_command("collectstatic", interactive=False, verbosity=0)
+        self.stdout.write(self.style.SUCCESS(f"Querylab is running on {url}  (Ctrl+C stops it)"))
+        self.stdout.flush()
+        env = {**os.environ, "GUNICORN_BIND": f"{host}:{port}"}
+        if not settings.DEBUG:
+            env.setdefault("GUNICORN_ACCESSLOG", "-")
+        command = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG]
+        process = subprocess.Popen(command, env=env)
+        try:
+            process.wait()
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGTERM)
+            process.wait()
+        if process.returncode not in (0, -signal.SIGTERM, -signal.SIGINT):
+            sys.exit(process.returncode)

@@ -1,0 +1,249 @@
+"""Querylab's one settings module. Everything comes from the environment, with working defaults.
+
+See the README's "Configuration" section for the list of variables.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config import embedded
+from config.env import envbool, envint, envlist, envstr
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = embedded.data_dir()
+
+DEBUG = envbool("DEBUG", True)
+
+
+def _secret_key() -> str:
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if key:
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG=0 Querylab needs a SECRET_KEY in the environment "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
+    # Development: generate once and keep it, so sessions survive restarts.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django_htmx",
+    "template_partials",
+    "config",
+    "lessons",
+    "sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    }
+]
+
+# -- Databases ------------------------------------------------------------------------------
+
+DB_POOL_MIN = envint("DB_POOL_MIN", 1)
+DB_POOL_MAX = envint("DB_POOL_MAX", 8)
+
+
+def _database_from_url(variable: str, url: str) -> dict:
+    try:
+        config = dj_database_url.parse(url)
+    except Exception as exc:
+        raise ImproperlyConfigured(f"{variable} could not be parsed: {exc}") from None
+    if config.get("ENGINE") != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            f"{variable} must be a PostgreSQL URL (postgresql://user:password@host:port/name); "
+            f"Querylab runs on PostgreSQL only."
+        )
+    if not config.get("NAME"):
+        raise ImproperlyConfigured(f"{variable} names no database (…/databasename at the end).")
+    return config
+
+
+def _app_database() -> dict:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    variable = "DATABASE_URL"
+    if not url:
+        variable = "the embedded app database"
+        url = embedded.server("app").ensure() if embedded.autostart() else _embedded_url("app")
+    config = _database_from_url(variable, url)
+    config["CONN_MAX_AGE"] = 0  # the pool below keeps connections; Django must not.
+    config["CONN_HEALTH_CHECKS"] = False
+    config.setdefault("OPTIONS", {})
+    config["OPTIONS"].update(
+        {
+            "pool": {
+                "min_size": DB_POOL_MIN,
+                "max_size": DB_POOL_MAX,
+                "timeout": envint("DB_POOL_TIMEOUT", 10),
+            },
+            "connect_timeout": envint("DB_CONNECT_TIMEOUT", 5),
+            "application_name": "querylab",
+        }
+    )
+    return config
+
+
+def _embedded_url(name: str) -> str:
+    try:
+        return embedded.server(name).url()
+    except embedded.EmbeddedDatabaseError:
+        # Not initialised yet: `manage.py db start` will do it. Any use fails with a clear error.
+        return f"postgresql://postgres@127.0.0.1:1/{embedded.DATABASE_NAMES[name]}"
+
+
+def _sandbox_database_url() -> str:
+    url = os.environ.get("SANDBOX_DATABASE_URL", "").strip()
+    if url:
+        for part in url.split(","):
+            _database_from_url("SANDBOX_DATABASE_URL", part.strip())
+        return url
+    if embedded.autostart():
+        try:
+            return embedded.server("sandbox").ensure()
+        except embedded.EmbeddedDatabaseError:
+            # The site still serves lessons; the sandbox answers "unavailable" until it is up.
+            pass
+    return _embedded_url("sandbox")
+
+
+DATABASES = {"default": _app_database()}
+SANDBOX_DATABASE_URL = _sandbox_database_url()
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {
+    # In PostgreSQL so that rate limits and the like hold across gunicorn workers and hosts.
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "querylab_cache",
+    }
+}
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# -- Auth -----------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = envstr("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "Querylab <noreply@querylab.localhost>")
+
+# -- Internationalisation -------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# -- Static files (whitenoise) --------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(envstr("STATIC_ROOT", str(DATA_DIR / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if envbool("STATIC_MANIFEST", not DEBUG)
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_MAX_AGE = envint("WHITENOISE_MAX_AGE", 3600)
+
+# -- Content --------------------------------------------------------------------------------
+
+CONTENT_DIR = Path(envstr("CONTENT_DIR", str(BASE_DIR / "content"))).resolve()
+
+# -- Security -------------------------------------------------------------------------------
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 60 * 60 * 24 * 30)
+if not DEBUG:
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+    SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
+
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS preload is a one-way door; leave it to whoever deploys to opt in.
+    "security.W021",
+]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

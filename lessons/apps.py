@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class LessonsConfig(AppConfig):
+    """Tracks, lessons, the Markdown content pipeline, the learning loop and discussion."""
+
+    name = "lessons"
