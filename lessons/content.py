@@ -734,24 +734,26 @@ def parse_lesson(
     env: dict[str, Any] = {}
     tokens = MARKDOWN.parse(text, env)
     meta = _front_matter(lesson, tokens, fixtures)
-    if meta is None or lesson.errors:
+    if meta is None:
         return None, lesson.errors
-    if meta["step"] != int(match["step"]):
+    # With bad front-matter values, go on with stand-ins so that the body is checked too.
+    step = meta.get("step", int(match["step"]))
+    if step != int(match["step"]):
         lesson.error(
             meta["_step_line"],
-            f"step {meta['step']} does not match the file name's number {match['step']}",
+            f"step {step} does not match the file name's number {match['step']}",
         )
     spec = LessonSpec(
         path=path,
         track=track,
         slug=match["slug"],
-        step=meta["step"],
-        title=meta["title"].strip(),
-        level=meta["level"],
-        mode=meta["mode"],
-        reviewed=meta["reviewed"],
-        version=meta["version"],
-        summary=meta["summary"].strip(),
+        step=step,
+        title=meta.get("title", "").strip(),
+        level=meta.get("level", LEVELS[0]),
+        mode=meta.get("mode", MODES[1] if meta.get("fixture") else MODES[0]),
+        reviewed=meta.get("reviewed", datetime.date.today()),
+        version=meta.get("version", 1),
+        summary=meta.get("summary", "").strip(),
         discussion=[_text(topic) for topic in meta.get("discussion", [])],
         fixture=meta.get("fixture", ""),
         sandbox_languages=list(meta.get("sandbox_languages", [])),
