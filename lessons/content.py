@@ -794,7 +794,7 @@ def parse_lesson(
             entry = next(e for e in toc if e["id"] == token.attrs.get("id", ""))
             entry["title"] = _plain_text([tokens[index + 1]]).strip()
     if lesson.errors:
-        return None, lesson.errors
+        return None, sorted(lesson.errors, key=lambda error: error.line)
 
     spec.body_html = MARKDOWN.renderer.render(tokens, MARKDOWN.options, env)
     body_text = _plain_text(tokens)
