@@ -119,7 +119,7 @@ def test_it_does_not_render_raw_html():
     assert "<script>" not in lesson.body_html
 
 
-def test_it_accepts_the_starter_content():
+def test_it_accepts_the_published_content():
     result = check_tree(settings.BASE_DIR / "content")
     assert result.errors == []
     assert {lesson.slug for lesson in result.lessons} >= {

@@ -8,16 +8,9 @@ from lessons.sync import sync_content
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture
-def page(live_server, transactional_db):
-    playwright = pytest.importorskip("playwright.sync_api")
+@pytest.fixture(autouse=True)
+def published(transactional_db):
     sync_content(settings.CONTENT_DIR)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield browser.new_page()
-        browser.close()
 
 
 def test_it_goes_to_the_next_and_previous_lesson_with_j_and_k(page, live_server):
