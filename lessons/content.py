@@ -33,7 +33,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 # Bump when rendering changes, so that `content sync` re-renders files whose text did not change.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 
 LESSON_FILE = re.compile(r"^(?P<step>\d{2,3})-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
 TRACK_FILE = "track.yml"
@@ -472,7 +472,13 @@ def _block_quiz(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec) -
 
 
 def _qa_items(
-    lesson: _Lesson, data: _LineDict, base: int, block: str, list_key: str, names: tuple[str, str]
+    lesson: _Lesson,
+    data: _LineDict,
+    base: int,
+    block: str,
+    list_key: str,
+    names: tuple[str, str],
+    searchable_answers: bool = False,
 ) -> list[QAItem]:
     result = []
     for item in _items(lesson, data, base, block, list_key):
@@ -482,7 +488,7 @@ def _qa_items(
         if not ok or key is None:
             continue
         question, answer = (_text(item[name]) for name in names)
-        lesson.public_text.append(question)
+        lesson.public_text += [question, answer] if searchable_answers else [question]
         result.append(
             QAItem(
                 key=key,
@@ -500,15 +506,14 @@ def _block_selfcheck(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSp
 
 
 def _block_interview(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec) -> dict:
-    items = _qa_items(lesson, data, base, "interview", "items", ("question", "answer"))
-    for item in items:
-        lesson.public_text.append(item.answer_html)
+    # Model answers are on the page (in <details>), so search may show them too.
+    items = _qa_items(lesson, data, base, "interview", "items", ("question", "answer"), True)
     spec.interview.extend(items)
     return {"title": _text(data.get("title")) or "Interview questions", "items": items}
 
 
 def _block_flashcards(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec) -> dict:
-    cards = _qa_items(lesson, data, base, "flashcards", "cards", ("front", "back"))
+    cards = _qa_items(lesson, data, base, "flashcards", "cards", ("front", "back"), True)
     spec.flashcards.extend(cards)
     return {"title": _text(data.get("title")) or "Flashcards", "cards": cards}
 
@@ -526,6 +531,9 @@ def _block_pitfall(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec
 def _block_example(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec) -> dict | None:
     ok = _check_keys(lesson, data, base, "example block", ("id", "sql"), ("title", "note"))
     key = lesson.claim_key(data.get("id"), base + data.line, "example")
+    if spec.mode != "sql_sandbox":
+        lesson.error(base + data.line, "runnable examples need `mode: sql_sandbox`")
+        ok = False
     if not ok or key is None:
         return None
     example = Example(
@@ -788,8 +796,8 @@ def parse_lesson(
 
     spec.body_html = MARKDOWN.renderer.render(tokens, MARKDOWN.options, env)
     body_text = _plain_text(tokens)
-    spec.body_text = re.sub(r"\n{3,}", "\n\n", body_text + "\n" + "\n".join(lesson.public_text))
-    spec.body_text = re.sub(r"<[^>]+>", " ", spec.body_text).strip()  # answers rendered to HTML
+    text = body_text + "\n" + "\n".join(lesson.public_text)
+    spec.body_text = re.sub(r"\n{3,}", "\n\n", text).strip()
     spec.toc = [{key: entry[key] for key in ("id", "title", "level")} for entry in toc]
     words = len(spec.body_text.split())
     spec.reading_minutes = max(1, math.ceil(words / WORDS_PER_MINUTE))
