@@ -476,3 +476,22 @@ class Exercise(LessonPart):
         constraints = [
             models.UniqueConstraint(fields=["lesson", "key"], name="exercise_unique_key")
         ]
+
+
+class ContentRevisionQuerySet(models.QuerySet):
+    def current(self) -> int:
+        """The id of the latest revision (0 before the first sync): cached pages compare it."""
+        return self.aggregate(latest=models.Max("id"))["latest"] or 0
+
+
+class ContentRevision(models.Model):
+    """One row per `content sync` that changed what is published: a log, and a cache stamp."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    published = models.JSONField(default=list)  # lesson paths
+    unpublished = models.JSONField(default=list)  # lesson refs
+
+    objects = ContentRevisionQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"revision {self.pk} at {self.created_at:%Y-%m-%d %H:%M}"

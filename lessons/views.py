@@ -11,6 +11,7 @@ from django_htmx.middleware import HtmxDetails
 from lessons.content import preview_lesson
 from lessons.forms import PreviewForm
 from lessons.models import Lesson, Track, TrackPosition, snippet_html
+from lessons.page_cache import cache_anonymous_page, csrf_context
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -38,12 +39,14 @@ def track_detail(request: HttpRequest, track: str) -> HttpResponse:
 
 
 @require_GET
+@cache_anonymous_page
 def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse:
     lesson_obj = get_object_or_404(
         Lesson.objects.published().select_related("track"), track__slug=track, slug=lesson
     )
     position = TrackPosition.of(lesson_obj, Lesson.objects.outline(lesson_obj.track))
-    return render(request, "lessons/lesson.html", {"lesson": lesson_obj, "position": position})
+    context = {"lesson": lesson_obj, "position": position, **csrf_context(request)}
+    return render(request, "lessons/lesson.html", context)
 
 
 @require_GET
