@@ -220,6 +220,8 @@ WHITENOISE_MAX_AGE = envint("WHITENOISE_MAX_AGE", 3600)
 
 CONTENT_DIR = Path(envstr("CONTENT_DIR", str(BASE_DIR / "content"))).resolve()
 CONTENT_AUTOSYNC = envbool("CONTENT_AUTOSYNC", False)
+# Anonymous lesson pages are cached per process; content changes show within this many seconds.
+LESSON_PAGE_CACHE_SECONDS = envint("LESSON_PAGE_CACHE_SECONDS", 1)
 
 # -- Security -------------------------------------------------------------------------------
 
