@@ -443,8 +443,10 @@ class PostQuerySet(models.QuerySet):
 
     def for_display(self, user) -> PostQuerySet:
         """With authors, vote counts and whether `user` voted, in one query."""
-        posts = self.select_related("author", "parent__author").annotate(
-            vote_count=models.Count("votes")
+        posts = (
+            self.select_related("author", "parent__author")
+            .defer("body", "parent__body", "parent__body_html")
+            .annotate(vote_count=models.Count("votes"))
         )
         if user.is_authenticated:
             posts = posts.annotate(
@@ -455,8 +457,9 @@ class PostQuerySet(models.QuerySet):
     def flagged(self) -> PostQuerySet:
         """Posts with open flags, most flagged first: the moderation queue."""
         open_flags = models.Q(flags__resolved_at__isnull=True)
+        has_open_flags = Flag.objects.filter(post=models.OuterRef("pk"), resolved_at__isnull=True)
         return (
-            self.filter(open_flags)
+            self.filter(models.Exists(has_open_flags))
             .select_related("author", "thread__lesson__track")
             .annotate(
                 open_flag_count=models.Count("flags", filter=open_flags),
