@@ -33,3 +33,9 @@ def no_limits(settings):
     settings.DISCUSSION_NEW_ACCOUNT_POSTS_PER_MINUTE = 10_000
     settings.DISCUSSION_NEW_ACCOUNT_POSTS_PER_DAY = 10_000
     settings.DISCUSSION_DUPLICATE_WINDOW_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # The learner/staff fixtures hash passwords; the real hasher costs ~0.3 s per user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
