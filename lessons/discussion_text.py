@@ -10,8 +10,9 @@ Two layers, so that a mistake in one is caught by the other:
 2. nh3 sanitises the result against a strict allow-list of tags, attributes, classes and URL
    schemes, and puts rel="nofollow ugc noopener" on every link.
 
-On SQL sandbox lessons an SQL code block gets `data-sql` (the code, escaped) on its wrapper and a
-plain "Run in sandbox" button, which the sandbox's JavaScript picks up.
+On SQL sandbox lessons an SQL code block gets `data-sql` (the code, escaped) on its wrapper, which
+the sandbox's JavaScript (static/sandbox/sandbox.js) gives a "Run in sandbox" button, and a plain
+button.run-in-sandbox of its own for pages without that script (static/js/discussion.js).
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
     "ol": {"start"},
     "div": {"data-sql"},
-    "button": {"data-sql"},
 }
 # Pygments' own short class names ("k", "s1", "mi"…) and the wrappers made below; nothing else.
 PYGMENTS_CLASSES = {name for name in STANDARD_TYPES.values() if name}
@@ -76,7 +76,7 @@ def _render_fence(self, tokens, idx, options, env) -> str:
         sql = html.escape(code.strip(), quote=True)
         return (
             f'<div class="code-block sql-block" data-sql="{sql}">{highlighted}'
-            f'<button class="run-in-sandbox" data-sql="{sql}">Run in sandbox</button></div>\n'
+            '<button class="run-in-sandbox">Run in sandbox</button></div>\n'
         )
     return f'<div class="code-block">{highlighted}</div>\n'
 

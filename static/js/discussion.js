@@ -43,12 +43,19 @@
     }
   });
 
-  // "Run in sandbox" next to SQL in posts. The sandbox on the page listens for
-  // `querylab:run-sql`; without one, the SQL goes to the clipboard and the button says so.
+  // "Run in sandbox" next to SQL in posts. With the lesson's sandbox on the page its script
+  // adds its own button to every [data-sql] block (and CSS hides this one); this one loads the
+  // SQL into that sandbox if there is one, else asks whoever listens for `querylab:run-sql`,
+  // else copies the SQL. It never runs anything by itself.
   document.addEventListener("click", async (event) => {
     const button = event.target.closest("button.run-in-sandbox");
     if (!button || !button.closest(".post-body")) return;
-    const sql = button.dataset.sql || button.closest("[data-sql]")?.dataset.sql || "";
+    const sql = (button.closest("[data-sql]")?.dataset.sql || "").trim();
+    const sandbox = document.querySelector(".sandbox");
+    if (sandbox && typeof sandbox.sandboxLoad === "function") {
+      sandbox.sandboxLoad(sql, false);
+      return;
+    }
     const request = new CustomEvent("querylab:run-sql", {
       detail: { sql, source: button }, bubbles: true, cancelable: true,
     });
@@ -56,7 +63,7 @@
     if (request.defaultPrevented) return;
     try {
       await navigator.clipboard.writeText(sql);
-      button.textContent = "Copied — paste it into the sandbox";
+      button.textContent = "Copied: no sandbox on this page";
     } catch {
       button.textContent = "No sandbox on this page";
     }
