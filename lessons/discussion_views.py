@@ -70,7 +70,10 @@ def discussion_context(request: HttpRequest, lesson: Lesson, page: int = 1) -> d
     return {
         "lesson": lesson,
         "threads": threads,
-        "thread_count": Thread.objects.filter(lesson=lesson).count(),
+        # Counting costs a query only when there is more than one page.
+        "thread_count": (
+            Thread.objects.filter(lesson=lesson).count() if has_more or page > 1 else len(threads)
+        ),
         "page": page,
         "next_page": page + 1 if has_more else None,
         "thread_form": ThreadForm(auto_id="new-thread-%s"),

@@ -6,20 +6,82 @@ learner data attached to it survives edits and renumbering.
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchRank,
+    SearchVector,
+    SearchVectorField,
+)
+from django.core.cache import cache
 from django.db import models, transaction
 from django.db.models import F
+from django.db.models.signals import post_delete, post_save
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from lessons.discussion_text import render_post
 
+if TYPE_CHECKING:
+    from lessons.content import LessonSpec
+
 SEARCH_CONFIG = "english"
+# Private-use characters that cannot occur in lesson text: ts_headline marks matches with them,
+# then snippet_html() escapes everything and turns only these into <mark> tags.
+HIGHLIGHT_START = "\ue000"
+HIGHLIGHT_STOP = "\ue001"
+
+
+def snippet_html(headline: str) -> str:
+    """A ts_headline result as safe HTML: escaped text, matches in <mark>."""
+    escaped = escape(headline)
+    return mark_safe(  # noqa: S308 - everything but our own two tags is escaped above
+        escaped.replace(HIGHLIGHT_START, "<mark>").replace(HIGHLIGHT_STOP, "</mark>")
+    )
+
+
+@dataclass(frozen=True)
+class TrackPosition:
+    """Where a lesson sits in its track's outline."""
+
+    steps: list[Lesson]
+    index: int
+
+    @classmethod
+    def of(cls, lesson: Lesson, steps: list[Lesson]) -> TrackPosition:
+        index = next(i for i, step in enumerate(steps) if step.pk == lesson.pk)
+        return cls(steps, index)
+
+    @property
+    def number(self) -> int:
+        return self.index + 1
+
+    @property
+    def total(self) -> int:
+        return len(self.steps)
+
+    @property
+    def percent(self) -> int:
+        """Share of the track covered once this step is read (position-based, not progress)."""
+        return round(100 * self.number / self.total)
+
+    @property
+    def previous(self) -> Lesson | None:
+        return self.steps[self.index - 1] if self.index > 0 else None
+
+    @property
+    def next(self) -> Lesson | None:
+        return self.steps[self.index + 1] if self.number < self.total else None
 
 
 class TrackQuerySet(models.QuerySet):
@@ -27,11 +89,18 @@ class TrackQuerySet(models.QuerySet):
         return self.filter(is_published=True)
 
     def with_lesson_counts(self) -> TrackQuerySet:
+        """Annotate lesson_count, minutes (reading time) and first_slug (where to start)."""
         published = models.Q(lessons__is_published=True)
+        first = (
+            Lesson.objects.filter(track=models.OuterRef("pk"), is_published=True)
+            .order_by("step")
+            .values("slug")[:1]
+        )
         return self.annotate(
             lesson_count=models.Count("lessons", filter=published),
             minutes=models.Sum("lessons__reading_minutes", filter=published),
-        )
+            first_slug=models.Subquery(first),
+        ).filter(lesson_count__gt=0)
 
 
 class Track(models.Model):
@@ -50,20 +119,62 @@ class Track(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def get_absolute_url(self) -> str:
+        return reverse("lessons:track", args=[self.slug])
+
 
 class LessonQuerySet(models.QuerySet):
     def published(self) -> LessonQuerySet:
         return self.filter(is_published=True, track__is_published=True)
 
     def search(self, text: str) -> LessonQuerySet:
-        """Published lessons matching `text` (web-search syntax), best first, with `rank`."""
+        """Published lessons matching `text` (web-search syntax), best first.
+
+        Each has `rank` and `headline`: body text around the matches, with the matched words
+        between HIGHLIGHT_START and HIGHLIGHT_STOP (see `snippet_html`).
+        """
         query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
         return (
             self.published()
             .filter(search_vector=query)
-            .annotate(rank=SearchRank(F("search_vector"), query))
+            .annotate(
+                rank=SearchRank(F("search_vector"), query),
+                headline=SearchHeadline(
+                    "body_text",
+                    query,
+                    config=SEARCH_CONFIG,
+                    start_sel=HIGHLIGHT_START,
+                    stop_sel=HIGHLIGHT_STOP,
+                    max_words=32,
+                    min_words=12,
+                    max_fragments=2,
+                    fragment_delimiter=" … ",
+                ),
+            )
             .order_by("-rank", "track__order", "step")
         )
+
+    def outline(self, track: Track) -> list[Lesson]:
+        """The published steps of a track, light enough for menus (no bodies)."""
+        steps = list(
+            self.published()
+            .filter(track=track)
+            .only(
+                "id",
+                "track_id",
+                "slug",
+                "step",
+                "title",
+                "summary",
+                "level",
+                "mode",
+                "reading_minutes",
+            )
+            .order_by("step")
+        )
+        for step in steps:
+            step.track = track  # so that get_absolute_url() needs no query per step
+        return steps
 
     def by_ref(self, ref: str) -> Lesson:
         """The published lesson named by "<track>/<slug>"; raises Lesson.DoesNotExist."""
@@ -120,10 +231,114 @@ class Lesson(models.Model):
     def __str__(self) -> str:
         return f"{self.track.slug}/{self.slug}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("lessons:detail", args=[self.track.slug, self.slug])
+
     @property
     def ref(self) -> str:
         """The "<track>/<slug>" name the sandbox API uses."""
         return f"{self.track.slug}/{self.slug}"
+
+    def fill_from(self, spec: LessonSpec) -> None:
+        """Copy a parsed lesson's fields onto this (possibly unsaved) lesson; used by preview."""
+        self.step = spec.step
+        self.title = spec.title
+        self.mode = spec.mode
+        self.fixture = spec.fixture
+        self.sandbox_languages = spec.sandbox_languages
+        self.level = spec.level
+        self.summary = spec.summary
+        self.reviewed = spec.reviewed
+        self.content_version = spec.version
+        self.discussion_topics = spec.discussion
+        self.body_html = spec.body_html
+        self.body_text = spec.body_text
+        self.toc = spec.toc
+        self.reading_minutes = spec.reading_minutes
+        self.source_path = spec.path
+        self.source_hash = spec.source_hash
+
+    def publish(self, spec: LessonSpec) -> None:
+        """Store a validated, rendered lesson and its parts, keeping learner data attached.
+
+        Parts are matched by their source ids; parts that left the source become inactive
+        rather than deleted, so attempts and threads pointing at them are kept.
+        """
+        self.fill_from(spec)
+        self.synced_at = timezone.now()
+        self.is_published = True
+        self.save()
+        Lesson.objects.filter(pk=self.pk).update(
+            search_vector=SearchVector("title", weight="A", config=SEARCH_CONFIG)
+            + SearchVector("summary", weight="B", config=SEARCH_CONFIG)
+            + SearchVector("body_text", weight="C", config=SEARCH_CONFIG)
+        )
+        questions = QuizQuestion.objects.keep(
+            self,
+            {
+                q.key: {
+                    "quiz_title": q.quiz_title,
+                    "prompt_html": q.prompt_html,
+                    "explanation_html": q.explanation_html,
+                    "allows_many": q.allows_many,
+                }
+                for q in spec.questions
+            },
+        )
+        for question_spec in spec.questions:
+            question = questions[question_spec.key]
+            rows = {
+                c.key: {
+                    "text_html": c.text_html,
+                    "is_correct": c.correct,
+                    "feedback_html": c.feedback_html,
+                }
+                for c in question_spec.choices
+            }
+            _keep_rows(QuizChoice.objects.filter(question=question), {"question": question}, rows)
+        SelfCheckItem.objects.keep(
+            self,
+            {
+                i.key: {"question_html": i.question_html, "answer_html": i.answer_html}
+                for i in spec.self_checks
+            },
+        )
+        InterviewQuestion.objects.keep(
+            self,
+            {
+                i.key: {"question_html": i.question_html, "answer_html": i.answer_html}
+                for i in spec.interview
+            },
+        )
+        Flashcard.objects.keep(
+            self,
+            {
+                c.key: {"front_html": c.question_html, "back_html": c.answer_html}
+                for c in spec.flashcards
+            },
+        )
+        SqlExample.objects.keep(
+            self,
+            {
+                e.key: {"title": e.title, "sql": e.sql, "note_html": e.note_html}
+                for e in spec.examples
+            },
+        )
+        Exercise.objects.keep(
+            self,
+            {
+                e.key: {
+                    "title": e.title,
+                    "prompt_html": e.prompt_html,
+                    "solution_sql": e.solution,
+                    "order_matters": e.order_matters,
+                    "hints_html": e.hints_html,
+                    "variants": e.variants,
+                    "plan_checks": e.plan_checks,
+                }
+                for e in spec.exercises
+            },
+        )
 
 
 # -- The structured parts of a lesson -------------------------------------------------------
@@ -135,9 +350,29 @@ class Lesson(models.Model):
 # their own columns and are never part of Lesson.body_html.
 
 
+def _keep_rows(
+    queryset: models.QuerySet, parent: dict[str, Any], rows: dict[str, dict[str, Any]]
+) -> dict[str, models.Model]:
+    """Upsert `rows` (key → fields, in source order) under `parent`; deactivate the others."""
+    existing = {obj.key: obj for obj in queryset}
+    kept: dict[str, models.Model] = {}
+    for position, (key, fields) in enumerate(rows.items()):
+        obj = existing.get(key) or queryset.model(key=key, **parent)
+        for name, value in {**fields, "position": position, "is_active": True}.items():
+            setattr(obj, name, value)
+        obj.save()
+        kept[key] = obj
+    queryset.exclude(key__in=list(rows)).update(is_active=False)
+    return kept
+
+
 class LessonPartQuerySet(models.QuerySet):
     def active(self) -> LessonPartQuerySet:
         return self.filter(is_active=True)
+
+    def keep(self, lesson: Lesson, rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Make the lesson's parts of this kind exactly `rows` (key → fields), in place."""
+        return _keep_rows(self.filter(lesson=lesson), {"lesson": lesson}, rows)
 
 
 class LessonPart(models.Model):
@@ -249,6 +484,25 @@ class Exercise(LessonPart):
         constraints = [
             models.UniqueConstraint(fields=["lesson", "key"], name="exercise_unique_key")
         ]
+
+
+class ContentRevisionQuerySet(models.QuerySet):
+    def current(self) -> int:
+        """The id of the latest revision (0 before the first sync): cached pages compare it."""
+        return self.aggregate(latest=models.Max("id"))["latest"] or 0
+
+
+class ContentRevision(models.Model):
+    """One row per `content sync` that changed what is published: a log, and a cache stamp."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    published = models.JSONField(default=list)  # lesson paths
+    unpublished = models.JSONField(default=list)  # lesson refs
+
+    objects = ContentRevisionQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"revision {self.pk} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
 # == Discussion ===============================================================================
@@ -789,7 +1043,6 @@ class Notification(models.Model):
     def send_emails(post: Post, recipient_ids: set[int]) -> None:
         """Optional email (DISCUSSION_EMAIL_NOTIFICATIONS); the site badge works without it."""
         from django.core.mail import send_mail
-        from django.urls import reverse
 
         author = post.author.get_username() if post.author else "Someone"
         lesson = post.thread.lesson
@@ -803,3 +1056,25 @@ class Notification(models.Model):
                 [user.email],
                 fail_silently=True,
             )
+
+
+# The anonymous page cache (lessons/page_cache.py) serves whole lesson pages, discussion included;
+# it compares this stamp, kept in the shared database cache, so a post shows up for signed-out
+# readers within LESSON_PAGE_CACHE_SECONDS on every server process.
+DISCUSSION_STAMP_KEY = "discussion:stamp"
+
+
+def discussion_stamp() -> int:
+    """Changes whenever something a discussion shows changes."""
+    return cache.get(DISCUSSION_STAMP_KEY, 0)
+
+
+def _discussion_changed(**kwargs) -> None:
+    cache.set(DISCUSSION_STAMP_KEY, time.time_ns(), None)
+
+
+for _model in (Thread, Post, Vote):
+    post_save.connect(_discussion_changed, sender=_model, dispatch_uid=f"stamp-{_model.__name__}")
+    post_delete.connect(
+        _discussion_changed, sender=_model, dispatch_uid=f"stamp-del-{_model.__name__}"
+    )

@@ -2,10 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from lessons import discussion_views
+from lessons import discussion_views, views
 
 app_name = "lessons"
-urlpatterns: list = []
+urlpatterns = [
+    path("search/", views.search, name="search"),
+    path("learn/preview/", views.preview, name="preview"),
+    path("learn/<slug:track>/", views.track_detail, name="track"),
+    path("learn/<slug:track>/<slug:lesson>/", views.lesson_detail, name="detail"),
+]
 
 # -- Discussion ---------------------------------------------------------------------------
 urlpatterns += [

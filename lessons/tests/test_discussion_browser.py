@@ -87,7 +87,7 @@ def test_it_asks_answers_and_notifies(page, browser, live_server, lesson, learne
 
     # Ada sees the badge, upvotes Bob's reply, marks it as the answer and thanks him.
     page.reload()
-    expect(page.locator(".notifications-link .badge")).to_have_text("1")
+    expect(page.locator(".notifications-link .notification-badge")).to_have_text("1")
     bobs_reply = page.locator(".replies .post").first
     bobs_reply.get_by_role("button", name=re.compile("upvote")).click()
     bobs_reply = page.locator(".replies .post").first
@@ -103,11 +103,11 @@ def test_it_asks_answers_and_notifies(page, browser, live_server, lesson, learne
 
     # Bob is told on his next visit.
     bob.goto("/")
-    expect(bob.locator(".notifications-link .badge")).to_have_text("2")
+    expect(bob.locator(".notifications-link .notification-badge")).to_have_text("2")
     bob.locator(".notifications-link").click()
     expect(bob.get_by_text("ada replied in")).to_be_visible()
     expect(bob.get_by_text("ada marked your reply as the answer in")).to_be_visible()
     bob.get_by_text("ada replied in").click()
     expect(bob.get_by_text("Thanks, that worked.")).to_be_visible()
-    expect(bob.locator(".notifications-link .badge")).to_have_text("1")
+    expect(bob.locator(".notifications-link .notification-badge")).to_have_text("1")
     bob_context.close()

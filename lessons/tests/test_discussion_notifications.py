@@ -13,7 +13,7 @@ def test_it_shows_a_badge_and_a_list_and_marks_them_read(lesson, learner, other_
     reply = thread.add_reply(author=other_learner, parent=opening(thread), body="Vacuum it")
     ada = signed_in(learner)
     home = ada.get("/").content.decode()
-    assert '<span class="badge" title="Unread replies">1</span>' in home
+    assert '<span class="notification-badge" title="Unread replies">1</span>' in home
 
     listing = ada.get("/discussion/notifications/").content.decode()
     assert "<strong>bob</strong> replied in <em>Why bloat?</em>" in listing
@@ -22,7 +22,7 @@ def test_it_shows_a_badge_and_a_list_and_marks_them_read(lesson, learner, other_
     item = Notification.objects.get()
     response = ada.post("/discussion/notifications/read/", {"id": item.pk})
     assert response["Location"] == f"/discussion/threads/{thread.pk}/#post-{reply.pk}"
-    assert 'class="badge"' not in ada.get("/").content.decode()
+    assert 'class="notification-badge"' not in ada.get("/").content.decode()
 
 
 def test_it_marks_all_read(lesson, learner, other_learner):
