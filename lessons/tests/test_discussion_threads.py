@@ -26,6 +26,10 @@ def test_it_asks_signed_out_visitors_to_sign_up_and_returns_them_here(client, le
     assert 'href="/accounts/login/?next=/learn/postgresql/vacuum/discussion/%23discussion"' in text
     assert 'href="/accounts/signup/?next=/learn/postgresql/vacuum/discussion/%23discussion"' in text
     assert "Start a thread" not in text
+    # A starter topic leads through logging in to the new-thread form, title filled in.
+    assert (
+        'href="/accounts/login/?next=/learn/postgresql/vacuum/discussion/new/%3Ftopic%3D1"' in text
+    )
 
 
 def test_it_starts_a_thread_without_javascript(lesson, learner, no_limits):
