@@ -238,8 +238,8 @@ def post_answer(request: HttpRequest, post_id: int) -> HttpResponse:
     post = _post_or_404(post_id)
     if not post.thread.can_mark_answer(request.user):
         raise PermissionDenied("Only the thread's author or a moderator can mark the answer.")
-    if post.is_opening or post.is_deleted or post.is_hidden:
-        raise PermissionDenied("Only a visible reply can be the answer.")
+    if not post.thread.can_mark_as_answer(request.user, post):
+        raise PermissionDenied("Only someone else's visible reply can be the answer.")
     post.thread.toggle_answer(post, by=request.user)
     return _thread_response(request, post.thread_id, f"#post-{post.pk}")
 

@@ -591,6 +591,16 @@ class Thread(models.Model):
     def can_mark_answer(self, user) -> bool:
         return user.is_authenticated and (user.is_staff or user.pk == self.author_id)
 
+    def can_mark_as_answer(self, user, post: Post) -> bool:
+        """The asker marks someone else's visible reply; staff mark any visible reply."""
+        return (
+            self.can_mark_answer(user)
+            and not post.is_opening
+            and not post.is_deleted
+            and not post.is_hidden
+            and (user.is_staff or post.author_id != user.pk)
+        )
+
     @staticmethod
     def attach_posts(threads: list[Thread], user) -> None:
         """Load the posts of `threads` in one query and arrange them for display.
@@ -616,6 +626,7 @@ class Thread(models.Model):
                 post.user_can_delete = post.can_delete(user)
                 post.user_can_vote = post.can_vote(user)
                 post.user_can_flag = post.can_flag(user)
+                post.user_can_mark_answer = thread.can_mark_as_answer(user, post)
                 if post.is_opening:
                     continue
                 top = post

@@ -73,3 +73,10 @@ def test_it_lets_staff_mark_the_answer(thread, other_learner, staff):
 def test_it_does_not_mark_the_question_itself(thread, learner):
     response = signed_in(learner).post(f"/discussion/posts/{opening(thread).pk}/answer/")
     assert response.status_code == 403
+
+
+def test_it_does_not_let_the_asker_mark_their_own_reply(thread, learner):
+    own = thread.add_reply(author=learner, parent=opening(thread), body="Answering myself")
+    ada = signed_in(learner)
+    assert "Mark as answer" not in ada.get(f"/discussion/threads/{thread.pk}/").content.decode()
+    assert ada.post(f"/discussion/posts/{own.pk}/answer/").status_code == 403
