@@ -23,11 +23,30 @@ def _body_field() -> forms.CharField:
     )
 
 
+def _title_field() -> forms.CharField:
+    return forms.CharField(
+        label="Title",
+        # Thread.title holds 200 characters at most, whatever the setting says.
+        max_length=min(settings.DISCUSSION_MAX_TITLE_CHARS, 200),
+        strip=True,
+        widget=forms.TextInput(
+            attrs={"data-counter": "", "placeholder": "Your question in one line"}
+        ),
+        error_messages={"required": "Give your thread a title."},
+    )
+
+
 class _PostTextForm(forms.Form):
-    """Shared by new threads and replies: `author` is who is posting, for the duplicate guard."""
+    """Shared by new threads and replies: `author` is who is posting, for the duplicate guard.
+
+    The text fields are made per form, so that the length settings are read when it is used.
+    """
 
     def __init__(self, *args, author=None, check_duplicates: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
+        if "title" in self.fields:
+            self.fields["title"] = _title_field()
+        self.fields["body"] = _body_field()
         self.author = author
         self.check_duplicates = check_duplicates
 
@@ -45,15 +64,7 @@ class _PostTextForm(forms.Form):
 
 
 class ThreadForm(_PostTextForm):
-    title = forms.CharField(
-        label="Title",
-        max_length=settings.DISCUSSION_MAX_TITLE_CHARS,
-        strip=True,
-        widget=forms.TextInput(
-            attrs={"data-counter": "", "placeholder": "Your question in one line"}
-        ),
-        error_messages={"required": "Give your thread a title."},
-    )
+    title = _title_field()
     body = _body_field()
 
 
@@ -68,7 +79,7 @@ class ReplyForm(_PostTextForm):
 class EditForm(_PostTextForm):
     """Editing a post; `title` only for a thread's opening post."""
 
-    title = ThreadForm.base_fields["title"]
+    title = _title_field()
     body = _body_field()
 
     def __init__(self, *args, post: Post, **kwargs):

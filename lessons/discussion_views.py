@@ -36,6 +36,7 @@ def _thread_or_404(thread_id: int) -> Thread:
         Thread.objects.select_related("lesson__track"),
         pk=thread_id,
         lesson__is_published=True,
+        lesson__track__is_published=True,
     )
 
 
@@ -44,6 +45,7 @@ def _post_or_404(post_id: int) -> Post:
         Post.objects.select_related("author", "thread__lesson__track", "thread__author"),
         pk=post_id,
         thread__lesson__is_published=True,
+        thread__lesson__track__is_published=True,
     )
 
 
@@ -85,7 +87,12 @@ def discussion_context(request: HttpRequest, lesson: Lesson, page: int = 1) -> d
 
 
 def _thread_context(request: HttpRequest, thread_id: int) -> dict:
-    thread = get_object_or_404(Thread.objects.listed(), pk=thread_id, lesson__is_published=True)
+    thread = get_object_or_404(
+        Thread.objects.listed(),
+        pk=thread_id,
+        lesson__is_published=True,
+        lesson__track__is_published=True,
+    )
     Thread.attach_posts([thread], request.user)
     return {"thread": thread, "lesson": thread.lesson}
 

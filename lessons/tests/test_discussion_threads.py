@@ -80,12 +80,12 @@ def test_it_shows_form_errors_in_place(lesson, learner, no_limits):
 
 
 def test_it_limits_the_length_and_shows_a_counter(lesson, learner, settings, no_limits):
-    settings.DISCUSSION_MAX_BODY_CHARS = 5000
+    settings.DISCUSSION_MAX_BODY_CHARS = 300
     client = signed_in(learner)
     text = client.get(DISCUSSION_URL).content.decode()
-    assert 'maxlength="5000"' in text
-    assert '0</span> / <span class="char-max">5000</span> characters' in text
-    response = client.post(NEW_THREAD_URL, {"title": "Long", "body": "x" * 5001})
+    assert 'maxlength="300"' in text
+    assert '0</span> / <span class="char-max">300</span> characters' in text
+    response = client.post(NEW_THREAD_URL, {"title": "Long", "body": "x" * 301})
     assert response.status_code == 422
     assert not Thread.objects.exists()
 
@@ -158,3 +158,11 @@ def test_it_lists_newest_activity_first_and_loads_more(lesson, learner, settings
     assert "Thread B" in more.content.decode()
     assert "<html" not in more.content.decode()
     assert "Load more threads" not in more.content.decode()
+
+
+def test_it_hides_the_discussion_of_an_unpublished_track(lesson, learner, client):
+    thread = start_thread(lesson, learner)
+    lesson.track.is_published = False
+    lesson.track.save()
+    assert client.get(DISCUSSION_URL).status_code == 404
+    assert client.get(f"/discussion/threads/{thread.pk}/").status_code == 404
