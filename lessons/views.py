@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.middleware import HtmxDetails
 
 from lessons.content import preview_lesson
@@ -23,13 +23,13 @@ def _get_track(slug: str) -> Track:
     return get_object_or_404(Track.objects.published(), slug=slug)
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     tracks = Track.objects.published().with_lesson_counts()
     return render(request, "lessons/home.html", {"tracks": tracks})
 
 
-@require_GET
+@require_safe
 def track_detail(request: HttpRequest, track: str) -> HttpResponse:
     track_obj = _get_track(track)
     steps = Lesson.objects.outline(track_obj)
@@ -39,11 +39,13 @@ def track_detail(request: HttpRequest, track: str) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @cache_anonymous_page
 def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse:
     lesson_obj = get_object_or_404(
-        Lesson.objects.published().select_related("track"), track__slug=track, slug=lesson
+        Lesson.objects.published().select_related("track").defer("body_text", "search_vector"),
+        track__slug=track,
+        slug=lesson,
     )
     position = TrackPosition.of(lesson_obj, Lesson.objects.outline(lesson_obj.track))
     context = {
@@ -55,7 +57,7 @@ def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse
     return render(request, "lessons/lesson.html", context)
 
 
-@require_GET
+@require_safe
 def search(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     results = []
