@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "lessons.context_processors.discussion",
             ],
         },
     }
@@ -223,6 +224,22 @@ CONTENT_DIR = Path(envstr("CONTENT_DIR", str(BASE_DIR / "content"))).resolve()
 CONTENT_AUTOSYNC = envbool("CONTENT_AUTOSYNC", False)
 # Anonymous lesson pages are cached per process; content changes show within this many seconds.
 LESSON_PAGE_CACHE_SECONDS = envint("LESSON_PAGE_CACHE_SECONDS", 1)
+
+# -- Discussion -----------------------------------------------------------------------------
+# Abuse limits count a user's recent posts in PostgreSQL (never process memory), so they hold
+# across gunicorn workers. Staff are not limited.
+
+DISCUSSION_POSTS_PER_MINUTE = envint("DISCUSSION_POSTS_PER_MINUTE", 5)
+DISCUSSION_NEW_ACCOUNT_HOURS = envint("DISCUSSION_NEW_ACCOUNT_HOURS", 24)
+DISCUSSION_NEW_ACCOUNT_POSTS_PER_MINUTE = envint("DISCUSSION_NEW_ACCOUNT_POSTS_PER_MINUTE", 2)
+DISCUSSION_NEW_ACCOUNT_POSTS_PER_DAY = envint("DISCUSSION_NEW_ACCOUNT_POSTS_PER_DAY", 20)
+DISCUSSION_DUPLICATE_WINDOW_SECONDS = envint("DISCUSSION_DUPLICATE_WINDOW_SECONDS", 60 * 60)
+DISCUSSION_MAX_TITLE_CHARS = envint("DISCUSSION_MAX_TITLE_CHARS", 150)
+DISCUSSION_MAX_BODY_CHARS = envint("DISCUSSION_MAX_BODY_CHARS", 5000)
+DISCUSSION_THREADS_PER_PAGE = envint("DISCUSSION_THREADS_PER_PAGE", 10)
+# Email people about replies as well as showing them a badge; off unless asked for.
+DISCUSSION_EMAIL_NOTIFICATIONS = envbool("DISCUSSION_EMAIL_NOTIFICATIONS", False)
+SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # -- Security -------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.middleware import HtmxDetails
 
 from lessons.content import preview_lesson
+from lessons.discussion_views import discussion_context
 from lessons.forms import PreviewForm
 from lessons.models import Lesson, Track, TrackPosition, snippet_html
 from lessons.page_cache import cache_anonymous_page, csrf_context
@@ -47,7 +48,12 @@ def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse
         slug=lesson,
     )
     position = TrackPosition.of(lesson_obj, Lesson.objects.outline(lesson_obj.track))
-    context = {"lesson": lesson_obj, "position": position, **csrf_context(request)}
+    context = {
+        "lesson": lesson_obj,
+        "position": position,
+        **discussion_context(request, lesson_obj),
+        **csrf_context(request),
+    }
     return render(request, "lessons/lesson.html", context)
 
 
