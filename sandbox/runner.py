@@ -518,7 +518,8 @@ def _options(server: int, limits: Limits, name: str) -> str:
         "search_path": name,
     }
     if _server(server).version >= 170000:
-        options["transaction_timeout"] = limits.run_timeout_ms
+        # A backstop behind the watchdog (it ends the session, so it comes second).
+        options["transaction_timeout"] = limits.run_timeout_ms + 2 * limits.cancel_grace_ms
     return " ".join(f"-c {key}={value}" for key, value in options.items())
 
 
@@ -865,7 +866,7 @@ def _bound_message(exc: psycopg.Error, ticket: _Ticket, limits: Limits) -> tuple
             f"{limits.statement_timeout_ms / 1000:g} s. (PostgreSQL: {original})",
             "statement_timeout",
         )
-    if state == "57014" and "transaction timeout" in original:
+    if state == "25P04" or "transaction timeout" in original:
         return (f"Run time limit: {run_seconds:g} s. (PostgreSQL: {original})", "run_timeout")
     if state == "55P03":
         return (

@@ -31,6 +31,8 @@ TEST_SETTINGS = {
     "SANDBOX_DISK_LIMIT_MB": 5,
     "SANDBOX_WARM_POOL_SIZE": 0,
     "SANDBOX_REFILL_IN_BACKGROUND": False,
+    # Test users need no slow password hashing.
+    "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
 }
 
 
