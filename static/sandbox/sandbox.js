@@ -118,6 +118,8 @@
     addRunButtons(root);
   }
 
+  // For pages that add lesson text by other means: QuerylabSandbox.scan(element).
+  window.QuerylabSandbox = { scan: init };
   document.addEventListener("DOMContentLoaded", () => init(document));
   document.addEventListener("htmx:load", (event) => init(event.target));
   // Limits (429), bad requests (400) and an unavailable server (503) carry a message to show.
