@@ -79,47 +79,47 @@ class RunCounter(models.Model):
         return f"{self.learner_key} @ {self.minute:%H:%M}: {self.count}"
 
     @classmethod
-    def hit(cls, learner_key: str) -> None:
-        """Count a run, or raise LimitReached when the learner is over SANDBOX_RUNS_PER_MINUTE."""
-        table = connection.ops.quote_name(cls._meta.db_table)
-        with connection.cursor() as cursor:
-            # One atomic statement: the ORM's get-then-set would lose counts between workers.
-            cursor.execute(
-                f"INSERT INTO {table} (learner_key, minute, count) "
-                "VALUES (%s, date_trunc('minute', now()), 1) "
-                "ON CONFLICT (learner_key, minute) "
-                f"DO UPDATE SET count = {table}.count + 1 "
-                "RETURNING count, 60 - extract(second FROM now())::int",
-                [learner_key],
-            )
-            count, seconds_left = cursor.fetchone()
-        limit = settings.SANDBOX_RUNS_PER_MINUTE
-        if count > limit:
-            raise LimitReached(
-                f"Runs per minute limit: at most {limit} runs a minute; "
-                f"try again in {max(seconds_left, 1)} s.",
-                max(seconds_left, 1),
-            )
-
-    @classmethod
     def prune(cls) -> int:
         deleted, _ = cls.objects.filter(minute__lt=timezone.now() - timedelta(minutes=2)).delete()
         return deleted
+
+
+def _count_run() -> str:
+    # One atomic statement: the ORM's get-then-set would lose counts between workers.
+    table = connection.ops.quote_name(RunCounter._meta.db_table)
+    return (
+        f"WITH hit AS (INSERT INTO {table} (learner_key, minute, count) "
+        "VALUES (%s, date_trunc('minute', now()), 1) "
+        "ON CONFLICT (learner_key, minute) "
+        f"DO UPDATE SET count = {table}.count + 1 "
+        "RETURNING count, 60 - extract(second FROM now())::int AS seconds_left)"
+    )
+
+
+def _check_rate(count: int, seconds_left: int) -> None:
+    limit = settings.SANDBOX_RUNS_PER_MINUTE
+    if count > limit:
+        raise LimitReached(
+            f"Runs per minute limit: at most {limit} runs a minute; "
+            f"try again in {max(seconds_left, 1)} s.",
+            max(seconds_left, 1),
+        )
 
 
 # -- runs at once, per server ------------------------------------------------------------------
 
 _SLOT_NAMESPACE = 0x51_4C_53  # "QLS": advisory-lock key space in the app database
 _QUEUE_NAMESPACE = 0x51_4C_51  # "QLQ"
+# Parameters: how many slots, the key space, the server's first key. LIMIT 1 stops at the
+# first lock taken.
 _TAKE_SLOT = (
-    "SELECT s FROM generate_series(0, %(n)s - 1) AS s "
-    "WHERE pg_try_advisory_lock(%(ns)s, %(base)s + s) LIMIT 1"
+    "SELECT s FROM generate_series(0, %s - 1) AS s WHERE pg_try_advisory_lock(%s, %s + s) LIMIT 1"
 )
 
 
 def _take(namespace: int, server: int, count: int) -> int | None:
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE_SLOT, {"n": count, "ns": namespace, "base": server * 10_000})
+        cursor.execute(_TAKE_SLOT, [count, namespace, server * 10_000])
         row = cursor.fetchone()
     return None if row is None else row[0]
 
@@ -130,15 +130,39 @@ def _give_back(namespace: int, server: int, slot: int) -> None:
 
 
 @contextlib.contextmanager
-def run_slot(server: int) -> Iterator[None]:
+def admitted(learner_key: str, server: int) -> Iterator[None]:
+    """Count the learner's run and take a run slot on its server, in one round trip to the app
+    database; then as ``run_slot``. Raises LimitReached for either limit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{_count_run()} SELECT count, seconds_left, "
+            f"CASE WHEN count <= %s THEN ({_TAKE_SLOT}) END FROM hit",
+            [
+                learner_key,
+                settings.SANDBOX_RUNS_PER_MINUTE,
+                settings.SANDBOX_CONCURRENT_RUNS,
+                _SLOT_NAMESPACE,
+                server * 10_000,
+            ],
+        )
+        count, seconds_left, slot = cursor.fetchone()
+    _check_rate(count, seconds_left)
+    with run_slot(server, slot):
+        yield
+
+
+@contextlib.contextmanager
+def run_slot(server: int, slot: int | None = None) -> Iterator[None]:
     """Hold one of SANDBOX_CONCURRENT_RUNS slots of a sandbox server for the length of a run.
 
     Slots are session advisory locks in the app database, so they are shared by every process
-    and freed if a process dies. When all are taken the request waits in a queue of
+    and freed if a process dies. ``slot`` is one already taken (see ``admitted``). When all
+    are taken the request waits in a queue of
     SANDBOX_QUEUE_LENGTH places for up to SANDBOX_QUEUE_WAIT_MS; a full queue or a long wait
     raises LimitReached (the API answers 429 with Retry-After).
     """
-    slot = _take(_SLOT_NAMESPACE, server, settings.SANDBOX_CONCURRENT_RUNS)
+    if slot is None:
+        slot = _take(_SLOT_NAMESPACE, server, settings.SANDBOX_CONCURRENT_RUNS)
     if slot is None:
         place = _take(_QUEUE_NAMESPACE, server, settings.SANDBOX_QUEUE_LENGTH)
         if place is None:
@@ -202,6 +226,23 @@ class SandboxQuerySet(models.QuerySet):
         return self.filter(
             Q(state=Sandbox.State.PROVISIONING, created_at__lt=stale)
             | Q(state=Sandbox.State.DROPPING)
+        )
+
+    def of_learner(self, learner_key: str, lesson_ref: str) -> Sandbox | None:
+        """The learner's active sandbox for a published sandbox lesson "<track>/<slug>"."""
+        track, _, slug = lesson_ref.partition("/")
+        return (
+            self.active()
+            .select_related("lesson__track")
+            .filter(
+                learner_key=learner_key,
+                lesson__slug=slug,
+                lesson__track__slug=track,
+                lesson__mode=Lesson.Mode.SQL_SANDBOX,
+                lesson__is_published=True,
+                lesson__track__is_published=True,
+            )
+            .first()
         )
 
     def for_learner(self, learner_key: str, lesson: Lesson) -> Sandbox:
@@ -435,7 +476,8 @@ class Sandbox(models.Model):
 
     def run(self, statements: list[Statement]) -> runner.RunOutcome:
         """Run statements here; reset the sandbox if they left it over the disk limit."""
-        outcome = runner.run(self.server, self.name, statements)
+        languages = self.lesson.sandbox_languages if self.lesson else ["plpgsql", "sql"]
+        outcome = runner.run(self.server, self.name, statements, languages=languages)
         self._touch(outcome.disk_bytes)
         limit_mb = settings.SANDBOX_DISK_LIMIT_MB
         if outcome.disk_bytes is not None and outcome.disk_bytes > limit_mb * 1024 * 1024:

@@ -175,6 +175,9 @@ class Statement:
     modifies_data: bool
     changes_disk: bool  # may grow the sandbox on disk: worth measuring its size afterwards
     explainable: bool
+    # May leave state in the session (settings, prepared statements, cursors, code that could
+    # do either): the connection is cleaned with DISCARD ALL before its next run.
+    touches_session: bool = True
 
 
 def split(sql: str, *, languages: Iterable[str] = (), max_statements: int = 50) -> list[Statement]:
@@ -249,6 +252,16 @@ def _describe(node: ast.Node, text: str, offset: int) -> Statement:
         | ast.DeallocateStmt
         | ast.PrepareStmt,
     ) and not (isinstance(node, ast.SelectStmt) and node.intoClause is not None)
+    touches_session = isinstance(
+        node,
+        ast.VariableSetStmt
+        | ast.PrepareStmt
+        | ast.DeclareCursorStmt
+        | ast.DoStmt
+        | ast.CallStmt
+        | ast.TransactionStmt
+        | ast.ExplainStmt,
+    )
     return Statement(
         text=text,
         offset=offset,
@@ -257,6 +270,7 @@ def _describe(node: ast.Node, text: str, offset: int) -> Statement:
         modifies_data=modifies_data,
         changes_disk=not read_only,
         explainable=explainable,
+        touches_session=touches_session,
     )
 
 

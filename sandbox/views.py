@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from lessons.models import Lesson
 from sandbox import runner, statements
-from sandbox.models import FixtureMissing, LimitReached, RunCounter, Sandbox, run_slot
+from sandbox.models import FixtureMissing, LimitReached, Sandbox, admitted
 
 _PING_CACHE: dict[str, tuple[float, str | None]] = {}
 
@@ -68,17 +68,22 @@ def _payload(request: HttpRequest) -> dict:
     return request.POST.dict()
 
 
-def _lesson(data: dict) -> Lesson:
+def _lesson_and_sandbox(data: dict, key: str) -> tuple[Lesson, Sandbox | None]:
+    """The lesson named in the request and, when the learner has one, their sandbox for it
+    (one query on the common path)."""
     ref = data.get("lesson")
     if not isinstance(ref, str) or "/" not in ref:
         raise BadRequest('"lesson" must be "<track>/<slug>".')
+    sandbox = Sandbox.objects.of_learner(key, ref)
+    if sandbox is not None:
+        return sandbox.lesson, sandbox
     try:
         lesson = Lesson.objects.by_ref(ref)
     except Lesson.DoesNotExist:
         raise BadRequest(f"No published lesson {ref!r}.") from None
     if lesson.mode != Lesson.Mode.SQL_SANDBOX:
         raise BadRequest(f"The lesson {ref!r} has no sandbox.")
-    return lesson
+    return lesson, None
 
 
 def _sql(data: dict) -> str:
@@ -126,11 +131,12 @@ def sandbox_api(view):
     def wrapper(request: HttpRequest) -> HttpResponse:
         try:
             data = _payload(request)
-            lesson = _lesson(data)
             key = learner_key(request)
-            RunCounter.hit(key)
-            with run_slot(runner.server_for(key)):
-                return view(request, data, lesson, key)
+            lesson, sandbox = _lesson_and_sandbox(data, key)
+            server = sandbox.server if sandbox else runner.server_for(key)
+            with admitted(key, server):
+                sandbox = sandbox or Sandbox.objects.for_learner(key, lesson)
+                return view(request, data, sandbox, key)
         except BadRequest as exc:
             return _failure(request, str(exc), 400)
         except LimitReached as exc:
@@ -169,14 +175,15 @@ def _parse(sql: str, lesson: Lesson) -> list[statements.Statement]:
 
 
 @sandbox_api
-def run(request: HttpRequest, data: dict, lesson: Lesson, key: str) -> HttpResponse:
+def run(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
     sql = _sql(data)
+    lesson = sandbox.lesson
     context = {"lesson": lesson, "sql": sql}
     try:
         parsed = _parse(sql, lesson)
     except statements.StatementRefused as exc:
         return _answer(request, {**_refused(exc), "notices": []}, "results", context=context)
-    outcome = Sandbox.objects.for_learner(key, lesson).run(parsed)
+    outcome = sandbox.run(parsed)
     payload = {
         "ok": outcome.error is None,
         "results": [result.as_json() for result in outcome.results],
@@ -187,15 +194,16 @@ def run(request: HttpRequest, data: dict, lesson: Lesson, key: str) -> HttpRespo
 
 
 @sandbox_api
-def explain(request: HttpRequest, data: dict, lesson: Lesson, key: str) -> HttpResponse:
+def explain(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
     sql = _sql(data)
+    lesson = sandbox.lesson
     context = {"lesson": lesson, "sql": sql}
     try:
         parsed = _parse(sql, lesson)
         statement = _explainable(parsed)
     except statements.StatementRefused as exc:
         return _answer(request, _refused(exc), "plan", context=context)
-    outcome = Sandbox.objects.for_learner(key, lesson).explain(statement)
+    outcome = sandbox.explain(statement)
     payload = {
         "ok": outcome.error is None,
         "plan": outcome.plan,
@@ -233,10 +241,8 @@ def _explainable(parsed: list[statements.Statement]) -> statements.Statement:
 
 
 @sandbox_api
-def reset(request: HttpRequest, data: dict, lesson: Lesson, key: str) -> HttpResponse:
-    sandbox = Sandbox.objects.active().filter(learner_key=key, lesson=lesson).first()
-    if sandbox is not None:
-        sandbox.reset()
+def reset(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
+    sandbox.reset()
     return _answer(request, {"ok": True, "error": None}, "reset")
 
 

@@ -63,14 +63,14 @@ CASES = [
         PLPGSQL,
         "DO $$BEGIN EXECUTE format('ALTER ROLE %I SUPERUSER', current_user); END$$",
         DENIED,
-        "permission denied",
+        "",  # the wording differs between PostgreSQL versions; the SQLSTATE does not
     ),
     (
         "plpgsql-set-role",
         PLPGSQL,
         "DO $$BEGIN EXECUTE 'SET ROLE postgres'; END$$",
         DENIED,
-        "permission denied",
+        "",  # the wording differs between PostgreSQL versions; the SQLSTATE does not
     ),
     (
         "plpgsql-set-config",
@@ -153,7 +153,7 @@ CASES = [
         PLPGSQL,
         "DO $$BEGIN EXECUTE 'COPY (SELECT 1) TO ''/tmp/querylab-owned'''; END$$",
         DENIED,
-        "permission denied",
+        "",  # the wording differs between PostgreSQL versions; the SQLSTATE does not
     ),
     (
         "foreign-server",
