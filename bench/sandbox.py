@@ -192,19 +192,23 @@ def throughput(port: int, lesson: str, learners: int, seconds: float) -> tuple[f
 
 
 def make_expired(lesson: Lesson, count: int) -> None:
-    """Many expired sandboxes, made the way the provisioner makes them, in big batches."""
+    """Many expired sandboxes shaped like the provisioner's (role, schema owned by the
+    provisioner, a table owned by the role, the provisioner a member of the role), made in
+    bulk through the superuser connection: the bench measures the janitor, not this."""
     names = [runner.new_sandbox_name() for _ in range(count)]
-    server = runner._server(0)
-    with server.pool.connection() as conn:
-        for start in range(0, count, 500):
+    provisioner = sql.Identifier(runner._provisioner_name())
+    runner._server(0)  # bootstrap
+    with psycopg.connect(runner.sandbox_urls()[0], autocommit=True) as conn:
+        for start in range(0, count, 1000):
             with conn.transaction():
-                for name in names[start : start + 500]:
+                for name in names[start : start + 1000]:
                     role = sql.Identifier(name)
                     conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOINHERIT").format(role))
-                    if server.version < 160000:
-                        conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(role))
                     conn.execute(
-                        sql.SQL("CREATE SCHEMA {} AUTHORIZATION CURRENT_USER").format(role)
+                        sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(role, provisioner)
+                    )
+                    conn.execute(
+                        sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(role, provisioner)
                     )
                     conn.execute(
                         sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(role, role)

@@ -245,6 +245,17 @@ class SandboxQuerySet(models.QuerySet):
             .first()
         )
 
+    def adopt(self, from_key: str, to_key: str) -> int:
+        """Give one learner's sandboxes to another (a visitor who signs in), except for
+        lessons where the new owner already has one."""
+        taken = self.active().filter(learner_key=to_key).values("lesson_id")
+        return (
+            self.active()
+            .filter(learner_key=from_key)
+            .exclude(lesson_id__in=taken)
+            .update(learner_key=to_key)
+        )
+
     def for_learner(self, learner_key: str, lesson: Lesson) -> Sandbox:
         """The learner's sandbox for a lesson: theirs, else a warm one, else a new one."""
         found = self.active().filter(learner_key=learner_key, lesson=lesson).first()

@@ -414,12 +414,42 @@ def drop(server: int, names: list[str]) -> int:
                     listed = sql.SQL(", ").join(map(sql.Identifier, roles))
                     # Removes whatever else they own (large objects too) and their grants.
                     conn.execute(sql.SQL("DROP OWNED BY {}").format(listed))
-                    conn.execute(sql.SQL("DROP ROLE {}").format(listed))
+            if roles:
+                # DROP ROLE itself goes through the superuser connection. By the provisioner it
+                # costs O(live sandboxes) per role on PostgreSQL 16+: each membership change
+                # makes the server re-derive the provisioner's memberships (one per sandbox)
+                # for the next ADMIN check. Measured: 74 ms per role with 8,700 sandboxes,
+                # against 0.07 ms as superuser. The names were checked above, and the roles
+                # own nothing any more.
+                with _superuser(server) as admin:
+                    admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(listed))
                 dropped = len(roles)
     except psycopg.OperationalError as exc:
         raise SandboxUnavailable(_first_line(exc)) from exc
     _forget_connections(names)
     return dropped
+
+
+@contextlib.contextmanager
+def _superuser(server: int):
+    with _superuser_pools_lock:
+        pool = _superuser_pools.get(_url(server))
+        if pool is None:
+            pool = _superuser_pools[_url(server)] = ConnectionPool(
+                make_conninfo(_url(server), connect_timeout=3, application_name="querylab-janitor"),
+                min_size=0,
+                max_size=2,
+                kwargs={"autocommit": True},
+                open=True,
+                timeout=10,
+                name=f"sandbox-superuser-{server}",
+            )
+    with pool.connection() as conn:
+        yield conn
+
+
+_superuser_pools: dict[str, ConnectionPool] = {}
+_superuser_pools_lock = threading.Lock()
 
 
 def remove_installation(server: int = 0) -> None:
