@@ -18,6 +18,7 @@ import argparse
 import http.client
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -43,7 +44,12 @@ BENCH_ENV = {
     # The throughput figure measures the machinery, not the per-learner limit (60 a minute).
     "SANDBOX_RUNS_PER_MINUTE": "1000000",
     "SANDBOX_WARM_POOL_SIZE": "0",  # the bench fills the pool itself, to measure both cases
-    "DEBUG": "1",
+    # As in production: DEBUG=1 would record every SQL query of every request.
+    "DEBUG": "0",
+    "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+    "SECURE_SSL_REDIRECT": "0",
+    "SESSION_COOKIE_SECURE": "0",
+    "CSRF_COOKIE_SECURE": "0",
 }
 os.environ.update(BENCH_ENV)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -156,6 +162,20 @@ def first_runs(port: int, lesson: str, count: int, warm: bool) -> list[float]:
         learner = Learner(port, lesson)
         times.append(learner.timed_run("SELECT * FROM items ORDER BY id LIMIT 10"))
     return times
+
+
+def cpu_seconds(parent: int) -> float:
+    """CPU time (user + system) used so far by a process's children: the gunicorn workers."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def throughput(port: int, lesson: str, learners: int, seconds: float) -> tuple[float, int, int]:
@@ -274,7 +294,10 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        print(f"Querylab sandbox bench · gunicorn on 127.0.0.1:{port} · {os.cpu_count()} CPUs")
+        print(
+            f"Querylab sandbox bench · gunicorn on 127.0.0.1:{port} · {os.cpu_count()} CPUs · "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         print(
             f"  workers={os.environ.get('WEB_CONCURRENCY', 'default')}  "
             f"sandbox server: PostgreSQL {runner._server(0).version // 10000}"
@@ -296,8 +319,14 @@ def main() -> None:
         print(line("with the warm pool", warm) + "   (goal p50 ≤ 30 ms)")
 
         print("\n3. Throughput, 50 concurrent learners running SELECT 1 for 10 s")
+        used = cpu_seconds(server.pid)
         rate, done, errors = throughput(port, "bench/small", 50, 3 if args.quick else 10)
+        used = cpu_seconds(server.pid) - used
         print(f"  {rate:8.1f} runs/s   {done} runs   {errors} errors   (goal ≥ 200/s, 0 errors)")
+        print(
+            f"  web workers used {used * 1000 / max(done, 1):.2f} ms of CPU per run "
+            f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+        )
 
         if not args.skip_janitor:
             print(f"\n4. Janitor with {expired:,} expired sandboxes")
