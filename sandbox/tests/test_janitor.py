@@ -80,8 +80,9 @@ def test_it_never_touches_roles_or_schemas_it_did_not_make(empty_lesson, setting
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {}").format(sql.Identifier(foreign)))
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(foreign)))
-        settings.SANDBOX_NAME_PREFIX = "qlt"
+        settings.SANDBOX_NAME_PREFIX = "qlx"
         runner.remove_installation(0)  # the "qlx" installation's provisioner
+        settings.SANDBOX_NAME_PREFIX = "qlt"
 
 
 def test_it_reports_from_the_command(empty_lesson):
