@@ -267,6 +267,7 @@ class SandboxQuerySet(models.QuerySet):
         claimed = self._claim_warm(learner_key, lesson, server, digest)
         if claimed is not None:
             Sandbox.objects.refill_soon(server, lesson.fixture)
+            claimed.just_made = True
             return claimed
         sandbox = self.create(
             name=runner.new_sandbox_name(),
@@ -291,6 +292,7 @@ class SandboxQuerySet(models.QuerySet):
             return self.active().get(learner_key=learner_key, lesson=lesson)
         Sandbox.objects.refill_soon(server, lesson.fixture)
         sandbox.refresh_from_db()
+        sandbox.just_made = True
         return sandbox
 
     def _claim_warm(
@@ -468,6 +470,8 @@ class Sandbox(models.Model):
     disk_bytes = models.BigIntegerField(null=True, blank=True)
 
     objects = SandboxQuerySet.as_manager()
+    # Set by for_learner() on a sandbox it has just made or taken from the pool.
+    just_made = False
 
     class Meta:
         constraints = [

@@ -242,7 +242,8 @@ def _explainable(parsed: list[statements.Statement]) -> statements.Statement:
 
 @sandbox_api
 def reset(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
-    sandbox.reset()
+    if not sandbox.just_made:  # a sandbox made for this request is already at the start
+        sandbox.reset()
     return _answer(request, {"ok": True, "error": None}, "reset")
 
 

@@ -127,3 +127,11 @@ def test_it_resets_to_the_fixture(client, shop_lesson):
         [2000]
     ]
     assert run_json(client, shop_lesson, "SELECT * FROM mine")["error"]["sqlstate"] == "42P01"
+
+
+def test_it_makes_one_sandbox_when_resetting_before_any_run(client, shop_lesson):
+    response = client.post(
+        "/api/sandbox/reset", {"lesson": shop_lesson.ref}, content_type="application/json"
+    )
+    assert response.json() == {"ok": True, "error": None}
+    assert len(runner.existing_names(0)) == 1
