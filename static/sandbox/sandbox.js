@@ -90,15 +90,22 @@
     if (!section) return;
     root.querySelectorAll("[data-sql]:not([data-sql-ready])").forEach((element) => {
       element.setAttribute("data-sql-ready", "1");
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "button button-small button-ghost sandbox-run-example";
-      button.textContent = "Run in sandbox";
+      // Lesson examples carry a hidden placeholder button in their header; use it in place.
+      let button = element.querySelector("button.run-sql");
+      if (button) {
+        button.hidden = false;
+        button.disabled = false;
+      } else {
+        button = document.createElement("button");
+        button.type = "button";
+        button.className = "button button-small button-ghost sandbox-run-example";
+        button.textContent = "Run in sandbox";
+        element.insertAdjacentElement("afterend", button);
+      }
       button.addEventListener("click", () => {
         const sql = element.getAttribute("data-sql") || element.textContent;
         section.sandboxLoad(sql.trim(), true);
       });
-      element.insertAdjacentElement("afterend", button);
     });
   }
 
