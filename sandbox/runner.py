@@ -131,6 +131,14 @@ def _provisioner_name() -> str:
     return f"{name_prefix()}provisioner"
 
 
+def _group_name(purpose: str) -> str:
+    """A NOLOGIN role holding one privilege that every (or some) sandbox needs: CONNECT on the
+    database, or USAGE on a language. Sandboxes get it by membership, because granting the
+    privilege to each new role would update the one shared pg_database or pg_language row, and
+    two learners provisioned at the same moment fail with "tuple concurrently updated"."""
+    return f"{name_prefix()}g{purpose}"
+
+
 def _password(role: str) -> str:
     """Derived, not stored: the app can always log in as the roles it made."""
     key = settings.SECRET_KEY.encode()
@@ -246,18 +254,29 @@ def bootstrap(server: int = 0) -> int:
                     sql.SQL("ALTER ROLE {} SET createrole_self_grant = 'set, inherit'").format(role)
                 )
             admin.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(role))
-            # Every database of the cluster: no CONNECT, no TEMPORARY for PUBLIC.
+            # Every database of the cluster: no CONNECT, no TEMPORARY for PUBLIC. Only where
+            # PUBLIC still has something: a GRANT or REVOKE rewrites the database's shared row
+            # even when nothing changes, and a concurrent GRANT on the same row (another
+            # process bootstrapping, on a cluster shared with other installations) then fails
+            # with "tuple concurrently updated".
             for (name,) in admin.execute(
                 "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
+                " AND (datacl IS NULL"
+                "      OR EXISTS (SELECT 1 FROM aclexplode(datacl) WHERE grantee = 0))"
             ).fetchall():
                 admin.execute(
                     sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name))
                 )
-            admin.execute(
-                sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {} WITH GRANT OPTION").format(
-                    database, role
+            if not admin.execute(
+                "SELECT has_database_privilege(%s, current_database(), 'CONNECT WITH GRANT OPTION')"
+                " AND has_database_privilege(%s, current_database(), 'CREATE WITH GRANT OPTION')",
+                [provisioner, provisioner],
+            ).fetchone()[0]:
+                admin.execute(
+                    sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {} WITH GRANT OPTION").format(
+                        database, role
+                    )
                 )
-            )
             # temp_file_limit is superuser-only, so learners cannot raise it; this lets the
             # provisioner set it on each sandbox role (ALTER ROLE … SET; PostgreSQL 15+).
             admin.execute(sql.SQL("GRANT SET ON PARAMETER temp_file_limit TO {}").format(role))
@@ -293,6 +312,30 @@ def bootstrap(server: int = 0) -> int:
                         language_id, role
                     )
                 )
+            groups = {"connect": ("CONNECT ON DATABASE", database)}
+            for language in sorted(installed):
+                groups[f"lang_{language}"] = ("USAGE ON LANGUAGE", sql.Identifier(language))
+            for purpose, (privilege, target) in groups.items():
+                group = _checked(_group_name(purpose))
+                if not admin.execute(
+                    "SELECT 1 FROM pg_roles WHERE rolname = %s", [group]
+                ).fetchone():
+                    admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(group)))
+                check, thing = privilege.split(" ON ")
+                has = "has_database_privilege" if thing == "DATABASE" else "has_language_privilege"
+                name_of_target = admin.info.dbname if thing == "DATABASE" else purpose[5:]
+                if not admin.execute(
+                    sql.SQL("SELECT {}(%s, %s, %s)").format(sql.Identifier(has)),
+                    [group, name_of_target, check],
+                ).fetchone()[0]:
+                    admin.execute(
+                        sql.SQL("GRANT {} {} TO {}").format(
+                            sql.SQL(privilege), target, sql.Identifier(group)
+                        )
+                    )
+                admin.execute(
+                    sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(sql.Identifier(group), role)
+                )
     return version
 
 
@@ -312,7 +355,9 @@ def provision(server: int, name: str, fixture_sql: str, languages: Iterable[str]
             _cheap_scram(conn, target.version)
             conn.execute(
                 sql.SQL(
-                    "CREATE ROLE {} LOGIN NOINHERIT NOCREATEDB NOCREATEROLE "
+                    # INHERIT: the role's only memberships are this installation's groups
+                    # (CONNECT, and a language where the lesson grants one).
+                    "CREATE ROLE {} LOGIN INHERIT NOCREATEDB NOCREATEROLE "
                     "CONNECTION LIMIT {} PASSWORD {}"
                 ).format(
                     role,
@@ -338,13 +383,14 @@ def _make_schema(
     conn: psycopg.Connection, name: str, fixture_sql: str, languages: Iterable[str]
 ) -> None:
     role = sql.Identifier(name)
-    database = sql.Identifier(conn.info.dbname)
     conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION CURRENT_USER").format(role))
     conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(role, role))
-    conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, role))
+    _join_groups(conn, name, ["connect"])
     if fixture_sql.strip():
-        every = sql.SQL(", ").join(sql.Identifier(language) for language in LANGUAGES)
-        conn.execute(sql.SQL("GRANT USAGE ON LANGUAGE {} TO {}").format(every, role))
+        # The fixture may define functions in any language; the learner keeps only the
+        # languages their lesson grants.
+        every = [f"lang_{language}" for language in LANGUAGES]
+        _join_groups(conn, name, every)
         conn.execute("SET LOCAL statement_timeout = '120s'")
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(role))
         conn.execute(sql.SQL("SET LOCAL search_path = {}").format(role))
@@ -352,19 +398,26 @@ def _make_schema(
         conn.execute(fixture_sql.encode())
         conn.execute("RESET ROLE")
         conn.execute("SET LOCAL search_path = pg_catalog")
-        conn.execute(sql.SQL("REVOKE USAGE ON LANGUAGE {} FROM {}").format(every, role))
+        conn.execute(
+            sql.SQL("REVOKE {} FROM {}").format(
+                sql.SQL(", ").join(sql.Identifier(_group_name(p)) for p in every), role
+            )
+        )
     grant_languages_on(conn, name, languages)
+
+
+def _join_groups(conn: psycopg.Connection, name: str, purposes: Iterable[str]) -> None:
+    """Make sandbox ``name`` a member of this installation's groups (see _group_name)."""
+    groups = sql.SQL(", ").join(sql.Identifier(_group_name(p)) for p in purposes)
+    # 16+: the member inherits the group's privilege but cannot SET ROLE to it.
+    options = sql.SQL(" WITH INHERIT TRUE, SET FALSE" if conn.info.server_version >= 160000 else "")
+    conn.execute(sql.SQL("GRANT {} TO {}{}").format(groups, sql.Identifier(name), options))
 
 
 def grant_languages_on(conn: psycopg.Connection, name: str, languages: Iterable[str]) -> None:
     wanted = [language for language in LANGUAGES if language in set(languages)]
     if wanted:
-        conn.execute(
-            sql.SQL("GRANT USAGE ON LANGUAGE {} TO {}").format(
-                sql.SQL(", ").join(sql.Identifier(language) for language in wanted),
-                sql.Identifier(name),
-            )
-        )
+        _join_groups(conn, name, [f"lang_{language}" for language in wanted])
 
 
 def grant_languages(server: int, name: str, languages: Iterable[str]) -> None:
@@ -460,13 +513,13 @@ def remove_installation(server: int = 0) -> None:
         found = _servers.pop((_url(server), name_prefix()), None)
     if found is not None:
         found.pool.close()
-    role = sql.Identifier(_checked(_provisioner_name()))
+    groups = [_group_name(p) for p in ["connect", *(f"lang_{x}" for x in LANGUAGES)]]
     with psycopg.connect(_url(server), connect_timeout=3, autocommit=True) as admin:
-        if admin.execute(
-            "SELECT 1 FROM pg_roles WHERE rolname = %s", [_provisioner_name()]
-        ).fetchone():
-            admin.execute(sql.SQL("DROP OWNED BY {}").format(role))
-            admin.execute(sql.SQL("DROP ROLE {}").format(role))
+        for name in [_provisioner_name(), *groups]:
+            role = sql.Identifier(_checked(name))
+            if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone():
+                admin.execute(sql.SQL("DROP OWNED BY {}").format(role))
+                admin.execute(sql.SQL("DROP ROLE {}").format(role))
 
 
 def existing_names(server: int) -> set[str]:

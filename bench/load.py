@@ -1,0 +1,398 @@
+"""A class of learners at once: prints throughput, p50/p95/p99 per action and errors.
+
+    uv run python bench/load.py [--learners 100] [--seconds 120] [--workers N] [--threads N]
+
+It starts gunicorn (config/gunicorn.py, DEBUG=0) on a free port of 127.0.0.1 against the
+configured databases, then runs simulated learners — signed-out visitors and signed-in members —
+for the given time. Each learner, after a think time of 0.5–2 s, reads a lesson or the track
+page, answers a quiz question, runs SQL in a sandbox (ordinary, slow and hostile queries) or,
+signed in, posts in a discussion. Afterwards it checks that nothing leaked: no app-database or
+sandbox-server connections of the stopped server remain and no half-made sandbox is left.
+
+It uses its own sandbox name prefix ("qll") and removes its sandboxes, posts and users at the
+end. Only 127.0.0.1; every loop is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from datetime import timedelta
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+BENCH_ENV = {
+    "SANDBOX_NAME_PREFIX": "qll",
+    "DEBUG": "0",
+    "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+    "SECURE_SSL_REDIRECT": "0",
+    "SESSION_COOKIE_SECURE": "0",
+    "CSRF_COOKIE_SECURE": "0",
+    "ALLOWED_HOSTS": "127.0.0.1",
+}
+os.environ.update(BENCH_ENV)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+BENCH_DATABASE = "querylab_loadbench"
+
+
+def use_a_database_of_its_own() -> str:
+    """Point DATABASE_URL at a fresh database on the configured app server, so the bench's
+    learners, sessions and sandbox records never mix with development data."""
+    import psycopg
+
+    from config import embedded
+
+    base = os.environ.get("DATABASE_URL") or embedded.server("app").ensure()
+    admin = urlsplit(base)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    os.environ["DATABASE_URL"] = urlsplit(base)._replace(path=f"/{BENCH_DATABASE}").geturl()
+    return admin
+
+
+MEMBER_PASSWORD = "load-bench-password-42"
+ORDINARY_SQL = [
+    "SELECT 1",
+    "SELECT count(*) FROM pg_class WHERE relnamespace = current_schema()::regnamespace",
+    "SELECT g, g * g FROM generate_series(1, 50) AS g",
+]
+SLOW_SQL = ["SELECT pg_sleep(1.5)", "SELECT count(*) FROM generate_series(1, 3000000)"]
+HOSTILE_SQL = [
+    "SELECT pg_sleep(60)",  # cancelled at the statement timeout
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
+    "COPY (SELECT 1) TO PROGRAM 'id'",
+    "SET ROLE postgres",
+    "SELECT * FROM generate_series(1, 5000000)",  # stopped at the row cap
+    "CREATE EXTENSION dblink",
+    "SELECT pg_advisory_lock(1)",
+    "ALTER ROLE CURRENT_USER PASSWORD 'x'",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Browser:
+    """One learner's browser: a keep-alive connection, cookies and the CSRF token."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, content_type: str = ""
+    ) -> tuple[int, bytes]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if body is not None:
+            headers["Content-Type"] = content_type
+            headers["X-CSRFToken"] = self.cookies.get("csrftoken", "")
+            headers["Referer"] = f"http://127.0.0.1:{self.port}/"
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                if attempt:
+                    raise
+        data = response.read()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            for key, morsel in SimpleCookie(header).items():
+                self.cookies[key] = morsel.value
+        return response.status, data
+
+    def form(self, path: str, fields: dict | list) -> tuple[int, bytes]:
+        body = urlencode(fields, doseq=True).encode()
+        return self.request("POST", path, body, "application/x-www-form-urlencoded")
+
+    def log_in(self, username: str) -> None:
+        self.request("GET", "/accounts/login/")
+        status, _ = self.form(
+            "/accounts/login/", {"username": username, "password": MEMBER_PASSWORD, "next": "/"}
+        )
+        if status != 302:
+            raise RuntimeError(f"log-in of {username} answered {status}")
+
+
+def learner(
+    port: int, plan: dict, seconds: float, seed: int, member: str | None, results: list
+) -> None:
+    """One simulated learner's session; appends (action, status, ms) to results."""
+    rng = random.Random(seed)
+    browser = Browser(port)
+    if member:
+        browser.log_in(member)
+    deadline = time.monotonic() + seconds
+    next_post = time.monotonic() + rng.uniform(5, 40)
+    while time.monotonic() < deadline:
+        time.sleep(rng.uniform(0.5, 2.0))
+        roll = rng.random()
+        lesson = rng.choice(plan["lessons"])
+        started = time.perf_counter()
+        if member and time.monotonic() >= next_post:
+            next_post = time.monotonic() + rng.uniform(30, 60)
+            action = "post"
+            status, _ = browser.form(
+                f"/learn/{lesson}/discussion/new/",
+                {
+                    "title": f"Load question {seed}-{started:.0f}",
+                    "body": f"Does this index help here? Asked at {started:.3f}.",
+                },
+            )
+        elif roll < 0.45:
+            action = "lesson page"
+            status, _ = browser.request("GET", f"/learn/{lesson}/")
+        elif roll < 0.55:
+            action = "track page"
+            status, _ = browser.request("GET", "/learn/postgresql/")
+        elif roll < 0.70:
+            action = "quiz answer"
+            path, choice = rng.choice(plan["quiz"])
+            status, _ = browser.form(path, {"choice": choice})
+        else:
+            sandbox_lesson = rng.choice(plan["sandbox_lessons"])
+            kind = rng.random()
+            if kind < 0.7:
+                action, sql = "sandbox run", rng.choice(ORDINARY_SQL)
+            elif kind < 0.85:
+                action, sql = "sandbox slow", rng.choice(SLOW_SQL)
+            else:
+                action, sql = "sandbox hostile", rng.choice(HOSTILE_SQL)
+            body = json.dumps({"lesson": sandbox_lesson, "sql": sql}).encode()
+            status, _ = browser.request("POST", "/api/sandbox/run", body, "application/json")
+        results.append((action, status, (time.perf_counter() - started) * 1000))
+
+
+def process_main(port, plan, seconds, learners, members, first_seed, queue) -> None:
+    results: list = []
+    threads = [
+        threading.Thread(
+            target=learner,
+            args=(
+                port,
+                plan,
+                seconds,
+                first_seed + i,
+                members[i] if i < len(members) else None,
+                results,
+            ),
+        )
+        for i in range(learners)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 120)
+    queue.put(results)
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def backends(url: str, where: str, params: list) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            f"SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND {where}",
+            params,
+        ).fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--learners", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--members", type=int, default=20, help="signed-in learners who post")
+    parser.add_argument("--processes", type=int, default=4, help="client processes")
+    args = parser.parse_args()
+    admin_url = use_a_database_of_its_own()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from lessons.models import Lesson, QuizQuestion
+    from sandbox import runner
+    from sandbox.models import Sandbox
+
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    call_command("content", "sync", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+    lessons = list(Lesson.objects.published().select_related("track"))
+    plan = {
+        "lessons": [lesson.ref for lesson in lessons],
+        "sandbox_lessons": [x.ref for x in lessons if x.mode == "sql_sandbox" and not x.fixture]
+        or [x.ref for x in lessons if x.mode == "sql_sandbox"],
+        "quiz": [
+            (f"/learn/{q.lesson.ref}/quiz/{q.key}/", choice.key)
+            for q in QuizQuestion.objects.filter(lesson__in=lessons)
+            .select_related("lesson__track")
+            .prefetch_related("choices")
+            for choice in list(q.choices.all())[:1]
+        ],
+    }
+    members = [f"load-member-{i}" for i in range(args.members)]
+    for name in members:
+        user, _ = User.objects.get_or_create(username=name)
+        user.set_password(MEMBER_PASSWORD)
+        # Older than a day, so the first-day posting limits do not apply to the bench.
+        user.date_joined = timezone.now() - timedelta(days=2)
+        user.save()
+
+    port = free_port()
+    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    # Open for the whole run: gunicorn writes to it until it stops.
+    server_log = tempfile.NamedTemporaryFile("w+", prefix="querylab-load-", suffix=".log")  # noqa: SIM115
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(BASE_DIR / "config/gunicorn.py")],
+        env=env,
+        cwd=BASE_DIR,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+    )
+    app_url = "postgresql://{USER}:{PASSWORD}@{HOST}:{PORT}/{NAME}".format(
+        **{
+            k: settings.DATABASES["default"].get(k) or ""
+            for k in ("USER", "PASSWORD", "HOST", "PORT", "NAME")
+        }
+    )
+    sandbox_url = runner.sandbox_urls()[0]
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        # Warm every lesson page once, as a running site would be.
+        warm = Browser(port)
+        for ref in plan["lessons"]:
+            warm.request("GET", f"/learn/{ref}/")
+        print(
+            f"Querylab load bench · {args.learners} learners ({args.members} signed in) · "
+            f"{args.seconds:.0f} s · gunicorn on 127.0.0.1:{port} "
+            f"(WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', 'default')}, "
+            f"GUNICORN_THREADS={os.environ.get('GUNICORN_THREADS', 'default')}, "
+            f"DB_POOL_MAX={settings.DB_POOL_MAX}) · {os.cpu_count()} CPUs · "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+        queue: multiprocessing.Queue = multiprocessing.Queue()
+        per_process = -(-args.learners // args.processes)
+        processes = []
+        for index in range(args.processes):
+            count = min(per_process, args.learners - index * per_process)
+            if count <= 0:
+                break
+            mine = members[index * per_process : index * per_process + count]
+            processes.append(
+                multiprocessing.Process(
+                    target=process_main,
+                    args=(port, plan, args.seconds, count, mine, index * per_process, queue),
+                )
+            )
+        started = time.monotonic()
+        for process in processes:
+            process.start()
+        results = []
+        for _ in processes:
+            results.extend(queue.get(timeout=args.seconds + 300))
+        for process in processes:
+            process.join(30)
+        elapsed = time.monotonic() - started
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+    by_action: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for action, status, ms in results:
+        by_action[action].append((status, ms))
+    print(f"\n{len(results)} requests in {elapsed:.1f} s = {len(results) / elapsed:.1f} req/s")
+    print(f"{'action':<17}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}  statuses")
+    for action in sorted(by_action):
+        rows = by_action[action]
+        times = [ms for _, ms in rows]
+        statuses = defaultdict(int)
+        for status, _ in rows:
+            statuses[status] += 1
+        status_text = " ".join(f"{s}×{n}" for s, n in sorted(statuses.items()))
+        print(
+            f"{action:<17}{len(rows):>7}{pct(times, 50):>9.1f}{pct(times, 95):>9.1f}"
+            f"{pct(times, 99):>9.1f}  {status_text}"
+        )
+    server_errors = sum(1 for _, status, _ in results if status >= 500)
+    page_views = [ms for action, _, ms in results if action in {"lesson page", "track page"}]
+    print(f"\n5xx responses: {server_errors}   (goal 0)")
+    print(f"p99 of page views: {pct(page_views, 99):.1f} ms   (goal < 300 ms)")
+
+    # Leaks: the server is stopped, so none of its connections may remain.
+    connection.close_pool()
+    time.sleep(2)
+    app_left = backends(app_url, "application_name = %s", ["querylab"])
+    sandbox_left = backends(sandbox_url, "usename LIKE %s", [f"{runner.name_prefix()}%"])
+    connection.close()
+    mine = Sandbox.objects.filter(name__startswith=runner.name_prefix())
+    half_made = mine.filter(state__in=[Sandbox.State.PROVISIONING, Sandbox.State.DROPPING]).count()
+    recorded = set(mine.values_list("name", flat=True))
+    orphans = runner.existing_names(0) - recorded
+    print(
+        f"app-database connections left: {app_left}   sandbox-server backends left: "
+        f"{sandbox_left}   half-made sandboxes: {half_made}   orphaned schemas: {len(orphans)}"
+    )
+
+    server_log.seek(0)
+    log_text = server_log.read()
+    tracebacks = len(re.findall(r"Traceback", log_text))
+    print(f"tracebacks in the server's log: {tracebacks}")
+    if tracebacks:
+        first = log_text.index("Traceback")
+        print(log_text[first : first + 6000].replace("\\n", "\n")[-2500:])
+
+    # Tidy up: the bench's sandboxes (their own name prefix), then its database.
+    mine.delete()
+    runner.remove_installation(0)
+    connection.close_pool()
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Provisioning under a class arriving at once: many new sandboxes made at the same moment."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from sandbox import runner
+from sandbox.models import fixture_sql
+from sandbox.statements import split
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_provisions_many_sandboxes_at_the_same_moment(shop_lesson):
+    # Each provisioning grants CONNECT (and, for the fixture, languages). Granted role by role
+    # those update one shared catalog row, and concurrent transactions failed with "tuple
+    # concurrently updated"; memberships in the installation's groups do not collide.
+    seed = fixture_sql(shop_lesson.fixture)
+    names = [runner.new_sandbox_name() for _ in range(8)]
+
+    def make(name: str) -> str:
+        runner.provision(0, name, seed, ["plpgsql"])
+        return name
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        made = list(pool.map(make, names))
+    assert made == names
+    for name in names:
+        outcome = runner.run(0, name, split("SELECT count(*) > 0 FROM items"))
+        assert outcome.error is None
+        assert outcome.results[0].rows == [[True]]
+
+
+def test_a_sandbox_cannot_become_its_connect_group(shop_lesson):
+    name = runner.new_sandbox_name()
+    runner.provision(0, name, fixture_sql(shop_lesson.fixture), [])
+    url = runner._as_role(0, name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.info.server_version < 160000:
+            pytest.skip(
+                "PostgreSQL 15 has no SET option on memberships; the parser refuses SET ROLE"
+            )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f'SET ROLE "{runner._group_name("connect")}"')
