@@ -30,10 +30,51 @@ def explain_startup_error(exc: BaseException) -> str | None:
     return None
 
 
+# Commands that work without the app database; every other command checks it first.
+NO_DATABASE_COMMANDS = {
+    "db",
+    "check",
+    "help",
+    "version",
+    "makemigrations",
+    "collectstatic",
+    "startapp",
+    "compilemessages",
+    "makemessages",
+    "diffsettings",
+    "--help",
+    "-h",
+    "--version",
+}
+
+
+def check_app_database() -> None:
+    """Connect once, directly and quickly, so an unreachable server is reported at once."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    try:
+        psycopg.connect(
+            dbname=db["NAME"],
+            user=db.get("USER") or None,
+            password=db.get("PASSWORD") or None,
+            host=db.get("HOST") or None,
+            port=db.get("PORT") or None,
+            connect_timeout=db.get("OPTIONS", {}).get("connect_timeout", 5),
+        ).close()
+    except psycopg.OperationalError as exc:
+        raise psycopg.OperationalError(
+            f"{db.get('HOST')}:{db.get('PORT')}/{db['NAME']}: " + " ".join(str(exc).split())
+        ) from None
+
+
 def run_command_line(argv: list[str]) -> None:
     from django.core.management import execute_from_command_line
 
     try:
+        if len(argv) > 1 and argv[1] not in NO_DATABASE_COMMANDS:
+            check_app_database()
         execute_from_command_line(argv)
     except Exception as exc:
         message = explain_startup_error(exc)
