@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Off unless CONTENT_AUTOSYNC (set by `manage.py serve --dev`): re-syncs edited lessons.
+    "lessons.middleware.ContentAutoSyncMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -217,6 +219,7 @@ WHITENOISE_MAX_AGE = envint("WHITENOISE_MAX_AGE", 3600)
 # -- Content --------------------------------------------------------------------------------
 
 CONTENT_DIR = Path(envstr("CONTENT_DIR", str(BASE_DIR / "content"))).resolve()
+CONTENT_AUTOSYNC = envbool("CONTENT_AUTOSYNC", False)
 
 # -- Security -------------------------------------------------------------------------------
 

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+from django.contrib.postgres.search import (
+    SearchQuery,
+    SearchRank,
+    SearchVector,
+    SearchVectorField,
+)
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from lessons.content import LessonSpec
 
 SEARCH_CONFIG = "english"
 
@@ -116,10 +125,110 @@ class Lesson(models.Model):
     def __str__(self) -> str:
         return f"{self.track.slug}/{self.slug}"
 
+    def get_absolute_url(self) -> str:
+        return f"/learn/{self.track.slug}/{self.slug}/"
+
     @property
     def ref(self) -> str:
         """The "<track>/<slug>" name the sandbox API uses."""
         return f"{self.track.slug}/{self.slug}"
+
+    def publish(self, spec: LessonSpec) -> None:
+        """Store a validated, rendered lesson and its parts, keeping learner data attached.
+
+        Parts are matched by their source ids; parts that left the source become inactive
+        rather than deleted, so attempts and threads pointing at them are kept.
+        """
+        self.step = spec.step
+        self.title = spec.title
+        self.mode = spec.mode
+        self.fixture = spec.fixture
+        self.sandbox_languages = spec.sandbox_languages
+        self.level = spec.level
+        self.summary = spec.summary
+        self.reviewed = spec.reviewed
+        self.content_version = spec.version
+        self.discussion_topics = spec.discussion
+        self.body_html = spec.body_html
+        self.body_text = spec.body_text
+        self.toc = spec.toc
+        self.reading_minutes = spec.reading_minutes
+        self.source_path = spec.path
+        self.source_hash = spec.source_hash
+        self.synced_at = timezone.now()
+        self.is_published = True
+        self.save()
+        Lesson.objects.filter(pk=self.pk).update(
+            search_vector=SearchVector("title", weight="A", config=SEARCH_CONFIG)
+            + SearchVector("summary", weight="B", config=SEARCH_CONFIG)
+            + SearchVector("body_text", weight="C", config=SEARCH_CONFIG)
+        )
+        questions = QuizQuestion.objects.keep(
+            self,
+            {
+                q.key: {
+                    "quiz_title": q.quiz_title,
+                    "prompt_html": q.prompt_html,
+                    "explanation_html": q.explanation_html,
+                    "allows_many": q.allows_many,
+                }
+                for q in spec.questions
+            },
+        )
+        for question_spec in spec.questions:
+            question = questions[question_spec.key]
+            rows = {
+                c.key: {
+                    "text_html": c.text_html,
+                    "is_correct": c.correct,
+                    "feedback_html": c.feedback_html,
+                }
+                for c in question_spec.choices
+            }
+            _keep_rows(QuizChoice.objects.filter(question=question), {"question": question}, rows)
+        SelfCheckItem.objects.keep(
+            self,
+            {
+                i.key: {"question_html": i.question_html, "answer_html": i.answer_html}
+                for i in spec.self_checks
+            },
+        )
+        InterviewQuestion.objects.keep(
+            self,
+            {
+                i.key: {"question_html": i.question_html, "answer_html": i.answer_html}
+                for i in spec.interview
+            },
+        )
+        Flashcard.objects.keep(
+            self,
+            {
+                c.key: {"front_html": c.question_html, "back_html": c.answer_html}
+                for c in spec.flashcards
+            },
+        )
+        SqlExample.objects.keep(
+            self,
+            {
+                e.key: {"title": e.title, "sql": e.sql, "note_html": e.note_html}
+                for e in spec.examples
+            },
+        )
+        Exercise.objects.keep(
+            self,
+            {
+                e.key: {
+                    "title": e.title,
+                    "prompt_html": e.prompt_html,
+                    "solution_sql": e.solution,
+                    "order_matters": e.order_matters,
+                    "hints_html": e.hints_html,
+                    "variants": e.variants,
+                    "plan_checks": e.plan_checks,
+                }
+                for e in spec.exercises
+            },
+        )
 
 
 # -- The structured parts of a lesson -------------------------------------------------------
@@ -131,9 +240,29 @@ class Lesson(models.Model):
 # their own columns and are never part of Lesson.body_html.
 
 
+def _keep_rows(
+    queryset: models.QuerySet, parent: dict[str, Any], rows: dict[str, dict[str, Any]]
+) -> dict[str, models.Model]:
+    """Upsert `rows` (key → fields, in source order) under `parent`; deactivate the others."""
+    existing = {obj.key: obj for obj in queryset}
+    kept: dict[str, models.Model] = {}
+    for position, (key, fields) in enumerate(rows.items()):
+        obj = existing.get(key) or queryset.model(key=key, **parent)
+        for name, value in {**fields, "position": position, "is_active": True}.items():
+            setattr(obj, name, value)
+        obj.save()
+        kept[key] = obj
+    queryset.exclude(key__in=list(rows)).update(is_active=False)
+    return kept
+
+
 class LessonPartQuerySet(models.QuerySet):
     def active(self) -> LessonPartQuerySet:
         return self.filter(is_active=True)
+
+    def keep(self, lesson: Lesson, rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Make the lesson's parts of this kind exactly `rows` (key → fields), in place."""
+        return _keep_rows(self.filter(lesson=lesson), {"lesson": lesson}, rows)
 
 
 class LessonPart(models.Model):

@@ -34,6 +34,9 @@ class Command(BaseCommand):
             call_command("content", "sync")
         url = f"http://{host}:{port}/"
         if dev:
+            # Lessons edited while the dev server runs show up on the next page load.
+            os.environ["CONTENT_AUTOSYNC"] = "1"
+            settings.CONTENT_AUTOSYNC = True
             self.stdout.write(self.style.SUCCESS(f"Querylab (dev server) on {url}"))
             call_command("runserver", f"{host}:{port}")
             return

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+from lessons.content import check_tree, parse_lesson
+
+README = Path(settings.BASE_DIR) / "content" / "README.md"
+
+
+def example_lesson() -> str:
+    """The complete example lesson of content/README.md, which uses every block."""
+    return README.read_text().split("````markdown\n")[1].split("````")[0]
+
+
+def parse(text: str, path: str = "pg/04-vacuum.md"):
+    urls = {"pg/02-mvcc.md": "/learn/pg/mvcc/"}
+    return parse_lesson(text, path, lesson_urls=urls, fixtures={"shop.sql"})
+
+
+def test_it_parses_the_readme_example_with_every_block():
+    lesson, errors = parse(example_lesson())
+    assert errors == []
+    assert lesson.title == "VACUUM and dead rows"
+    assert (lesson.track, lesson.slug, lesson.step) == ("pg", "vacuum", 4)
+    assert [q.key for q in lesson.questions] == ["what-vacuum-reclaims", "what-creates-dead-rows"]
+    assert lesson.questions[1].allows_many
+    assert [c.correct for c in lesson.questions[0].choices] == [True, False]
+    assert [e.key for e in lesson.examples] == ["dead-tuples"]
+    exercise = lesson.exercises[0]
+    assert exercise.order_matters and len(exercise.hints_html) == 2
+    assert exercise.variants == [
+        {"id": "after-delete", "setup": "DELETE FROM orders WHERE id % 2 = 0;"}
+    ]
+    assert exercise.plan_checks == [{"check": "max_rows_read", "value": 1000}]
+    assert [c.key for c in lesson.flashcards] == ["dead-tuple", "vacuum-full"]
+    assert lesson.self_checks[0].key == "why-not-overwrite"
+    assert lesson.interview[0].key == "autovacuum-tuning"
+    assert lesson.discussion[0].startswith("When did autovacuum")
+    assert lesson.sandbox_languages == ["plpgsql"]
+
+
+def test_it_never_puts_answers_in_the_page_html():
+    lesson, _ = parse(example_lesson())
+    html = lesson.body_html
+    assert 'class="block block-quiz"' in html and "Makes their space reusable" in html
+    assert "Plain VACUUM frees space" not in html  # the explanation
+    assert "That is <code>VACUUM FULL</code>, which rewrites" not in html  # per-choice feedback
+    assert "Other transactions may still need" not in html  # the self-check answer
+    assert "ORDER BY n_dead_tup DESC" not in html  # the exercise solution
+    assert "correct" not in html.lower().replace("correct-horse", "")
+
+
+def test_it_renders_blocks_in_their_own_sections():
+    html = parse(example_lesson())[0].body_html
+    for css_class in ("block-pitfall", "block-example", "block-exercise", "block-selfcheck"):
+        assert f'class="block {css_class}"' in html
+    assert 'class="block block-flashcards"' in html and 'class="block block-interview"' in html
+    assert 'data-sql="UPDATE orders SET status = status;' in html
+    assert "Run in sandbox" in html
+    assert "Hint 2" in html
+
+
+def test_it_highlights_code_and_adds_copy_buttons():
+    body = "\n".join(
+        f"```{language}\n{code}\n```\n"
+        for language, code in [
+            ("sql", "SELECT 1;"),
+            ("python", "import os"),
+            ("shell", "echo hi"),
+            ("ini", "[pgbouncer]"),
+            ("toml", "[tool.ruff]"),
+        ]
+    )
+    text = example_lesson().split("---\n\n", 1)[0] + "---\n\n" + body
+    lesson, errors = parse(text)
+    assert errors == []
+    assert '<span class="k">SELECT</span>' in lesson.body_html
+    assert '<span class="kn">import</span>' in lesson.body_html
+    assert lesson.body_html.count("data-copy") == 5
+    assert 'data-language="toml"' in lesson.body_html
+
+
+def test_it_builds_anchors_and_a_table_of_contents():
+    lesson, _ = parse(example_lesson())
+    assert '<h2 id="seeing-dead-rows">Seeing dead rows</h2>' in lesson.body_html
+    assert lesson.toc == [
+        {"id": "seeing-dead-rows", "title": "Seeing dead rows", "level": 2},
+        {"id": "cleaning-up", "title": "Cleaning up", "level": 2},
+    ]
+
+
+def test_it_points_links_between_lessons_at_their_pages():
+    lesson, _ = parse(example_lesson())
+    assert '<a href="/learn/pg/mvcc/">MVCC</a>' in lesson.body_html
+
+
+def test_it_computes_reading_time_from_the_text():
+    head = example_lesson().split("---\n\n", 1)[0] + "---\n\n"
+    short, _ = parse(head + "A few words.\n")
+    long, _ = parse(head + ("word " * 1000) + "\n")
+    assert short.reading_minutes == 1
+    assert long.reading_minutes == 5  # 1,000 words at 200 a minute
+
+
+def test_it_reports_yaml_errors_with_their_line():
+    text = example_lesson().replace("    question: What does plain", "    question: oops: What")
+    _, errors = parse(text)
+    assert len(errors) == 1
+    assert str(errors[0]).startswith("pg/04-vacuum.md:")
+    line = int(str(errors[0]).split(":")[1])
+    assert "oops: What" in text.splitlines()[line - 1]
+
+
+def test_it_does_not_render_raw_html():
+    head = example_lesson().split("---\n\n", 1)[0] + "---\n\n"
+    lesson, _ = parse(head + "<script>alert(1)</script>\n")
+    assert "<script>" not in lesson.body_html
+
+
+def test_it_accepts_the_starter_content():
+    result = check_tree(settings.BASE_DIR / "content")
+    assert result.errors == []
+    assert {lesson.slug for lesson in result.lessons} >= {
+        "first-queries",
+        "indexes-and-plans",
+        "connections-and-pooling",
+    }
