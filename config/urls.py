@@ -4,9 +4,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config import views
+from lessons import views as lesson_views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", lesson_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -20,10 +20,6 @@ def _safe_next(request: HttpRequest, default: str = "/") -> str:
     return target if allowed else default
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
-
-
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:

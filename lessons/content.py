@@ -966,3 +966,18 @@ def _without_duplicates(
         else:
             kept.append(spec)
     return kept
+
+
+def preview_lesson(
+    content_dir: Path, path: str, text: str
+) -> tuple[LessonSpec | None, list[ContentError]]:
+    """Parse a draft as if it were the file content_dir/path (links and fixture checked)."""
+    content_dir = Path(content_dir)
+    urls = {}
+    for relative in [*lesson_files(content_dir), path]:
+        match = LESSON_FILE.match(relative.rpartition("/")[2])
+        if match:
+            urls[relative] = lesson_url(relative.split("/")[0], match["slug"])
+    fixtures_dir = content_dir / FIXTURES_FOLDER
+    fixtures = {p.name for p in fixtures_dir.glob("*.sql")} if fixtures_dir.is_dir() else set()
+    return parse_lesson(text, path, lesson_urls=urls, fixtures=fixtures)

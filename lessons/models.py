@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import (
+    SearchHeadline,
     SearchQuery,
     SearchRank,
     SearchVector,
@@ -19,12 +20,61 @@ from django.contrib.postgres.search import (
 )
 from django.db import models, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 if TYPE_CHECKING:
     from lessons.content import LessonSpec
 
 SEARCH_CONFIG = "english"
+# Private-use characters that cannot occur in lesson text: ts_headline marks matches with them,
+# then snippet_html() escapes everything and turns only these into <mark> tags.
+HIGHLIGHT_START = "\ue000"
+HIGHLIGHT_STOP = "\ue001"
+
+
+def snippet_html(headline: str) -> str:
+    """A ts_headline result as safe HTML: escaped text, matches in <mark>."""
+    escaped = escape(headline)
+    return mark_safe(  # noqa: S308 - everything but our own two tags is escaped above
+        escaped.replace(HIGHLIGHT_START, "<mark>").replace(HIGHLIGHT_STOP, "</mark>")
+    )
+
+
+@dataclass(frozen=True)
+class TrackPosition:
+    """Where a lesson sits in its track's outline."""
+
+    steps: list[Lesson]
+    index: int
+
+    @classmethod
+    def of(cls, lesson: Lesson, steps: list[Lesson]) -> TrackPosition:
+        index = next(i for i, step in enumerate(steps) if step.pk == lesson.pk)
+        return cls(steps, index)
+
+    @property
+    def number(self) -> int:
+        return self.index + 1
+
+    @property
+    def total(self) -> int:
+        return len(self.steps)
+
+    @property
+    def percent(self) -> int:
+        """Share of the track covered once this step is read (position-based, not progress)."""
+        return round(100 * self.number / self.total)
+
+    @property
+    def previous(self) -> Lesson | None:
+        return self.steps[self.index - 1] if self.index > 0 else None
+
+    @property
+    def next(self) -> Lesson | None:
+        return self.steps[self.index + 1] if self.number < self.total else None
 
 
 class TrackQuerySet(models.QuerySet):
@@ -32,11 +82,18 @@ class TrackQuerySet(models.QuerySet):
         return self.filter(is_published=True)
 
     def with_lesson_counts(self) -> TrackQuerySet:
+        """Annotate lesson_count, minutes (reading time) and first_slug (where to start)."""
         published = models.Q(lessons__is_published=True)
+        first = (
+            Lesson.objects.filter(track=models.OuterRef("pk"), is_published=True)
+            .order_by("step")
+            .values("slug")[:1]
+        )
         return self.annotate(
             lesson_count=models.Count("lessons", filter=published),
             minutes=models.Sum("lessons__reading_minutes", filter=published),
-        )
+            first_slug=models.Subquery(first),
+        ).filter(lesson_count__gt=0)
 
 
 class Track(models.Model):
@@ -55,20 +112,62 @@ class Track(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def get_absolute_url(self) -> str:
+        return reverse("lessons:track", args=[self.slug])
+
 
 class LessonQuerySet(models.QuerySet):
     def published(self) -> LessonQuerySet:
         return self.filter(is_published=True, track__is_published=True)
 
     def search(self, text: str) -> LessonQuerySet:
-        """Published lessons matching `text` (web-search syntax), best first, with `rank`."""
+        """Published lessons matching `text` (web-search syntax), best first.
+
+        Each has `rank` and `headline`: body text around the matches, with the matched words
+        between HIGHLIGHT_START and HIGHLIGHT_STOP (see `snippet_html`).
+        """
         query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
         return (
             self.published()
             .filter(search_vector=query)
-            .annotate(rank=SearchRank(F("search_vector"), query))
+            .annotate(
+                rank=SearchRank(F("search_vector"), query),
+                headline=SearchHeadline(
+                    "body_text",
+                    query,
+                    config=SEARCH_CONFIG,
+                    start_sel=HIGHLIGHT_START,
+                    stop_sel=HIGHLIGHT_STOP,
+                    max_words=32,
+                    min_words=12,
+                    max_fragments=2,
+                    fragment_delimiter=" … ",
+                ),
+            )
             .order_by("-rank", "track__order", "step")
         )
+
+    def outline(self, track: Track) -> list[Lesson]:
+        """The published steps of a track, light enough for menus (no bodies)."""
+        steps = list(
+            self.published()
+            .filter(track=track)
+            .only(
+                "id",
+                "track_id",
+                "slug",
+                "step",
+                "title",
+                "summary",
+                "level",
+                "mode",
+                "reading_minutes",
+            )
+            .order_by("step")
+        )
+        for step in steps:
+            step.track = track  # so that get_absolute_url() needs no query per step
+        return steps
 
     def by_ref(self, ref: str) -> Lesson:
         """The published lesson named by "<track>/<slug>"; raises Lesson.DoesNotExist."""
@@ -126,19 +225,15 @@ class Lesson(models.Model):
         return f"{self.track.slug}/{self.slug}"
 
     def get_absolute_url(self) -> str:
-        return f"/learn/{self.track.slug}/{self.slug}/"
+        return reverse("lessons:detail", args=[self.track.slug, self.slug])
 
     @property
     def ref(self) -> str:
         """The "<track>/<slug>" name the sandbox API uses."""
         return f"{self.track.slug}/{self.slug}"
 
-    def publish(self, spec: LessonSpec) -> None:
-        """Store a validated, rendered lesson and its parts, keeping learner data attached.
-
-        Parts are matched by their source ids; parts that left the source become inactive
-        rather than deleted, so attempts and threads pointing at them are kept.
-        """
+    def fill_from(self, spec: LessonSpec) -> None:
+        """Copy a parsed lesson's fields onto this (possibly unsaved) lesson; used by preview."""
         self.step = spec.step
         self.title = spec.title
         self.mode = spec.mode
@@ -155,6 +250,14 @@ class Lesson(models.Model):
         self.reading_minutes = spec.reading_minutes
         self.source_path = spec.path
         self.source_hash = spec.source_hash
+
+    def publish(self, spec: LessonSpec) -> None:
+        """Store a validated, rendered lesson and its parts, keeping learner data attached.
+
+        Parts are matched by their source ids; parts that left the source become inactive
+        rather than deleted, so attempts and threads pointing at them are kept.
+        """
+        self.fill_from(spec)
         self.synced_at = timezone.now()
         self.is_published = True
         self.save()

@@ -2,10 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from lessons import learning_views
+from lessons import learning_views, views
 
 app_name = "lessons"
-urlpatterns: list = [
+urlpatterns = [
+    path("search/", views.search, name="search"),
+    path("learn/preview/", views.preview, name="preview"),
+    path("learn/<slug:track>/", views.track_detail, name="track"),
+    path("learn/<slug:track>/<slug:lesson>/", views.lesson_detail, name="detail"),
     # -- Learning loop (lessons/learning_views.py)
     path("progress/", learning_views.progress_page, name="progress"),
     path("progress/export.json", learning_views.progress_export, name="progress_export"),

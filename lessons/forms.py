@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+
+
+class PreviewForm(forms.Form):
+    """A draft to preview: pasted Markdown, or a lesson file under CONTENT_DIR."""
+
+    path = forms.CharField(
+        required=False,
+        max_length=300,
+        label="File under content/",
+        help_text="For example postgresql/03-connections-and-pooling.md. With pasted Markdown, "
+        "the path only names the draft (its track, step and links are checked against it).",
+        widget=forms.TextInput(attrs={"placeholder": "postgresql/04-my-draft.md"}),
+    )
+    source = forms.CharField(
+        required=False,
+        label="Markdown",
+        widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+    )
+
+    def clean_path(self) -> str:
+        path = self.cleaned_data["path"].strip().removeprefix("content/")
+        if not path:
+            return ""
+        resolved = (settings.CONTENT_DIR / path).resolve()
+        if not resolved.is_relative_to(settings.CONTENT_DIR) or resolved.suffix != ".md":
+            raise forms.ValidationError("Give a .md file inside content/.")
+        return resolved.relative_to(settings.CONTENT_DIR).as_posix()
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        if not data.get("source", "").strip():
+            if not data.get("path"):
+                raise forms.ValidationError("Paste a lesson, or give the path of a lesson file.")
+            file = Path(settings.CONTENT_DIR) / data["path"]
+            if not file.is_file():
+                self.add_error("path", "There is no such file under content/.")
+                return data
+            data["source"] = file.read_text()
+        data["path"] = data.get("path") or "postgresql/99-draft.md"
+        return data

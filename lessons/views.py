@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.middleware import HtmxDetails
+
+from lessons.content import preview_lesson
+from lessons.forms import PreviewForm
+from lessons.models import Lesson, Track, TrackPosition, snippet_html
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _get_track(slug: str) -> Track:
+    return get_object_or_404(Track.objects.published(), slug=slug)
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    tracks = Track.objects.published().with_lesson_counts()
+    return render(request, "lessons/home.html", {"tracks": tracks})
+
+
+@require_GET
+def track_detail(request: HttpRequest, track: str) -> HttpResponse:
+    track_obj = _get_track(track)
+    steps = Lesson.objects.outline(track_obj)
+    minutes = sum(step.reading_minutes for step in steps)
+    return render(
+        request, "lessons/track.html", {"track": track_obj, "steps": steps, "minutes": minutes}
+    )
+
+
+@require_GET
+def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse:
+    lesson_obj = get_object_or_404(
+        Lesson.objects.published().select_related("track"), track__slug=track, slug=lesson
+    )
+    position = TrackPosition.of(lesson_obj, Lesson.objects.outline(lesson_obj.track))
+    return render(request, "lessons/lesson.html", {"lesson": lesson_obj, "position": position})
+
+
+@require_GET
+def search(request: HtmxHttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:200]
+    results = []
+    if query:
+        results = list(Lesson.objects.search(query).select_related("track")[:20])
+        for result in results:
+            result.snippet = snippet_html(result.headline)
+    template = "lessons/search.html#results" if request.htmx else "lessons/search.html"
+    return render(request, template, {"query": query, "results": results})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preview(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff can preview lessons.")
+    form = PreviewForm(request.POST or request.GET or None)
+    lesson, errors = None, []
+    if form.is_bound and form.is_valid():
+        spec, errors = preview_lesson(
+            settings.CONTENT_DIR, form.cleaned_data["path"], form.cleaned_data["source"]
+        )
+        if spec:
+            track = Track.objects.filter(slug=spec.track).first()
+            lesson = Lesson(track=track or Track(slug=spec.track, title=spec.track))
+            lesson.fill_from(spec)
+    return render(
+        request, "lessons/preview.html", {"form": form, "lesson": lesson, "errors": errors}
+    )
