@@ -26,7 +26,7 @@ from lessons.models import (
     QuizQuestion,
     SelfCheckItem,
     SelfCheckMark,
-    lesson_page_state,
+    lesson_progress_state,
     progress_overview,
 )
 
@@ -134,7 +134,7 @@ def done(request: HttpRequest, track: str, slug: str) -> HttpResponse:
         progress.mark_complete()
     else:
         progress.mark_incomplete()
-    context = {"lesson": lesson, "progress": progress}
+    context = {"lesson": lesson, "progress": progress, "oob": True}  # also tick the step menus
     return _changed(render(request, f"{PARTIALS}#done", context))
 
 
@@ -143,7 +143,7 @@ def lesson_progress(request: HttpRequest, track: str, slug: str) -> HttpResponse
     """The lesson header's progress line, refreshed by htmx on "progressChanged"."""
     lesson = _get_lesson(track, slug)
     learner = Learner.objects.for_request(request, create=False)
-    state = lesson_page_state(learner, lesson, opened=False)
+    state = lesson_progress_state(learner, lesson, Lesson.objects.outline(lesson.track))
     return render(request, f"{PARTIALS}#progress_line", {"lesson": lesson, "loop": state})
 
 

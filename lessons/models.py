@@ -20,6 +20,7 @@ from django.contrib.postgres.search import (
 )
 from django.db import models, transaction
 from django.db.models import F
+from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -665,7 +666,7 @@ class Learner(models.Model):
 
     def review_lessons(self) -> list[Lesson]:
         """Published lessons worth another look: low confidence, or a quiz question missed on
-        the first try. Each lesson carries `missed` (question count) and `confidence`."""
+        the first try. Each lesson carries `missed` (question count) and `confidence_label`."""
         first_tries = (
             QuizAttempt.objects.filter(learner=self)
             .order_by("question_id", "created_at")
@@ -690,7 +691,8 @@ class Learner(models.Model):
         )
         for lesson in lessons:
             lesson.missed = missed.get(lesson.pk, 0)
-            lesson.confidence = low.get(lesson.pk)
+            level = low.get(lesson.pk)
+            lesson.confidence_label = Confidence(level).label if level else ""
         return lessons
 
 
@@ -709,6 +711,37 @@ class LessonProgressQuerySet(models.QuerySet):
         )
         params = [learner.pk, lesson.pk, LessonProgress.Status.STARTED, now, now]
         return next(iter(LessonProgress.objects.raw(sql, params)))
+
+    def open_lesson(self, request, lesson: Lesson, steps: list[Lesson]) -> list[LessonProgress]:
+        """The lesson page's one query: find the request's learner (the user's, else the
+        session's visitor), record that they opened `lesson` (as start() does) and return their
+        rows for every lesson in `steps`. Empty when the request has no learner yet."""
+        learners = Learner._meta.db_table
+        if request.user.is_authenticated:
+            owner, owner_params = "user_id = %s", [request.user.pk]
+        else:
+            owner, owner_params = (
+                "id = %s AND user_id IS NULL",
+                [request.session.get(LEARNER_SESSION_KEY)],
+            )
+        if owner_params[0] is None:
+            return []
+        now = timezone.now()
+        table = LessonProgress._meta.db_table
+        sql = (
+            f"WITH learner AS (SELECT id FROM {learners} WHERE {owner}),"
+            f" opened AS (INSERT INTO {table}"
+            "  (learner_id, lesson_id, status, started_at, last_seen_at)"
+            "  SELECT id, %s, %s, %s, %s FROM learner"
+            "  ON CONFLICT (learner_id, lesson_id)"
+            "  DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at RETURNING *)"
+            " SELECT * FROM opened UNION ALL"
+            f" SELECT p.* FROM {table} p JOIN learner ON p.learner_id = learner.id"
+            " WHERE p.lesson_id = ANY(%s) AND p.lesson_id <> %s"
+        )
+        params = [*owner_params, lesson.pk, LessonProgress.Status.STARTED, now, now]
+        params += [[step.pk for step in steps], lesson.pk]
+        return list(LessonProgress.objects.raw(sql, params))
 
     def completed(self) -> LessonProgressQuerySet:
         return self.filter(status=LessonProgress.Status.COMPLETED)
@@ -911,7 +944,7 @@ class LessonPageState:
     progress: LessonProgress | None = None
     step: int = 0  # this lesson's position among the track's published lessons
     total: int = 0  # published lessons in the track
-    completed_in_track: int = 0
+    completed_in_track: int = 0  # of those
     completed_ids: set[int] = field(default_factory=set)
     started_ids: set[int] = field(default_factory=set)
     quiz: dict[str, dict] = field(default_factory=dict)  # key → {"attempts", "correct"}
@@ -931,49 +964,61 @@ class LessonPageState:
         return {"quiz": self.quiz, "selfChecks": self.self_checks, "cards": self.cards}
 
 
-def lesson_page_state(learner: Learner | None, lesson: Lesson, *, opened: bool) -> LessonPageState:
-    """The learner's progress for the lesson page and its header, in a constant number of
-    queries (four with `opened`, which records the visit; fewer without a learner)."""
-    state = LessonPageState()
-    if learner is not None and opened:
-        state.progress = LessonProgress.objects.start(learner, lesson)
+def lesson_page_state(request, lesson: Lesson, steps: list[Lesson]) -> LessonPageState:
+    """The learner's progress for the lesson page, recording that they opened it: its header,
+    the ticks in the track's step menu (`steps`, from Lesson.objects.outline) and the state of
+    the lesson's quiz, self-check and cards. Two queries whatever the track's length; a
+    visitor's first lesson also creates their Learner (and so their session)."""
+    rows = LessonProgress.objects.open_lesson(request, lesson, steps)
+    if rows:
+        return _page_state(rows[0].learner_id, lesson, steps, rows)
+    # A new learner: open_lesson would have found an existing one, so there is nothing to read.
+    learner = Learner.objects.for_request(request, create=True)
+    return _page_state(None, lesson, steps, [LessonProgress.objects.start(learner, lesson)])
+
+
+def lesson_progress_state(
+    learner: Learner | None, lesson: Lesson, steps: list[Lesson]
+) -> LessonPageState:
+    """As lesson_page_state, without recording a visit (for the header's htmx refresh)."""
+    rows = []
     if learner is not None:
-        status = LessonProgress.objects.filter(learner=learner, lesson=models.OuterRef("pk"))
-        status = models.Subquery(status.values("status")[:1])
-    else:
-        status = models.Value("")
-    rows = Lesson.objects.published().values_list("pk", "track_id", "step", status)
-    for pk, track_id, step, lesson_status in rows.order_by("track_id", "step"):
-        if lesson_status == LessonProgress.Status.COMPLETED:
-            state.completed_ids.add(pk)
-        elif lesson_status:
-            state.started_ids.add(pk)
-        if track_id == lesson.track_id:
-            state.total += 1
-            state.completed_in_track += pk in state.completed_ids
-            if step <= lesson.step:
-                state.step += 1
-    if learner is None:
-        return state
-    if not opened:
-        state.progress = LessonProgress.objects.filter(learner=learner, lesson=lesson).first()
-    _fill_part_states(state, learner, lesson)
+        rows = list(LessonProgress.objects.filter(learner=learner, lesson__in=steps))
+    return _page_state(learner and learner.pk, lesson, steps, rows)
+
+
+def _page_state(
+    learner_id: int | None, lesson: Lesson, steps: list[Lesson], rows: list[LessonProgress]
+) -> LessonPageState:
+    state = LessonPageState(total=len(steps))
+    state.step = next((n for n, step in enumerate(steps, 1) if step.pk == lesson.pk), 0)
+    for row in rows:
+        if row.is_completed:
+            state.completed_ids.add(row.lesson_id)
+        else:
+            state.started_ids.add(row.lesson_id)
+        if row.lesson_id == lesson.pk:
+            state.progress = row
+    state.completed_in_track = len(state.completed_ids)
+    if learner_id is not None:
+        _fill_part_states(state, learner_id, lesson)
     return state
 
 
-def _fill_part_states(state: LessonPageState, learner: Learner, lesson: Lesson) -> None:
-    # One UNION query for the three kinds of per-item state, oldest first so later rows win.
-    none_date = models.Value(None, output_field=models.DateField())
-    quiz = QuizAttempt.objects.filter(learner=learner, question__lesson=lesson).values_list(
+def _fill_part_states(state: LessonPageState, learner_id: int, lesson: Lesson) -> None:
+    # One UNION query for the three kinds of per-item state; oldest first so later rows win.
+    none_date = Cast(models.Value(None), models.DateField())  # typed, or UNION sees text
+    quiz = QuizAttempt.objects.filter(learner=learner_id, question__lesson=lesson).values_list(
         models.Value("quiz"), "question__key", "is_correct", none_date, "created_at"
     )
-    checks = SelfCheckMark.objects.filter(learner=learner, item__lesson=lesson).values_list(
+    checks = SelfCheckMark.objects.filter(learner=learner_id, item__lesson=lesson).values_list(
         models.Value("check"), "item__key", "got_it", none_date, "updated_at"
     )
-    cards = FlashcardReview.objects.filter(learner=learner, card__lesson=lesson).values_list(
+    cards = FlashcardReview.objects.filter(learner=learner_id, card__lesson=lesson).values_list(
         models.Value("card"), "card__key", "knew_it", "due_on", "updated_at"
     )
-    for kind, key, flag, due_on, _at in quiz.union(checks, cards, all=True).order_by(5):
+    rows = sorted(quiz.union(checks, cards, all=True), key=lambda row: row[4])
+    for kind, key, flag, due_on, _at in rows:
         if kind == "quiz":
             entry = state.quiz.setdefault(key, {"attempts": 0, "correct": False})
             entry["attempts"] += 1

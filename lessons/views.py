@@ -10,7 +10,13 @@ from django_htmx.middleware import HtmxDetails
 
 from lessons.content import preview_lesson
 from lessons.forms import PreviewForm
-from lessons.models import Lesson, Track, TrackPosition, snippet_html
+from lessons.models import (
+    Lesson,
+    Track,
+    TrackPosition,
+    lesson_page_state,
+    snippet_html,
+)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -42,8 +48,13 @@ def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse
     lesson_obj = get_object_or_404(
         Lesson.objects.published().select_related("track"), track__slug=track, slug=lesson
     )
-    position = TrackPosition.of(lesson_obj, Lesson.objects.outline(lesson_obj.track))
-    return render(request, "lessons/lesson.html", {"lesson": lesson_obj, "position": position})
+    steps = Lesson.objects.outline(lesson_obj.track)
+    context = {
+        "lesson": lesson_obj,
+        "position": TrackPosition.of(lesson_obj, steps),
+        "loop": lesson_page_state(request, lesson_obj, steps),  # opening a lesson starts it
+    }
+    return render(request, "lessons/lesson.html", context)
 
 
 @require_GET

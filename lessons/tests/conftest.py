@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 
@@ -32,3 +34,17 @@ def long_track(db) -> Track:
         for n in range(1, 41)
     )
     return track
+
+
+# -- Learning loop ----------------------------------------------------------------------------
+
+LOOP_CONTENT = Path(__file__).parent / "loop_content"
+
+
+@pytest.fixture
+def course(db) -> list[Lesson]:
+    """The three lessons of the "sql" track in loop_content/, published by the real pipeline:
+    each has a one-answer and a many-answer question, a self-check item and two flashcards."""
+    report = sync_content(LOOP_CONTENT)
+    assert report.errors == []
+    return list(Lesson.objects.published().filter(track__slug="sql").order_by("step"))

@@ -7,7 +7,7 @@ def test_it_shows_where_the_lesson_sits_in_its_track(client, starter_content):
     page = response.content.decode()
     assert "<h1>Indexes and query plans</h1>" in page
     assert "Step 2/3" in page
-    assert "67% through track" in page
+    assert "0% through track" in page  # from completed lessons (test_lesson_progress.py)
     assert "SQL sandbox" in page
     assert "Intermediate" in page
     assert "20 Nov 2026" in page and "v1" in page
@@ -51,11 +51,15 @@ def test_it_answers_404_for_an_unpublished_lesson(client, starter_content):
 def test_it_needs_few_queries_whatever_the_length_of_the_track(
     client, long_track, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(6):
+    # A visitor's first lesson page creates their Learner and records the visit (2 queries),
+    # so Django creates their session: a key check and an insert, in a savepoint that only
+    # tests see (4 more). 8 in all, whatever the track's length; a returning visitor costs 5
+    # (lessons/tests/test_lesson_progress.py).
+    with django_assert_max_num_queries(8):
         response = client.get("/learn/long/lesson-20/")
     page = response.content.decode()
     assert "Step 20/40" in page
-    assert "50% through track" in page
+    assert "0% through track" in page
 
 
 def test_it_needs_few_queries_for_a_signed_in_learner(
