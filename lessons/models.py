@@ -950,6 +950,7 @@ class LessonPageState:
     quiz: dict[str, dict] = field(default_factory=dict)  # key → {"attempts", "correct"}
     self_checks: dict[str, bool] = field(default_factory=dict)  # key → got it
     cards: dict[str, dict] = field(default_factory=dict)  # key → {"knew_it", "due_on"}
+    next_step: Lesson | None = None  # the track's first lesson not completed yet
 
     @property
     def percent(self) -> int:
@@ -978,28 +979,30 @@ def lesson_page_state(request, lesson: Lesson, steps: list[Lesson]) -> LessonPag
 
 
 def lesson_progress_state(
-    learner: Learner | None, lesson: Lesson, steps: list[Lesson]
+    learner: Learner | None, lesson: Lesson | None, steps: list[Lesson]
 ) -> LessonPageState:
-    """As lesson_page_state, without recording a visit (for the header's htmx refresh)."""
+    """As lesson_page_state, without recording a visit: for the header's htmx refresh, and
+    for the track page (no `lesson`: only the track's progress, in one query)."""
     rows = []
     if learner is not None:
         rows = list(LessonProgress.objects.filter(learner=learner, lesson__in=steps))
-    return _page_state(learner and learner.pk, lesson, steps, rows)
+    return _page_state(learner and lesson and learner.pk, lesson, steps, rows)
 
 
 def _page_state(
     learner_id: int | None, lesson: Lesson, steps: list[Lesson], rows: list[LessonProgress]
 ) -> LessonPageState:
     state = LessonPageState(total=len(steps))
-    state.step = next((n for n, step in enumerate(steps, 1) if step.pk == lesson.pk), 0)
+    state.step = next((n for n, step in enumerate(steps, 1) if lesson and step.pk == lesson.pk), 0)
     for row in rows:
         if row.is_completed:
             state.completed_ids.add(row.lesson_id)
         else:
             state.started_ids.add(row.lesson_id)
-        if row.lesson_id == lesson.pk:
+        if lesson and row.lesson_id == lesson.pk:
             state.progress = row
     state.completed_in_track = len(state.completed_ids)
+    state.next_step = next((step for step in steps if step.pk not in state.completed_ids), None)
     if learner_id is not None:
         _fill_part_states(state, learner_id, lesson)
     return state

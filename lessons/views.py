@@ -11,10 +11,12 @@ from django_htmx.middleware import HtmxDetails
 from lessons.content import preview_lesson
 from lessons.forms import PreviewForm
 from lessons.models import (
+    Learner,
     Lesson,
     Track,
     TrackPosition,
     lesson_page_state,
+    lesson_progress_state,
     snippet_html,
 )
 
@@ -30,7 +32,9 @@ def _get_track(slug: str) -> Track:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     tracks = Track.objects.published().with_lesson_counts()
-    return render(request, "lessons/home.html", {"tracks": tracks})
+    learner = Learner.objects.for_request(request, create=False)
+    resume = learner.continue_lesson() if learner else None
+    return render(request, "lessons/home.html", {"tracks": tracks, "resume": resume})
 
 
 @require_GET
@@ -38,9 +42,10 @@ def track_detail(request: HttpRequest, track: str) -> HttpResponse:
     track_obj = _get_track(track)
     steps = Lesson.objects.outline(track_obj)
     minutes = sum(step.reading_minutes for step in steps)
-    return render(
-        request, "lessons/track.html", {"track": track_obj, "steps": steps, "minutes": minutes}
-    )
+    learner = Learner.objects.for_request(request, create=False)
+    loop = lesson_progress_state(learner, None, steps)
+    context = {"track": track_obj, "steps": steps, "minutes": minutes, "loop": loop}
+    return render(request, "lessons/track.html", context)
 
 
 @require_GET

@@ -18,7 +18,7 @@ def days_until(review: FlashcardReview) -> int | None:
 
 def test_it_brings_a_card_back_tomorrow_then_in_3_7_and_21_days(client, course):
     page = client.post(URL, {"answer": "0"}).content.decode()
-    assert "Back for review on" in page
+    assert "↻ Again" in page
     review = FlashcardReview.objects.get()
     assert days_until(review) == 1
     due_in = []
