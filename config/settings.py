@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.logs.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -220,6 +221,8 @@ WHITENOISE_MAX_AGE = envint("WHITENOISE_MAX_AGE", 3600)
 
 CONTENT_DIR = Path(envstr("CONTENT_DIR", str(BASE_DIR / "content"))).resolve()
 CONTENT_AUTOSYNC = envbool("CONTENT_AUTOSYNC", False)
+# Anonymous lesson pages are cached per process; content changes show within this many seconds.
+LESSON_PAGE_CACHE_SECONDS = envint("LESSON_PAGE_CACHE_SECONDS", 1)
 
 # -- Security -------------------------------------------------------------------------------
 
@@ -245,8 +248,18 @@ SILENCED_SYSTEM_CHECKS = [
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "config.logs.JsonFormatter"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": envstr("LOG_FORMAT", "json")}
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The request log line replaces Django's own; keep its errors.
+        "django.server": {"level": "WARNING"},
+        "querylab.requests": {"level": envstr("REQUEST_LOG_LEVEL", "INFO")},
+    },
 }

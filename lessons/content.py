@@ -33,7 +33,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 # Bump when rendering changes, so that `content sync` re-renders files whose text did not change.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 
 LESSON_FILE = re.compile(r"^(?P<step>\d{2,3})-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
 TRACK_FILE = "track.yml"
@@ -472,7 +472,13 @@ def _block_quiz(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec) -
 
 
 def _qa_items(
-    lesson: _Lesson, data: _LineDict, base: int, block: str, list_key: str, names: tuple[str, str]
+    lesson: _Lesson,
+    data: _LineDict,
+    base: int,
+    block: str,
+    list_key: str,
+    names: tuple[str, str],
+    searchable_answers: bool = False,
 ) -> list[QAItem]:
     result = []
     for item in _items(lesson, data, base, block, list_key):
@@ -482,7 +488,7 @@ def _qa_items(
         if not ok or key is None:
             continue
         question, answer = (_text(item[name]) for name in names)
-        lesson.public_text.append(question)
+        lesson.public_text += [question, answer] if searchable_answers else [question]
         result.append(
             QAItem(
                 key=key,
@@ -500,15 +506,14 @@ def _block_selfcheck(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSp
 
 
 def _block_interview(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec) -> dict:
-    items = _qa_items(lesson, data, base, "interview", "items", ("question", "answer"))
-    for item in items:
-        lesson.public_text.append(item.answer_html)
+    # Model answers are on the page (in <details>), so search may show them too.
+    items = _qa_items(lesson, data, base, "interview", "items", ("question", "answer"), True)
     spec.interview.extend(items)
     return {"title": _text(data.get("title")) or "Interview questions", "items": items}
 
 
 def _block_flashcards(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec) -> dict:
-    cards = _qa_items(lesson, data, base, "flashcards", "cards", ("front", "back"))
+    cards = _qa_items(lesson, data, base, "flashcards", "cards", ("front", "back"), True)
     spec.flashcards.extend(cards)
     return {"title": _text(data.get("title")) or "Flashcards", "cards": cards}
 
@@ -526,6 +531,9 @@ def _block_pitfall(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec
 def _block_example(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec) -> dict | None:
     ok = _check_keys(lesson, data, base, "example block", ("id", "sql"), ("title", "note"))
     key = lesson.claim_key(data.get("id"), base + data.line, "example")
+    if spec.mode != "sql_sandbox":
+        lesson.error(base + data.line, "runnable examples need `mode: sql_sandbox`")
+        ok = False
     if not ok or key is None:
         return None
     example = Example(
@@ -726,24 +734,26 @@ def parse_lesson(
     env: dict[str, Any] = {}
     tokens = MARKDOWN.parse(text, env)
     meta = _front_matter(lesson, tokens, fixtures)
-    if meta is None or lesson.errors:
+    if meta is None:
         return None, lesson.errors
-    if meta["step"] != int(match["step"]):
+    # With bad front-matter values, go on with stand-ins so that the body is checked too.
+    step = meta.get("step", int(match["step"]))
+    if step != int(match["step"]):
         lesson.error(
             meta["_step_line"],
-            f"step {meta['step']} does not match the file name's number {match['step']}",
+            f"step {step} does not match the file name's number {match['step']}",
         )
     spec = LessonSpec(
         path=path,
         track=track,
         slug=match["slug"],
-        step=meta["step"],
-        title=meta["title"].strip(),
-        level=meta["level"],
-        mode=meta["mode"],
-        reviewed=meta["reviewed"],
-        version=meta["version"],
-        summary=meta["summary"].strip(),
+        step=step,
+        title=meta.get("title", "").strip(),
+        level=meta.get("level", LEVELS[0]),
+        mode=meta.get("mode", MODES[1] if meta.get("fixture") else MODES[0]),
+        reviewed=meta.get("reviewed", datetime.date.today()),
+        version=meta.get("version", 1),
+        summary=meta.get("summary", "").strip(),
         discussion=[_text(topic) for topic in meta.get("discussion", [])],
         fixture=meta.get("fixture", ""),
         sandbox_languages=list(meta.get("sandbox_languages", [])),
@@ -784,12 +794,12 @@ def parse_lesson(
             entry = next(e for e in toc if e["id"] == token.attrs.get("id", ""))
             entry["title"] = _plain_text([tokens[index + 1]]).strip()
     if lesson.errors:
-        return None, lesson.errors
+        return None, sorted(lesson.errors, key=lambda error: error.line)
 
     spec.body_html = MARKDOWN.renderer.render(tokens, MARKDOWN.options, env)
     body_text = _plain_text(tokens)
-    spec.body_text = re.sub(r"\n{3,}", "\n\n", body_text + "\n" + "\n".join(lesson.public_text))
-    spec.body_text = re.sub(r"<[^>]+>", " ", spec.body_text).strip()  # answers rendered to HTML
+    text = body_text + "\n" + "\n".join(lesson.public_text)
+    spec.body_text = re.sub(r"\n{3,}", "\n\n", text).strip()
     spec.toc = [{key: entry[key] for key in ("id", "title", "level")} for entry in toc]
     words = len(spec.body_text.split())
     spec.reading_minutes = max(1, math.ceil(words / WORDS_PER_MINUTE))

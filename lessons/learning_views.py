@@ -138,6 +138,14 @@ def done(request: HttpRequest, track: str, slug: str) -> HttpResponse:
     return _changed(render(request, f"{PARTIALS}#done", context))
 
 
+@require_POST
+def opened(request: HttpRequest, track: str, slug: str) -> HttpResponse:
+    """The lesson page's beacon for a new visitor: record the visit (and so the visitor)."""
+    lesson = _get_lesson(track, slug)
+    LessonProgress.objects.start(_learner(request), lesson)
+    return HttpResponse(status=204)
+
+
 @require_GET
 def lesson_progress(request: HttpRequest, track: str, slug: str) -> HttpResponse:
     """The lesson header's progress line, refreshed by htmx on "progressChanged"."""

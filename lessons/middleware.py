@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponse
 
+from lessons import page_cache
 from lessons.sync import sync_content
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class ContentAutoSyncMiddleware:
             if snapshot == self.snapshot:
                 return
             report = sync_content(settings.CONTENT_DIR)
+            page_cache.clear()
             self.snapshot = snapshot
             for error in report.errors:
                 log.warning("%s", error)

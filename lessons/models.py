@@ -480,6 +480,25 @@ class Exercise(LessonPart):
         ]
 
 
+class ContentRevisionQuerySet(models.QuerySet):
+    def current(self) -> int:
+        """The id of the latest revision (0 before the first sync): cached pages compare it."""
+        return self.aggregate(latest=models.Max("id"))["latest"] or 0
+
+
+class ContentRevision(models.Model):
+    """One row per `content sync` that changed what is published: a log, and a cache stamp."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    published = models.JSONField(default=list)  # lesson paths
+    unpublished = models.JSONField(default=list)  # lesson refs
+
+    objects = ContentRevisionQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"revision {self.pk} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
 # -- Learning loop ----------------------------------------------------------------------------
 #
 # What a learner did: lessons opened and completed, quiz attempts, self-check marks, flashcard
@@ -951,6 +970,7 @@ class LessonPageState:
     self_checks: dict[str, bool] = field(default_factory=dict)  # key → got it
     cards: dict[str, dict] = field(default_factory=dict)  # key → {"knew_it", "due_on"}
     next_step: Lesson | None = None  # the track's first lesson not completed yet
+    is_new: bool = False  # a visitor with nothing recorded yet: the page sends a beacon
 
     @property
     def percent(self) -> int:
@@ -968,14 +988,23 @@ class LessonPageState:
 def lesson_page_state(request, lesson: Lesson, steps: list[Lesson]) -> LessonPageState:
     """The learner's progress for the lesson page, recording that they opened it: its header,
     the ticks in the track's step menu (`steps`, from Lesson.objects.outline) and the state of
-    the lesson's quiz, self-check and cards. Two queries whatever the track's length; a
-    visitor's first lesson also creates their Learner (and so their session)."""
+    the lesson's quiz, self-check and cards. Two queries whatever the track's length.
+
+    A visitor with no Learner yet gets the blank state and no writes: the same page as every
+    new visitor (so the anonymous page cache can serve it, and crawlers create no rows). The
+    page's beacon then records the visit (learning_views.opened)."""
     rows = LessonProgress.objects.open_lesson(request, lesson, steps)
     if rows:
         return _page_state(rows[0].learner_id, lesson, steps, rows)
-    # A new learner: open_lesson would have found an existing one, so there is nothing to read.
+    if not request.user.is_authenticated:
+        return LessonPageState(total=len(steps), step=_step_of(lesson, steps), is_new=True)
+    # A user without a Learner row yet: open_lesson found nothing, so there is nothing to read.
     learner = Learner.objects.for_request(request, create=True)
     return _page_state(None, lesson, steps, [LessonProgress.objects.start(learner, lesson)])
+
+
+def _step_of(lesson: Lesson | None, steps: list[Lesson]) -> int:
+    return next((n for n, step in enumerate(steps, 1) if lesson and step.pk == lesson.pk), 0)
 
 
 def lesson_progress_state(
@@ -992,8 +1021,7 @@ def lesson_progress_state(
 def _page_state(
     learner_id: int | None, lesson: Lesson, steps: list[Lesson], rows: list[LessonProgress]
 ) -> LessonPageState:
-    state = LessonPageState(total=len(steps))
-    state.step = next((n for n, step in enumerate(steps, 1) if lesson and step.pk == lesson.pk), 0)
+    state = LessonPageState(total=len(steps), step=_step_of(lesson, steps))
     for row in rows:
         if row.is_completed:
             state.completed_ids.add(row.lesson_id)

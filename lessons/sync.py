@@ -13,7 +13,7 @@ from pathlib import Path
 from django.db import transaction
 
 from lessons.content import LESSON_FILE, CheckResult, ContentError, check_tree
-from lessons.models import Lesson, Track
+from lessons.models import ContentRevision, Lesson, Track
 
 
 @dataclass
@@ -34,12 +34,14 @@ def sync_content(content_dir: Path) -> SyncReport:
 def _publish(result: CheckResult) -> SyncReport:
     report = SyncReport(errors=list(result.errors))
     tracks = {track.slug: track for track in Track.objects.select_for_update()}
+    tracks_changed = False
     for slug, spec in result.tracks.items():
         track = tracks.get(slug) or Track(slug=slug)
         if track.pk is None or track.source_hash != spec.source_hash or not track.is_published:
             track.title, track.summary, track.order = spec.title, spec.summary, spec.order
             track.source_hash, track.is_published = spec.source_hash, True
             track.save()
+            tracks_changed = True
         tracks[slug] = track
 
     present = {(path.split("/")[0], _slug_of(path)) for path in result.lesson_files}
@@ -66,7 +68,11 @@ def _publish(result: CheckResult) -> SyncReport:
             lesson.save(update_fields=["is_published"])
             report.unpublished.append(lesson.ref)
     folders = {key[0] for key in present} | set(result.tracks)
-    Track.objects.exclude(slug__in=folders).filter(is_published=True).update(is_published=False)
+    gone = Track.objects.exclude(slug__in=folders).filter(is_published=True)
+    tracks_changed = gone.update(is_published=False) > 0 or tracks_changed
+    if report.published or report.unpublished or tracks_changed:
+        # Cached pages (lessons/page_cache.py) compare this stamp and re-render.
+        ContentRevision.objects.create(published=report.published, unpublished=report.unpublished)
     return report
 
 

@@ -33,6 +33,7 @@ urlpatterns = [
         "learn/<slug:track>/<slug:slug>/confidence/", learning_views.confidence, name="confidence"
     ),
     path("learn/<slug:track>/<slug:slug>/done/", learning_views.done, name="done"),
+    path("learn/<slug:track>/<slug:slug>/opened/", learning_views.opened, name="opened"),
     path(
         "learn/<slug:track>/<slug:slug>/progress/",
         learning_views.lesson_progress,

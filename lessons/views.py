@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.middleware import HtmxDetails
 
 from lessons.content import preview_lesson
@@ -19,6 +19,7 @@ from lessons.models import (
     lesson_progress_state,
     snippet_html,
 )
+from lessons.page_cache import cache_anonymous_page, csrf_context
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -29,7 +30,7 @@ def _get_track(slug: str) -> Track:
     return get_object_or_404(Track.objects.published(), slug=slug)
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     tracks = Track.objects.published().with_lesson_counts()
     learner = Learner.objects.for_request(request, create=False)
@@ -37,7 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "lessons/home.html", {"tracks": tracks, "resume": resume})
 
 
-@require_GET
+@require_safe
 def track_detail(request: HttpRequest, track: str) -> HttpResponse:
     track_obj = _get_track(track)
     steps = Lesson.objects.outline(track_obj)
@@ -48,21 +49,27 @@ def track_detail(request: HttpRequest, track: str) -> HttpResponse:
     return render(request, "lessons/track.html", context)
 
 
-@require_GET
+@require_safe
+@cache_anonymous_page
 def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse:
     lesson_obj = get_object_or_404(
-        Lesson.objects.published().select_related("track"), track__slug=track, slug=lesson
+        Lesson.objects.published().select_related("track").defer("body_text", "search_vector"),
+        track__slug=track,
+        slug=lesson,
     )
     steps = Lesson.objects.outline(lesson_obj.track)
     context = {
         "lesson": lesson_obj,
         "position": TrackPosition.of(lesson_obj, steps),
-        "loop": lesson_page_state(request, lesson_obj, steps),  # opening a lesson starts it
+        # Opening a lesson starts it. A visitor without a session gets the same cacheable page
+        # as every new visitor; its beacon (learning.js) records the visit.
+        "loop": lesson_page_state(request, lesson_obj, steps),
+        **csrf_context(request),
     }
     return render(request, "lessons/lesson.html", context)
 
 
-@require_GET
+@require_safe
 def search(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     results = []

@@ -5,8 +5,16 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from lessons import page_cache
 from lessons.models import Lesson, Track
 from lessons.sync import sync_content
+
+
+@pytest.fixture(autouse=True)
+def no_page_cache(settings):
+    """Pages render fresh in tests; test_page_cache.py turns the cache on where it is tested."""
+    settings.LESSON_PAGE_CACHE_SECONDS = 0
+    page_cache.clear()
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def test_it_keeps_every_completion_from_two_devices(learner, course):
 
 def test_it_keeps_every_completion_from_two_tabs_of_a_visitor(course):
     first_tab = Client()
-    first_tab.get("/learn/sql/lesson-1/")  # the visitor's session and Learner
+    first_tab.post("/learn/sql/lesson-1/opened/")  # the visitor's session and Learner
     second_tab = Client()
     second_tab.cookies = first_tab.cookies
     requests = [(f"/learn/sql/{lesson.slug}/done/", {"answer": "1"}) for lesson in course]

@@ -127,3 +127,12 @@ def test_it_accepts_the_starter_content():
         "indexes-and-plans",
         "connections-and-pooling",
     }
+
+
+def test_it_checks_the_body_even_when_the_front_matter_is_wrong():
+    text = example_lesson().replace("level: intermediate", "level: expert")
+    text = text.replace("```flashcards", "```flashcard")
+    _, errors = parse(text)
+    messages = [error.message for error in errors]
+    assert messages[0] == "`level` must be one of beginner, intermediate, advanced"
+    assert messages[1].startswith("unknown block type 'flashcard'")

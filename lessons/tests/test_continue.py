@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 def test_it_offers_to_continue_with_the_last_lesson_opened(client, course):
     assert "Continue where you left off" not in client.get("/").content.decode()
-    client.get("/learn/sql/lesson-1/")
+    client.post("/learn/sql/lesson-1/opened/")  # a new visitor's first page sends this
     client.get("/learn/sql/lesson-2/")
     page = client.get("/").content.decode()
     assert "Continue where you left off" in page

@@ -51,11 +51,7 @@ def test_it_answers_404_for_an_unpublished_lesson(client, starter_content):
 def test_it_needs_few_queries_whatever_the_length_of_the_track(
     client, long_track, django_assert_max_num_queries
 ):
-    # A visitor's first lesson page creates their Learner and records the visit (2 queries),
-    # so Django creates their session: a key check and an insert, in a savepoint that only
-    # tests see (4 more). 8 in all, whatever the track's length; a returning visitor costs 5
-    # (lessons/tests/test_lesson_progress.py).
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(6):
         response = client.get("/learn/long/lesson-20/")
     page = response.content.decode()
     assert "Step 20/40" in page

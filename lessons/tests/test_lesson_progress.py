@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from django.test import Client
 
 from lessons.models import Learner, LessonProgress, QuizAttempt, QuizQuestion
 
@@ -17,7 +18,8 @@ def learning_state(page: str) -> dict:
     return json.loads(match.group(1))
 
 
-def test_it_starts_a_lesson_when_it_is_opened(client, course):
+def test_it_starts_a_lesson_when_it_is_opened(client, learner, course):
+    client.force_login(learner)
     client.get("/learn/sql/lesson-2/")
     progress = LessonProgress.objects.get()
     assert (progress.lesson, progress.status) == (course[1], "started")
@@ -25,7 +27,19 @@ def test_it_starts_a_lesson_when_it_is_opened(client, course):
     client.get("/learn/sql/lesson-2/")
     progress.refresh_from_db()
     assert progress.status == "started" and progress.last_seen_at > first_seen
-    assert Learner.objects.count() == 1
+
+
+def test_it_starts_a_new_visitors_lesson_with_a_beacon(client, course):
+    # A new visitor's page is the same for everyone (cacheable) and writes nothing...
+    page = client.get("/learn/sql/lesson-2/").content.decode()
+    assert not Learner.objects.exists()
+    assert 'hx-post="/learn/sql/lesson-2/opened/" hx-trigger="load"' in page
+    # ...until its beacon records the visit; from then on the page does.
+    assert client.post("/learn/sql/lesson-2/opened/").status_code == 204
+    assert LessonProgress.objects.get().lesson == course[1]
+    page = client.get("/learn/sql/lesson-3/").content.decode()
+    assert "opened/" not in page
+    assert LessonProgress.objects.filter(learner=Learner.objects.get()).count() == 2
 
 
 def test_it_shows_real_progress_and_ticks(client, course):
@@ -92,7 +106,7 @@ def test_it_needs_5_queries_for_a_returning_visitor(
     course,
     django_assert_max_num_queries,
 ):
-    client.get("/learn/sql/lesson-3/")
+    client.post("/learn/sql/lesson-3/opened/")
     make_progress(client, course)
     with django_assert_max_num_queries(5):
         page = client.get("/learn/sql/lesson-1/").content.decode()
@@ -104,3 +118,20 @@ def test_it_refreshes_the_header_on_its_own(client, course):
     header = client.get("/learn/sql/lesson-3/progress/").content.decode()
     assert "Step 3/3" in header and "33% through track" in header
     assert "✓ This lesson is done" in header
+
+
+def test_it_keeps_new_visitors_pages_cacheable(settings, client, course):
+    from lessons import page_cache
+
+    settings.LESSON_PAGE_CACHE_SECONDS = 60
+    page_cache.clear()
+    first = Client().get("/learn/sql/lesson-1/").content.decode()
+    assert not Learner.objects.exists()
+    # Someone else's progress never reaches the cached page.
+    client.post("/learn/sql/lesson-1/opened/")
+    client.post("/learn/sql/lesson-1/done/", {"answer": "1"})
+    assert "33% through track" in client.get("/learn/sql/lesson-1/").content.decode()
+    newcomer = Client().get("/learn/sql/lesson-1/").content.decode()
+    assert "0% through track" in newcomer and "opened/" in newcomer
+    assert newcomer.count("✓") == first.count("✓")
+    page_cache.clear()

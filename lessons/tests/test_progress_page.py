@@ -6,8 +6,8 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_shows_every_track_with_scores_and_confidence(client, course):
-    client.get("/learn/sql/lesson-2/")
     client.post("/learn/sql/lesson-1/quiz/pick-one/", {"choice": "vacuum"})
+    client.get("/learn/sql/lesson-2/")
     client.post("/learn/sql/lesson-1/quiz/pick-one/", {"choice": "select"})
     client.post("/learn/sql/lesson-1/quiz/pick-many/", {"choice": ["insert", "update"]})
     client.post("/learn/sql/lesson-1/done/", {"answer": "1"})

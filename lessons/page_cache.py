@@ -1,0 +1,100 @@
+"""Whole-page cache for anonymous visitors, in each server process.
+
+Lesson pages are the same for every visitor who is not signed in, except for the CSRF token.
+A cached page is stored with a placeholder instead of the token, and each response gets a fresh
+token (and the CSRF cookie) for its visitor. Entries are dropped when `content sync` records a new
+ContentRevision; the stamp is read at most once per LESSON_PAGE_CACHE_SECONDS per process, so an
+edit shows up within that time. Signed-in visitors, query strings, pending messages and non-GET
+requests always get a fresh render.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+
+from lessons.models import ContentRevision
+
+CSRF_PLACEHOLDER = "\ue002csrf-token\ue002"
+MAX_ENTRIES = 2000
+
+_lock = threading.Lock()
+_pages: dict[str, bytes] = {}
+_stamp = {"revision": -1, "checked": 0.0}
+
+
+def clear() -> None:
+    with _lock:
+        _pages.clear()
+        _stamp.update(revision=-1, checked=0.0)
+
+
+def _cacheable(request: HttpRequest) -> bool:
+    return (
+        settings.LESSON_PAGE_CACHE_SECONDS > 0
+        and request.method == "GET"
+        and not request.GET
+        and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        and "messages" not in request.COOKIES
+    )
+
+
+def _fresh() -> None:
+    """Drop every entry if content changed since the last look (at most one query a while)."""
+    now = time.monotonic()
+    if now - _stamp["checked"] < settings.LESSON_PAGE_CACHE_SECONDS:
+        return
+    revision = ContentRevision.objects.current()
+    with _lock:
+        if revision != _stamp["revision"]:
+            _pages.clear()
+        _stamp.update(revision=revision, checked=now)
+
+
+def _respond(request: HttpRequest, body: bytes) -> HttpResponse:
+    token = get_token(request).encode()
+    return HttpResponse(body.replace(CSRF_PLACEHOLDER.encode(), token))
+
+
+def cache_anonymous_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Serve `view` from the page cache to anonymous visitors.
+
+    The view must render with `csrf_token` from `csrf_context(request)` in its context.
+    """
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not _cacheable(request):
+            return view(request, *args, **kwargs)
+        _fresh()
+        body = _pages.get(request.path)
+        if body is not None:
+            return _respond(request, body)
+        request.page_cache_placeholder = True
+        response = view(request, *args, **kwargs)
+        if response.status_code == 200 and not response.streaming:
+            with _lock:
+                if len(_pages) >= MAX_ENTRIES:
+                    _pages.clear()
+                _pages[request.path] = response.content
+            response.content = response.content.replace(
+                CSRF_PLACEHOLDER.encode(), get_token(request).encode()
+            )
+        return response
+
+    return wrapper
+
+
+def csrf_context(request: HttpRequest) -> dict[str, str]:
+    """Context that puts the placeholder where the page would show this visitor's token."""
+    return (
+        {"csrf_token": CSRF_PLACEHOLDER}
+        if getattr(request, "page_cache_placeholder", False)
+        else {}
+    )

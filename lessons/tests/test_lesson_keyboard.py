@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from lessons.sync import sync_content
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db):
+    # The shared session-wide Chromium (conftest.py): a second sync_playwright() in the same
+    # thread fails once another browser test has started the first one.
+    sync_content(settings.CONTENT_DIR)
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def test_it_goes_to_the_next_and_previous_lesson_with_j_and_k(page, live_server):
+    page.goto(f"{live_server.url}/learn/postgresql/indexes-and-plans/")
+    page.keyboard.press("j")
+    page.wait_for_url("**/learn/postgresql/connections-and-pooling/")
+    page.keyboard.press("k")
+    page.wait_for_url("**/learn/postgresql/indexes-and-plans/")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url("**/learn/postgresql/first-queries/")
+
+
+def test_it_ignores_the_keys_while_typing(page, live_server):
+    page.goto(f"{live_server.url}/learn/postgresql/first-queries/")
+    page.click("#selfcheck-where-vs-having-text")
+    page.keyboard.type("jk")
+    assert page.url.endswith("/learn/postgresql/first-queries/")
+    assert page.input_value("#selfcheck-where-vs-having-text") == "jk"
+
+
+def test_it_shows_copy_buttons_on_code(page, live_server):
+    page.goto(f"{live_server.url}/learn/postgresql/first-queries/")
+    assert page.locator(".copy-button").first.is_visible()
+    assert not page.locator("[data-run-sql]").first.is_visible()

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from config.logs import JsonFormatter
+
+
+@pytest.mark.django_db
+def test_it_logs_one_line_per_request_with_its_time(client, learner, caplog):
+    client.force_login(learner)
+    with caplog.at_level(logging.INFO, logger="querylab.requests"):
+        client.get("/healthz")
+    records = [r for r in caplog.records if r.name == "querylab.requests"]
+    assert len(records) == 1
+    line = json.loads(JsonFormatter().format(records[0]))
+    assert line["method"] == "GET"
+    assert line["path"] == "/healthz"
+    assert line["status"] == 200
+    assert line["user"] == learner.pk
+    assert isinstance(line["ms"], float)
+    assert line["message"] == "GET /healthz 200"
