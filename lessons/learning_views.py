@@ -72,8 +72,12 @@ def quiz_question(request: HttpRequest, track: str, slug: str, key: str) -> Http
         if not form.is_valid():
             return _bad(form)
         chosen = form.cleaned_data["choice"]
-        attempt = QuizAttempt.objects.record(_learner(request), question, chosen)
+        learner = _learner(request)
+        attempt = QuizAttempt.objects.record(learner, question, chosen)
         context.update(attempt=attempt, outcomes=attempt.outcomes(question.active_choices))
+        context["quiz_done"] = attempt.is_correct and (
+            QuizAttempt.objects.has_answered_every_question(learner, lesson)
+        )
         return _changed(render(request, f"{PARTIALS}#quiz_question", context))
     return render(request, f"{PARTIALS}#quiz_question", context)
 

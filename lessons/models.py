@@ -839,6 +839,13 @@ class QuizAttemptQuerySet(models.QuerySet):
             attempt.choices.set(choices)
         return attempt
 
+    def has_answered_every_question(self, learner: Learner, lesson: Lesson) -> bool:
+        """Whether the learner has answered every active question of the lesson right at
+        least once (the quiz suggests marking the lesson done then)."""
+        questions = QuizQuestion.objects.active().filter(lesson=lesson)
+        right = self.filter(learner=learner, question__in=questions, is_correct=True)
+        return right.values("question").distinct().count() == questions.count()
+
 
 class QuizAttempt(models.Model):
     """One answer to one quiz question. Every attempt is kept, right or wrong."""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from lessons.models import QuizAttempt
+from lessons.models import LessonProgress, QuizAttempt
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +64,12 @@ def test_it_asks_for_a_choice(client, course):
     assert response.status_code == 400
     assert response.content.decode() == "Choose an answer first."
     assert not QuizAttempt.objects.exists()
+
+
+def test_it_suggests_marking_the_lesson_done_once_every_question_is_right(client, course):
+    first = client.post(URL.format("pick-one"), {"choice": "select"}).content.decode()
+    assert "mark the lesson done" not in first
+    last = client.post(URL.format("pick-many"), {"choice": ["insert", "update"]})
+    assert "every question of this lesson answered right" in last.content.decode()
+    # Passing the quiz does not complete the lesson: the learner does (see lessons/models.py).
+    assert not LessonProgress.objects.completed().exists()
