@@ -9,6 +9,15 @@ from lessons import page_cache
 from lessons.models import Lesson, Track
 from lessons.sync import sync_content
 
+# A small, stable track for the pipeline's and pages' tests, so that editing the real lessons
+# in content/ never breaks them. The real content has its own tests (test_content.py).
+SAMPLE_CONTENT = Path(__file__).resolve().parent / "sample_content"
+
+
+@pytest.fixture(autouse=True)
+def sample_content_dir(settings):
+    settings.CONTENT_DIR = SAMPLE_CONTENT
+
 
 @pytest.fixture(autouse=True)
 def no_page_cache(settings):
@@ -19,7 +28,7 @@ def no_page_cache(settings):
 
 @pytest.fixture
 def starter_content(db) -> None:
-    """content/ as published by `manage.py content sync`."""
+    """The sample track as published by `manage.py content sync`."""
     report = sync_content(settings.CONTENT_DIR)
     assert report.errors == []
 

@@ -8,14 +8,9 @@ from lessons.sync import sync_content
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture
-def page(browser, live_server, transactional_db):
-    # The shared session-wide Chromium (conftest.py): a second sync_playwright() in the same
-    # thread fails once another browser test has started the first one.
+@pytest.fixture(autouse=True)
+def published(transactional_db):
     sync_content(settings.CONTENT_DIR)
-    context = browser.new_context()
-    yield context.new_page()
-    context.close()
 
 
 def test_it_goes_to_the_next_and_previous_lesson_with_j_and_k(page, live_server):

@@ -4,16 +4,16 @@ import os
 import shutil
 
 import pytest
-from django.conf import settings as django_settings
 from django.test import Client
 
 from lessons.sync import sync_content
+from lessons.tests.conftest import SAMPLE_CONTENT
 
 
 @pytest.fixture
 def dev_content(settings, tmp_path, db):
     content = tmp_path / "content"
-    shutil.copytree(django_settings.BASE_DIR / "content", content)
+    shutil.copytree(SAMPLE_CONTENT, content)
     settings.CONTENT_DIR = content
     settings.CONTENT_AUTOSYNC = True
     sync_content(content)

@@ -4,10 +4,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from lessons.models import Flashcard, Lesson, QuizChoice, QuizQuestion, Track
 from lessons.sync import sync_content
+from lessons.tests.conftest import SAMPLE_CONTENT
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def content(tmp_path) -> Path:
     """A private copy of content/ to edit."""
-    shutil.copytree(settings.BASE_DIR / "content", tmp_path / "content")
+    shutil.copytree(SAMPLE_CONTENT, tmp_path / "content")
     return tmp_path / "content"
 
 
