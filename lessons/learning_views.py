@@ -156,7 +156,7 @@ def lesson_progress(request: HttpRequest, track: str, slug: str) -> HttpResponse
     lesson = _get_lesson(track, slug)
     learner = Learner.objects.for_request(request, create=False)
     state = lesson_progress_state(learner, lesson, Lesson.objects.outline(lesson.track))
-    return render(request, f"{PARTIALS}#progress_line", {"lesson": lesson, "loop": state})
+    return render(request, f"{PARTIALS}#progress_line_inside", {"lesson": lesson, "loop": state})
 
 
 @require_GET
