@@ -865,18 +865,19 @@ class QuizAttempt(models.Model):
         return f"{self.learner} · {self.question} · {'right' if self.is_correct else 'wrong'}"
 
     def outcomes(self, choices: list[QuizChoice]) -> list[dict]:
-        """How to show each choice after this attempt. A right answer shows the whole picture;
-        a wrong one judges only the chosen choices, so "Try again" still means something."""
+        """How to show each choice after this attempt: the chosen ones are judged right or
+        wrong with their feedback. After a right answer the others' feedback is shown too (why
+        they are wrong); after a wrong one it is not, so "Try again" still means something."""
         chosen = {choice.pk for choice in self.choices.all()}
         rows = []
         for choice in choices:
-            judged = self.is_correct or choice.pk in chosen
+            picked = choice.pk in chosen
             rows.append(
                 {
                     "choice": choice,
-                    "chosen": choice.pk in chosen,
-                    "verdict": ("right" if choice.is_correct else "wrong") if judged else "",
-                    "feedback_html": choice.feedback_html if judged else "",
+                    "chosen": picked,
+                    "verdict": ("right" if choice.is_correct else "wrong") if picked else "",
+                    "feedback_html": choice.feedback_html if picked or self.is_correct else "",
                 }
             )
         return rows
@@ -1090,8 +1091,8 @@ class ProgressOverview:
 
 
 def progress_overview(learner: Learner | None) -> ProgressOverview:
-    """Every published track with, per lesson, the learner's status, confidence and quiz score
-    (`first_try_right` of `question_count` questions right on the first try, `answered`)."""
+    """Every published track with, per lesson, the learner's status, confidence and quiz score:
+    `first_try_right` of the `answered` questions right on the first try, `not_tried` left."""
     lessons = (
         Lesson.objects.published()
         .select_related("track")
@@ -1120,6 +1121,7 @@ def progress_overview(learner: Learner | None) -> ProgressOverview:
         lesson.low_confidence = bool(row) and Confidence.is_low(row.confidence)
         tries = first_tries.get(lesson.pk, [])
         lesson.answered, lesson.first_try_right = len(tries), sum(tries)
+        lesson.not_tried = lesson.question_count - lesson.answered
         tracks.setdefault(lesson.track_id, TrackProgress(lesson.track, [])).lessons.append(lesson)
     cards = FlashcardReview.objects.filter(learner=learner).in_review() if learner else None
     return ProgressOverview(

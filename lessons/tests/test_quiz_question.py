@@ -16,6 +16,8 @@ def test_it_says_right_and_explains(client, course):
     assert "✓ Right." in page
     assert "SELECT is the query that returns rows." in page
     assert "Yes, SELECT reads rows." in page  # the chosen choice's feedback
+    assert "VACUUM cleans up dead rows" in page  # why the others are wrong, too...
+    assert "choice-wrong" not in page  # ...without marking them as chosen and wrong
     assert "progressChanged" in response["HX-Trigger"]
 
 
