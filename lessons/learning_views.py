@@ -170,7 +170,7 @@ def progress_page(request: HttpRequest) -> HttpResponse:
 def progress_export(request: HttpRequest) -> HttpResponse:
     """Everything the learner did, as JSON: their data is theirs."""
     learner = Learner.objects.for_request(request, create=False)
-    data = learner.export() if learner else {"lessons": [], "quiz_attempts": []}
+    data = learner.export() if learner else Learner.empty_export()
     stamp = timezone.now().strftime("%Y%m%d")
     response = JsonResponse(data, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="querylab-progress-{stamp}.json"'

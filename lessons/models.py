@@ -625,6 +625,16 @@ class Learner(models.Model):
             return following or last.lesson
         return last.lesson
 
+    @staticmethod
+    def empty_export() -> dict:
+        """export()'s shape for a visitor who has done nothing yet."""
+        return {
+            "format": "querylab-progress/1",
+            "exported_at": timezone.now().isoformat(),
+            "account": None,
+            **{part: [] for part in ("lessons", "quiz_attempts", "self_checks", "flashcards")},
+        }
+
     def export(self) -> dict:
         """Everything this learner did, JSON-ready, keyed by the lessons' stable names."""
         progress = self.progress.select_related("lesson__track").order_by("started_at")
