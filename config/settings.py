@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "lessons.context_processors.discussion",
             ],
         },
     }
@@ -224,6 +225,22 @@ CONTENT_AUTOSYNC = envbool("CONTENT_AUTOSYNC", False)
 # Anonymous lesson pages are cached per process; content changes show within this many seconds.
 LESSON_PAGE_CACHE_SECONDS = envint("LESSON_PAGE_CACHE_SECONDS", 1)
 
+# -- Discussion -----------------------------------------------------------------------------
+# Abuse limits count a user's recent posts in PostgreSQL (never process memory), so they hold
+# across gunicorn workers. Staff are not limited.
+
+DISCUSSION_POSTS_PER_MINUTE = envint("DISCUSSION_POSTS_PER_MINUTE", 5)
+DISCUSSION_NEW_ACCOUNT_HOURS = envint("DISCUSSION_NEW_ACCOUNT_HOURS", 24)
+DISCUSSION_NEW_ACCOUNT_POSTS_PER_MINUTE = envint("DISCUSSION_NEW_ACCOUNT_POSTS_PER_MINUTE", 2)
+DISCUSSION_NEW_ACCOUNT_POSTS_PER_DAY = envint("DISCUSSION_NEW_ACCOUNT_POSTS_PER_DAY", 20)
+DISCUSSION_DUPLICATE_WINDOW_SECONDS = envint("DISCUSSION_DUPLICATE_WINDOW_SECONDS", 60 * 60)
+DISCUSSION_MAX_TITLE_CHARS = envint("DISCUSSION_MAX_TITLE_CHARS", 150)
+DISCUSSION_MAX_BODY_CHARS = envint("DISCUSSION_MAX_BODY_CHARS", 5000)
+DISCUSSION_THREADS_PER_PAGE = envint("DISCUSSION_THREADS_PER_PAGE", 10)
+# Email people about replies as well as showing them a badge; off unless asked for.
+DISCUSSION_EMAIL_NOTIFICATIONS = envbool("DISCUSSION_EMAIL_NOTIFICATIONS", False)
+SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # -- Security -------------------------------------------------------------------------------
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -263,3 +280,33 @@ LOGGING = {
         "querylab.requests": {"level": envstr("REQUEST_LOG_LEVEL", "INFO")},
     },
 }
+
+# -- Sandbox (sandbox/runner.py; every limit is named in the message of what exceeds it) ------
+
+SANDBOX_NAME_PREFIX = envstr("SANDBOX_NAME_PREFIX", "qls")  # roles and schemas start with it
+SANDBOX_FIXTURES_DIR = Path(envstr("SANDBOX_FIXTURES_DIR", str(CONTENT_DIR / "fixtures")))
+SANDBOX_STATEMENT_TIMEOUT_MS = envint("SANDBOX_STATEMENT_TIMEOUT_MS", 5000)
+SANDBOX_RUN_TIMEOUT_MS = envint("SANDBOX_RUN_TIMEOUT_MS", 8000)  # the watchdog's wall clock
+SANDBOX_CANCEL_GRACE_MS = envint("SANDBOX_CANCEL_GRACE_MS", 500)  # then pg_terminate_backend
+SANDBOX_LOCK_TIMEOUT_MS = envint("SANDBOX_LOCK_TIMEOUT_MS", 2000)
+SANDBOX_IDLE_IN_TRANSACTION_TIMEOUT_MS = envint("SANDBOX_IDLE_IN_TRANSACTION_TIMEOUT_MS", 10000)
+SANDBOX_TEMP_FILE_LIMIT_KB = envint("SANDBOX_TEMP_FILE_LIMIT_KB", 64 * 1024)
+SANDBOX_WORK_MEM_KB = envint("SANDBOX_WORK_MEM_KB", 4096)
+SANDBOX_MAX_ROWS = envint("SANDBOX_MAX_ROWS", 500)
+SANDBOX_MAX_BYTES = envint("SANDBOX_MAX_BYTES", 1_000_000)
+SANDBOX_MAX_STATEMENTS = envint("SANDBOX_MAX_STATEMENTS", 20)
+SANDBOX_MAX_SQL_LENGTH = envint("SANDBOX_MAX_SQL_LENGTH", 20_000)
+SANDBOX_RUNS_PER_MINUTE = envint("SANDBOX_RUNS_PER_MINUTE", 60)
+SANDBOX_CONCURRENT_RUNS = envint("SANDBOX_CONCURRENT_RUNS", 16)  # per server, all processes
+SANDBOX_QUEUE_LENGTH = envint("SANDBOX_QUEUE_LENGTH", 64)
+SANDBOX_QUEUE_WAIT_MS = envint("SANDBOX_QUEUE_WAIT_MS", 3000)
+SANDBOX_DISK_LIMIT_MB = envint("SANDBOX_DISK_LIMIT_MB", 64)
+SANDBOX_EXPIRY_USER_HOURS = envint("SANDBOX_EXPIRY_USER_HOURS", 24)
+SANDBOX_EXPIRY_SESSION_HOURS = envint("SANDBOX_EXPIRY_SESSION_HOURS", 2)
+SANDBOX_WARM_POOL_SIZE = envint("SANDBOX_WARM_POOL_SIZE", 2)  # pre-seeded, per fixture
+SANDBOX_JANITOR_INTERVAL_SECONDS = envint("SANDBOX_JANITOR_INTERVAL_SECONDS", 300)
+SANDBOX_ROLE_CONNECTION_LIMIT = envint("SANDBOX_ROLE_CONNECTION_LIMIT", 8)
+SANDBOX_IDLE_CONNECTIONS = envint("SANDBOX_IDLE_CONNECTIONS", 64)  # kept open per process
+SANDBOX_IDLE_CONNECTION_SECONDS = envint("SANDBOX_IDLE_CONNECTION_SECONDS", 120)
+SANDBOX_PROVISIONER_POOL_SIZE = envint("SANDBOX_PROVISIONER_POOL_SIZE", 4)
+SANDBOX_REFILL_IN_BACKGROUND = envbool("SANDBOX_REFILL_IN_BACKGROUND", True)

@@ -3,9 +3,10 @@
 Lesson pages are the same for every visitor who is not signed in, except for the CSRF token.
 A cached page is stored with a placeholder instead of the token, and each response gets a fresh
 token (and the CSRF cookie) for its visitor. Entries are dropped when `content sync` records a new
-ContentRevision; the stamp is read at most once per LESSON_PAGE_CACHE_SECONDS per process, so an
-edit shows up within that time. Signed-in visitors, query strings, pending messages and non-GET
-requests always get a fresh render.
+ContentRevision or a discussion changes (lessons.models.discussion_stamp); the stamps are read at
+most once per LESSON_PAGE_CACHE_SECONDS per process, so an edit shows up within that time.
+Signed-in visitors, query strings, pending messages and non-GET requests always get a fresh
+render.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 
-from lessons.models import ContentRevision
+from lessons.models import ContentRevision, discussion_stamp
 
 CSRF_PLACEHOLDER = "\ue002csrf-token\ue002"
 MAX_ENTRIES = 2000
@@ -50,7 +51,7 @@ def _fresh() -> None:
     now = time.monotonic()
     if now - _stamp["checked"] < settings.LESSON_PAGE_CACHE_SECONDS:
         return
-    revision = ContentRevision.objects.current()
+    revision = (ContentRevision.objects.current(), discussion_stamp())
     with _lock:
         if revision != _stamp["revision"]:
             _pages.clear()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from lessons import learning_views, views
+from lessons import discussion_views, learning_views, views
 
 app_name = "lessons"
 urlpatterns = [
@@ -38,5 +38,47 @@ urlpatterns = [
         "learn/<slug:track>/<slug:slug>/progress/",
         learning_views.lesson_progress,
         name="lesson_progress",
+    ),
+]
+
+# -- Discussion ---------------------------------------------------------------------------
+urlpatterns += [
+    path(
+        "learn/<slug:track>/<slug:slug>/discussion/",
+        discussion_views.discussion,
+        name="discussion",
+    ),
+    path(
+        "learn/<slug:track>/<slug:slug>/discussion/new/",
+        discussion_views.thread_create,
+        name="thread_create",
+    ),
+    path("discussion/threads/<int:thread_id>/", discussion_views.thread, name="thread"),
+    path(
+        "discussion/threads/<int:thread_id>/moderate/",
+        discussion_views.thread_moderate,
+        name="thread_moderate",
+    ),
+    path("discussion/posts/<int:post_id>/reply/", discussion_views.post_reply, name="post_reply"),
+    path("discussion/posts/<int:post_id>/edit/", discussion_views.post_edit, name="post_edit"),
+    path(
+        "discussion/posts/<int:post_id>/delete/", discussion_views.post_delete, name="post_delete"
+    ),
+    path("discussion/posts/<int:post_id>/vote/", discussion_views.post_vote, name="post_vote"),
+    path(
+        "discussion/posts/<int:post_id>/answer/", discussion_views.post_answer, name="post_answer"
+    ),
+    path("discussion/posts/<int:post_id>/flag/", discussion_views.post_flag, name="post_flag"),
+    path(
+        "discussion/posts/<int:post_id>/moderate/",
+        discussion_views.post_moderate,
+        name="post_moderate",
+    ),
+    path("discussion/moderation/", discussion_views.moderation_queue, name="moderation_queue"),
+    path("discussion/notifications/", discussion_views.notifications, name="notifications"),
+    path(
+        "discussion/notifications/read/",
+        discussion_views.notifications_read,
+        name="notifications_read",
     ),
 ]

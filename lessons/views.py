@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.middleware import HtmxDetails
 
 from lessons.content import preview_lesson
+from lessons.discussion_views import discussion_context
 from lessons.forms import PreviewForm
 from lessons.models import (
     Learner,
@@ -64,6 +65,7 @@ def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse
         # Opening a lesson starts it. A visitor without a session gets the same cacheable page
         # as every new visitor; its beacon (learning.js) records the visit.
         "loop": lesson_page_state(request, lesson_obj, steps),
+        **discussion_context(request, lesson_obj),
         **csrf_context(request),
     }
     return render(request, "lessons/lesson.html", context)

@@ -1,4 +1,13 @@
 from __future__ import annotations
 
+from django.urls import path
+
+from sandbox import views
+
 app_name = "sandbox"
-urlpatterns: list = []
+urlpatterns = [
+    path("api/sandbox/run", views.run, name="run"),
+    path("api/sandbox/explain", views.explain, name="explain"),
+    path("api/sandbox/reset", views.reset, name="reset"),
+    path("sandbox/<slug:track>/<slug:slug>/", views.lesson_sandbox, name="lesson"),
+]

@@ -42,7 +42,7 @@ def test_it_keeps_a_visitors_progress_through_sign_up_and_on_another_browser(
     page.get_by_role("button", name="Mark lesson as done").click()
     expect(page.locator("#lesson-progress")).to_contain_text("Step 2/3 · 67% through track")
 
-    page.get_by_role("link", name="Sign up").click()
+    page.get_by_role("banner").get_by_role("link", name="Sign up").click()
     page.get_by_label("Username").fill("margo")
     page.get_by_label("Password", exact=True).fill("a-long-passphrase-1")
     page.get_by_label("Password confirmation").fill("a-long-passphrase-1")

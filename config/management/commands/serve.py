@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 from django.conf import settings
 from django.core.management import call_command, get_commands
@@ -33,6 +34,8 @@ class Command(BaseCommand):
             self.stdout.write("Loading lessons…")
             call_command("content", "sync")
         url = f"http://{host}:{port}/"
+        if "sandbox" in get_commands():
+            _start_sandbox_janitor()
         if dev:
             # Lessons edited while the dev server runs show up on the next page load.
             os.environ["CONTENT_AUTOSYNC"] = "1"
@@ -55,3 +58,23 @@ class Command(BaseCommand):
             process.wait()
         if process.returncode not in (0, -signal.SIGTERM, -signal.SIGINT):
             sys.exit(process.returncode)
+
+
+def _start_sandbox_janitor() -> None:
+    """Sweep expired sandboxes and refill the warm pool now and then, beside the web server."""
+
+    def sweep_forever() -> None:
+        from django.db import connection
+
+        from sandbox.models import Sandbox
+
+        while True:
+            try:
+                Sandbox.objects.sweep()
+            except Exception as exc:  # the site must not go down with its janitor
+                print(f"sandbox janitor: {exc}", file=sys.stderr)
+            finally:
+                connection.close()
+            threading.Event().wait(settings.SANDBOX_JANITOR_INTERVAL_SECONDS)
+
+    threading.Thread(target=sweep_forever, name="sandbox-janitor", daemon=True).start()

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("lessons", "0003_content_revision"),
+        ("lessons", "0004_discussion"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

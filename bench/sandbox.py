@@ -1,0 +1,357 @@
+"""Sandbox benchmark: prints figures, asserts nothing. Only 127.0.0.1, bounded loops.
+
+    uv run python bench/sandbox.py [--quick] [--skip-janitor]
+
+It starts gunicorn (config/gunicorn.py) on a free local port against the configured databases,
+uses a bench-only name prefix ("qlb") and a "bench" track it removes afterwards, and prints:
+
+1. API p50/p99 of POST /api/sandbox/run for `SELECT 1` and a ~20 ms query, beside the same
+   queries run with psycopg on an open connection (the floor);
+2. first-run latency in a new sandbox, with and without the warm pool, for a 100,000-row fixture;
+3. runs per second with 50 concurrent learners, and the error count;
+4. the janitor removing 10,000 expired sandboxes, with run latency before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+FIXTURE_DIR = Path(tempfile.mkdtemp(prefix="querylab-bench-"))
+(FIXTURE_DIR / "bench100k.sql").write_text(
+    "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2));\n"
+    "INSERT INTO items SELECT g, 'item ' || g, g % 997 FROM generate_series(1, 100000) g;\n"
+    "ANALYZE items;\n"
+)
+BENCH_ENV = {
+    "SANDBOX_NAME_PREFIX": "qlb",
+    "SANDBOX_FIXTURES_DIR": str(FIXTURE_DIR),
+    # The throughput figure measures the machinery, not the per-learner limit (60 a minute).
+    "SANDBOX_RUNS_PER_MINUTE": "1000000",
+    "SANDBOX_WARM_POOL_SIZE": "0",  # the bench fills the pool itself, to measure both cases
+    # As in production: DEBUG=1 would record every SQL query of every request.
+    "DEBUG": "0",
+    "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
+    "SECURE_SSL_REDIRECT": "0",
+    "SESSION_COOKIE_SECURE": "0",
+    "CSRF_COOKIE_SECURE": "0",
+}
+os.environ.update(BENCH_ENV)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import psycopg  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from psycopg import sql  # noqa: E402
+
+from lessons.models import Lesson, Track  # noqa: E402
+from sandbox import runner  # noqa: E402
+from sandbox.models import Sandbox  # noqa: E402
+
+TWENTY_MS = "SELECT pg_sleep(0.02)"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Learner:
+    """One browser: its own keep-alive connection, cookies and CSRF token."""
+
+    def __init__(self, port: int, lesson: str):
+        self.port = port
+        self.lesson = lesson
+        self.cookies: dict[str, str] = {}
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self._request("GET", f"/sandbox/{lesson}/")
+
+    def _request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            headers["X-CSRFToken"] = self.cookies.get("csrftoken", "")
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt:
+                    raise
+        data = response.read()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            for key, morsel in SimpleCookie(header).items():
+                self.cookies[key] = morsel.value
+        return response.status, data
+
+    def run(self, query: str) -> tuple[int, dict]:
+        body = json.dumps({"lesson": self.lesson, "sql": query}).encode()
+        status, data = self._request("POST", "/api/sandbox/run", body)
+        return status, json.loads(data)
+
+    def timed_run(self, query: str) -> float:
+        started = time.perf_counter()
+        status, answer = self.run(query)
+        took = (time.perf_counter() - started) * 1000
+        if status != 200 or not answer.get("ok"):
+            raise RuntimeError(f"run failed: {status} {answer}")
+        return took
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def line(label: str, values: list[float]) -> str:
+    return f"  {label:<34} p50 {pct(values, 50):7.2f} ms   p99 {pct(values, 99):7.2f} ms"
+
+
+def floor(queries: int) -> dict[str, list[float]]:
+    url = runner.sandbox_urls()[0]
+    out: dict[str, list[float]] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for label, query in (("SELECT 1", "SELECT 1"), ("~20 ms", TWENTY_MS)):
+            times = []
+            for _ in range(queries):
+                started = time.perf_counter()
+                conn.execute(query).fetchall()
+                times.append((time.perf_counter() - started) * 1000)
+            out[label] = times
+    return out
+
+
+def api_latency(learner: Learner, queries: int) -> dict[str, list[float]]:
+    for _ in range(20):
+        learner.timed_run("SELECT 1")  # warm the worker processes' connections
+    return {
+        "SELECT 1": [learner.timed_run("SELECT 1") for _ in range(queries)],
+        "~20 ms": [learner.timed_run(TWENTY_MS) for _ in range(queries)],
+    }
+
+
+def first_runs(port: int, lesson: str, count: int, warm: bool) -> list[float]:
+    if warm:
+        with override_settings(SANDBOX_WARM_POOL_SIZE=count):
+            Sandbox.objects.refill_pool(0, ["bench100k.sql"])
+    times = []
+    for _ in range(count):
+        learner = Learner(port, lesson)
+        times.append(learner.timed_run("SELECT * FROM items ORDER BY id LIMIT 10"))
+    return times
+
+
+def cpu_seconds(parent: int) -> float:
+    """CPU time (user + system) used so far by a process's children: the gunicorn workers."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def throughput(port: int, lesson: str, learners: int, seconds: float) -> tuple[float, int, int]:
+    people = [Learner(port, lesson) for _ in range(learners)]
+    for person in people:
+        person.timed_run("SELECT 1")  # each learner's sandbox exists before the clock starts
+    done = [0] * learners
+    errors = [0] * learners
+    stop = time.monotonic() + seconds
+    start_line = threading.Barrier(learners + 1)
+
+    def work(index: int) -> None:
+        person = people[index]
+        start_line.wait()
+        while time.monotonic() < stop:
+            try:
+                status, answer = person.run("SELECT 1")
+                if status == 200 and answer.get("ok"):
+                    done[index] += 1
+                else:
+                    errors[index] += 1
+            except Exception:
+                errors[index] += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(learners)]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    started = time.monotonic()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return sum(done) / elapsed, sum(done), sum(errors)
+
+
+def make_expired(lesson: Lesson, count: int) -> None:
+    """Many expired sandboxes shaped like the provisioner's (role, schema owned by the
+    provisioner, a table owned by the role, the provisioner a member of the role), made in
+    bulk through the superuser connection: the bench measures the janitor, not this."""
+    names = [runner.new_sandbox_name() for _ in range(count)]
+    provisioner = sql.Identifier(runner._provisioner_name())
+    runner._server(0)  # bootstrap
+    with psycopg.connect(runner.sandbox_urls()[0], autocommit=True) as conn:
+        for start in range(0, count, 1000):
+            with conn.transaction():
+                for name in names[start : start + 1000]:
+                    role = sql.Identifier(name)
+                    conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOINHERIT").format(role))
+                    conn.execute(
+                        sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(role, provisioner)
+                    )
+                    conn.execute(
+                        sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(role, provisioner)
+                    )
+                    conn.execute(
+                        sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(role, role)
+                    )
+                    conn.execute(
+                        sql.SQL("CREATE TABLE {}.t (id int PRIMARY KEY, v text)").format(role)
+                    )
+                    conn.execute(sql.SQL("ALTER TABLE {}.t OWNER TO {}").format(role, role))
+    old = timezone.now() - timedelta(days=3)
+    Sandbox.objects.bulk_create(
+        [
+            Sandbox(
+                name=name,
+                learner_key=f"session:expired-{i}",
+                lesson=lesson,
+                state=Sandbox.State.ACTIVE,
+                last_used_at=old,
+                created_at=old,
+            )
+            for i, name in enumerate(names)
+        ],
+        batch_size=1000,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer samples, 1,000 expired")
+    parser.add_argument("--skip-janitor", action="store_true")
+    args = parser.parse_args()
+    samples = 200 if args.quick else 1000
+    expired = 1000 if args.quick else 10_000
+
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+    track, _ = Track.objects.get_or_create(slug="bench", defaults={"title": "Bench"})
+    small, _ = Lesson.objects.update_or_create(
+        track=track,
+        slug="small",
+        defaults={"step": 1, "title": "Small", "mode": "sql_sandbox", "fixture": ""},
+    )
+    big, _ = Lesson.objects.update_or_create(
+        track=track,
+        slug="big",
+        defaults={"step": 2, "title": "Big", "mode": "sql_sandbox", "fixture": "bench100k.sql"},
+    )
+    port = free_port()
+    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(BASE_DIR / "config/gunicorn.py")],
+        env=env,
+        cwd=BASE_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        print(
+            f"Querylab sandbox bench · gunicorn on 127.0.0.1:{port} · {os.cpu_count()} CPUs · "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
+        print(
+            f"  workers={os.environ.get('WEB_CONCURRENCY', 'default')}  "
+            f"sandbox server: PostgreSQL {runner._server(0).version // 10000}"
+        )
+
+        print("\n1. Latency of one run (API over HTTP vs psycopg on an open connection)")
+        base = floor(samples)
+        api = api_latency(Learner(port, "bench/small"), samples)
+        for label in ("SELECT 1", "~20 ms"):
+            print(line(f"floor  {label}", base[label]))
+            print(line(f"API    {label}", api[label]))
+            overhead = pct(api[label], 50) - pct(base[label], 50)
+            print(f"  {'overhead at p50':<34} {overhead:7.2f} ms   (goal ≤ 5 ms)")
+
+        print("\n2. First run in a new sandbox, 100,000-row fixture (20 new learners each)")
+        cold = first_runs(port, "bench/big", 20, warm=False)
+        warm = first_runs(port, "bench/big", 20, warm=True)
+        print(line("without the warm pool", cold))
+        print(line("with the warm pool", warm) + "   (goal p50 ≤ 30 ms)")
+
+        print("\n3. Throughput, 50 concurrent learners running SELECT 1 for 10 s")
+        used = cpu_seconds(server.pid)
+        rate, done, errors = throughput(port, "bench/small", 50, 3 if args.quick else 10)
+        used = cpu_seconds(server.pid) - used
+        print(f"  {rate:8.1f} runs/s   {done} runs   {errors} errors   (goal ≥ 200/s, 0 errors)")
+        print(
+            f"  web workers used {used * 1000 / max(done, 1):.2f} ms of CPU per run "
+            f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+        )
+
+        if not args.skip_janitor:
+            print(f"\n4. Janitor with {expired:,} expired sandboxes")
+            probe = Learner(port, "bench/small")
+            before = [probe.timed_run("SELECT 1") for _ in range(samples // 2)]
+            started = time.monotonic()
+            make_expired(small, expired)
+            print(f"  made them in {time.monotonic() - started:.1f} s")
+            during = [probe.timed_run("SELECT 1") for _ in range(samples // 2)]
+            started = time.monotonic()
+            report = Sandbox.objects.sweep()
+            took = time.monotonic() - started
+            after = [probe.timed_run("SELECT 1") for _ in range(samples // 2)]
+            print(f"  janitor dropped {report.expired:,} in {took:.1f} s   (goal < 60 s)")
+            print(line("run before they existed", before))
+            print(line("run with them present", during))
+            print(line("run after the janitor", after))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        Sandbox.objects.filter(lesson__track=track).delete()
+        Sandbox.objects.filter(fixture="bench100k.sql").delete()
+        track.delete()
+        runner.remove_installation(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,561 @@
+"""Sandbox records in the app database: whose sandbox, for which lesson, where it lives, and
+the shared counters that bound runs across every process (runs per minute, runs at once).
+
+The sandbox server itself is only ever touched through ``sandbox.runner``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from lessons.models import Lesson
+from sandbox import runner
+from sandbox.statements import Statement
+
+log = logging.getLogger(__name__)
+
+USER_PREFIX = "user:"
+SESSION_PREFIX = "session:"
+
+
+class FixtureMissing(RuntimeError):
+    """The lesson names a fixture file that is not there."""
+
+
+def fixture_sql(name: str) -> str:
+    """The SQL of a fixture under SANDBOX_FIXTURES_DIR ("" for none). Only plain file names."""
+    if not name:
+        return ""
+    folder = Path(settings.SANDBOX_FIXTURES_DIR).resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file():
+        raise FixtureMissing(f"The sandbox fixture {name!r} is not in {folder}.")
+    return path.read_text(encoding="utf-8")
+
+
+def fixture_digest(sql_text: str) -> str:
+    """Pooled sandboxes are seeded from a fixture's exact text, so a changed file is new."""
+    return hashlib.sha256(sql_text.encode()).hexdigest()[:32]
+
+
+class LimitReached(RuntimeError):
+    """A shared limit (runs per minute, runs at once) refused the run; ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+# -- runs per minute, per learner ------------------------------------------------------------
+
+
+class RunCounter(models.Model):
+    """Runs per learner per clock minute, shared by every worker through PostgreSQL."""
+
+    learner_key = models.CharField(max_length=80)
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["learner_key", "minute"], name="run_counter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner_key} @ {self.minute:%H:%M}: {self.count}"
+
+    @classmethod
+    def prune(cls) -> int:
+        deleted, _ = cls.objects.filter(minute__lt=timezone.now() - timedelta(minutes=2)).delete()
+        return deleted
+
+
+def _count_run() -> str:
+    # One atomic statement: the ORM's get-then-set would lose counts between workers.
+    table = connection.ops.quote_name(RunCounter._meta.db_table)
+    return (
+        f"WITH hit AS (INSERT INTO {table} (learner_key, minute, count) "
+        "VALUES (%s, date_trunc('minute', now()), 1) "
+        "ON CONFLICT (learner_key, minute) "
+        f"DO UPDATE SET count = {table}.count + 1 "
+        "RETURNING count, 60 - extract(second FROM now())::int AS seconds_left)"
+    )
+
+
+def _check_rate(count: int, seconds_left: int) -> None:
+    limit = settings.SANDBOX_RUNS_PER_MINUTE
+    if count > limit:
+        raise LimitReached(
+            f"Runs per minute limit: at most {limit} runs a minute; "
+            f"try again in {max(seconds_left, 1)} s.",
+            max(seconds_left, 1),
+        )
+
+
+# -- runs at once, per server ------------------------------------------------------------------
+
+_SLOT_NAMESPACE = 0x51_4C_53  # "QLS": advisory-lock key space in the app database
+_QUEUE_NAMESPACE = 0x51_4C_51  # "QLQ"
+# Parameters: how many slots, the key space, the server's first key. LIMIT 1 stops at the
+# first lock taken.
+_TAKE_SLOT = (
+    "SELECT s FROM generate_series(0, %s - 1) AS s WHERE pg_try_advisory_lock(%s, %s + s) LIMIT 1"
+)
+
+
+def _take(namespace: int, server: int, count: int) -> int | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_SLOT, [count, namespace, server * 10_000])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+def _give_back(namespace: int, server: int, slot: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [namespace, server * 10_000 + slot])
+
+
+@contextlib.contextmanager
+def admitted(learner_key: str, server: int) -> Iterator[None]:
+    """Count the learner's run and take a run slot on its server, in one round trip to the app
+    database; then as ``run_slot``. Raises LimitReached for either limit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{_count_run()} SELECT count, seconds_left, "
+            f"CASE WHEN count <= %s THEN ({_TAKE_SLOT}) END FROM hit",
+            [
+                learner_key,
+                settings.SANDBOX_RUNS_PER_MINUTE,
+                settings.SANDBOX_CONCURRENT_RUNS,
+                _SLOT_NAMESPACE,
+                server * 10_000,
+            ],
+        )
+        count, seconds_left, slot = cursor.fetchone()
+    _check_rate(count, seconds_left)
+    with run_slot(server, slot):
+        yield
+
+
+@contextlib.contextmanager
+def run_slot(server: int, slot: int | None = None) -> Iterator[None]:
+    """Hold one of SANDBOX_CONCURRENT_RUNS slots of a sandbox server for the length of a run.
+
+    Slots are session advisory locks in the app database, so they are shared by every process
+    and freed if a process dies. ``slot`` is one already taken (see ``admitted``). When all
+    are taken the request waits in a queue of
+    SANDBOX_QUEUE_LENGTH places for up to SANDBOX_QUEUE_WAIT_MS; a full queue or a long wait
+    raises LimitReached (the API answers 429 with Retry-After).
+    """
+    if slot is None:
+        slot = _take(_SLOT_NAMESPACE, server, settings.SANDBOX_CONCURRENT_RUNS)
+    if slot is None:
+        place = _take(_QUEUE_NAMESPACE, server, settings.SANDBOX_QUEUE_LENGTH)
+        if place is None:
+            raise LimitReached(
+                "Concurrent runs limit: the sandbox server is busy and its queue is full; "
+                "try again in a moment.",
+                2,
+            )
+        try:
+            deadline = time.monotonic() + settings.SANDBOX_QUEUE_WAIT_MS / 1000
+            pause = 0.005
+            while slot is None and time.monotonic() < deadline:
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+                slot = _take(_SLOT_NAMESPACE, server, settings.SANDBOX_CONCURRENT_RUNS)
+        finally:
+            _give_back(_QUEUE_NAMESPACE, server, place)
+        if slot is None:
+            raise LimitReached(
+                f"Concurrent runs limit: {settings.SANDBOX_CONCURRENT_RUNS} runs at once per "
+                "sandbox server, and none finished in time; try again in a moment.",
+                2,
+            )
+    try:
+        yield
+    finally:
+        _give_back(_SLOT_NAMESPACE, server, slot)
+
+
+# -- sandboxes -----------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    expired: int = 0
+    half_made: int = 0
+    orphans: int = 0
+    oversized: int = 0
+    pooled: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class SandboxQuerySet(models.QuerySet):
+    def active(self) -> SandboxQuerySet:
+        return self.filter(state=Sandbox.State.ACTIVE)
+
+    def expired(self) -> SandboxQuerySet:
+        """Active sandboxes unused for longer than their learner kind allows."""
+        now = timezone.now()
+        users = now - timedelta(hours=settings.SANDBOX_EXPIRY_USER_HOURS)
+        sessions = now - timedelta(hours=settings.SANDBOX_EXPIRY_SESSION_HOURS)
+        return self.active().filter(
+            Q(learner_key__startswith=USER_PREFIX, last_used_at__lt=users)
+            | Q(last_used_at__lt=sessions) & ~Q(learner_key__startswith=USER_PREFIX)
+            | Q(lesson__isnull=True)
+        )
+
+    def half_made(self) -> SandboxQuerySet:
+        """Rows whose provisioning or dropping a crash interrupted."""
+        stale = timezone.now() - timedelta(minutes=10)
+        return self.filter(
+            Q(state=Sandbox.State.PROVISIONING, created_at__lt=stale)
+            | Q(state=Sandbox.State.DROPPING)
+        )
+
+    def of_learner(self, learner_key: str, lesson_ref: str) -> Sandbox | None:
+        """The learner's active sandbox for a published sandbox lesson "<track>/<slug>"."""
+        track, _, slug = lesson_ref.partition("/")
+        return (
+            self.active()
+            .select_related("lesson__track")
+            .filter(
+                learner_key=learner_key,
+                lesson__slug=slug,
+                lesson__track__slug=track,
+                lesson__mode=Lesson.Mode.SQL_SANDBOX,
+                lesson__is_published=True,
+                lesson__track__is_published=True,
+            )
+            .first()
+        )
+
+    def adopt(self, from_key: str, to_key: str) -> int:
+        """Give one learner's sandboxes to another (a visitor who signs in), except for
+        lessons where the new owner already has one."""
+        taken = self.active().filter(learner_key=to_key).values("lesson_id")
+        return (
+            self.active()
+            .filter(learner_key=from_key)
+            .exclude(lesson_id__in=taken)
+            .update(learner_key=to_key)
+        )
+
+    def for_learner(self, learner_key: str, lesson: Lesson) -> Sandbox:
+        """The learner's sandbox for a lesson: theirs, else a warm one, else a new one."""
+        found = self.active().filter(learner_key=learner_key, lesson=lesson).first()
+        if found is not None:
+            return found
+        server = runner.server_for(learner_key)
+        seed = fixture_sql(lesson.fixture)
+        digest = fixture_digest(seed)
+        claimed = self._claim_warm(learner_key, lesson, server, digest)
+        if claimed is not None:
+            Sandbox.objects.refill_soon(server, lesson.fixture)
+            claimed.just_made = True
+            return claimed
+        sandbox = self.create(
+            name=runner.new_sandbox_name(),
+            server=server,
+            fixture=lesson.fixture,
+            fixture_digest=digest,
+            state=Sandbox.State.PROVISIONING,
+        )
+        try:
+            runner.provision(server, sandbox.name, seed, lesson.sandbox_languages)
+        except Exception:
+            sandbox.drop()
+            raise
+        try:
+            with transaction.atomic():
+                self.filter(pk=sandbox.pk).update(
+                    learner_key=learner_key, lesson=lesson, state=Sandbox.State.ACTIVE
+                )
+        except IntegrityError:
+            # Another request of the same learner won the race: use theirs, drop ours.
+            sandbox.drop()
+            return self.active().get(learner_key=learner_key, lesson=lesson)
+        Sandbox.objects.refill_soon(server, lesson.fixture)
+        sandbox.refresh_from_db()
+        sandbox.just_made = True
+        return sandbox
+
+    def _claim_warm(
+        self, learner_key: str, lesson: Lesson, server: int, digest: str
+    ) -> Sandbox | None:
+        try:
+            with transaction.atomic():
+                warm = (
+                    self.select_for_update(skip_locked=True)
+                    .filter(state=Sandbox.State.READY, server=server, fixture_digest=digest)
+                    .order_by("created_at")
+                    .first()
+                )
+                if warm is None:
+                    return None
+                runner.grant_languages(server, warm.name, lesson.sandbox_languages)
+                warm.learner_key = learner_key
+                warm.lesson = lesson
+                warm.state = Sandbox.State.ACTIVE
+                warm.last_used_at = timezone.now()
+                warm.save(update_fields=["learner_key", "lesson", "state", "last_used_at"])
+                return warm
+        except IntegrityError:
+            return self.active().get(learner_key=learner_key, lesson=lesson)
+
+    # -- warm pool ---------------------------------------------------------------------------
+
+    def refill_pool(self, server: int = 0, fixtures: list[str] | None = None) -> int:
+        """Top the warm pool up to SANDBOX_WARM_POOL_SIZE for each fixture (by default, those
+        of published sandbox lessons). Returns how many sandboxes were made."""
+        if fixtures is None:
+            fixtures = sorted(
+                set(
+                    Lesson.objects.published()
+                    .filter(mode=Lesson.Mode.SQL_SANDBOX)
+                    .values_list("fixture", flat=True)
+                )
+            )
+        made = 0
+        for fixture in fixtures:
+            try:
+                seed = fixture_sql(fixture)
+            except FixtureMissing as exc:
+                log.warning("%s", exc)
+                continue
+            digest = fixture_digest(seed)
+            waiting = self.filter(
+                state=Sandbox.State.READY, server=server, fixture_digest=digest
+            ).count()
+            for _ in range(settings.SANDBOX_WARM_POOL_SIZE - waiting):
+                sandbox = self.create(
+                    name=runner.new_sandbox_name(),
+                    server=server,
+                    fixture=fixture,
+                    fixture_digest=digest,
+                    state=Sandbox.State.PROVISIONING,
+                )
+                try:
+                    runner.provision(server, sandbox.name, seed)
+                except Exception:
+                    sandbox.drop()
+                    raise
+                self.filter(pk=sandbox.pk).update(state=Sandbox.State.READY)
+                made += 1
+        return made
+
+    def refill_soon(self, server: int, fixture: str) -> None:
+        """Refill one fixture's warm pool in the background, once at a time per process."""
+        if settings.SANDBOX_WARM_POOL_SIZE <= 0 or not _refilling.acquire(blocking=False):
+            return
+
+        def refill() -> None:
+            from django.db import close_old_connections
+
+            try:
+                Sandbox.objects.refill_pool(server, [fixture])
+            except Exception:
+                log.exception("refilling the sandbox warm pool failed")
+            finally:
+                close_old_connections()
+                connection.close()
+                _refilling.release()
+
+        if settings.SANDBOX_REFILL_IN_BACKGROUND:
+            threading.Thread(target=refill, name="sandbox-pool", daemon=True).start()
+        else:
+            _refilling.release()
+
+    # -- the janitor --------------------------------------------------------------------------
+
+    def sweep(self, batch: int = 200) -> SweepReport:
+        """Drop expired and half-made sandboxes and orphans of this installation, reset the
+        oversized, prune counters and refill the warm pool. Safe to run from several places."""
+        report = SweepReport()
+        stale = list(self.expired().values_list("pk", flat=True))
+        report.expired = self.filter(pk__in=stale)._drop_in_batches(batch, report)
+        report.half_made = self.half_made()._drop_in_batches(batch, report)
+        for server in range(len(runner.sandbox_urls())):
+            try:
+                report.orphans += self._drop_orphans(server, batch)
+                report.oversized += self._reset_oversized(server)
+                report.pooled += self.refill_pool(server)
+            except runner.SandboxUnavailable as exc:
+                report.errors.append(f"server {server}: {exc}")
+        RunCounter.prune()
+        return report
+
+    def _drop_in_batches(self, batch: int, report: SweepReport) -> int:
+        dropped = 0
+        rows = list(self.values_list("pk", "server", "name"))
+        # Claim them first, so a learner's next run makes a new sandbox instead of using one
+        # that is being dropped.
+        self.filter(pk__in=[pk for pk, _, _ in rows]).update(state=Sandbox.State.DROPPING)
+        for start in range(0, len(rows), batch):
+            chunk = rows[start : start + batch]
+            by_server: dict[int, list[tuple[int, str]]] = {}
+            for pk, server, name in chunk:
+                by_server.setdefault(server, []).append((pk, name))
+            for server, items in by_server.items():
+                try:
+                    runner.drop(server, [name for _, name in items])
+                except runner.SandboxUnavailable as exc:
+                    report.errors.append(str(exc))
+                    continue
+                Sandbox.objects.filter(pk__in=[pk for pk, _ in items]).delete()
+                dropped += len(items)
+        return dropped
+
+    def _drop_orphans(self, server: int, batch: int) -> int:
+        present = runner.existing_names(server)
+        known = set(
+            self.filter(server=server, name__in=list(present)).values_list("name", flat=True)
+        )
+        orphans = sorted(present - known)
+        for start in range(0, len(orphans), batch):
+            runner.drop(server, orphans[start : start + batch])
+        return len(orphans)
+
+    def _reset_oversized(self, server: int) -> int:
+        active = dict(self.active().filter(server=server).values_list("name", "pk"))
+        if not active:
+            return 0
+        limit = settings.SANDBOX_DISK_LIMIT_MB * 1024 * 1024
+        sizes = runner.disk_usage(server, list(active))
+        over = [name for name, size in sizes.items() if size > limit]
+        for sandbox in self.filter(name__in=over):
+            sandbox.reset()
+        return len(over)
+
+
+_refilling = threading.Lock()
+
+
+class Sandbox(models.Model):
+    """One learner's sandbox for one lesson: a role and a schema of the same opaque name."""
+
+    class State(models.TextChoices):
+        PROVISIONING = "provisioning", "Being made"
+        READY = "ready", "Warm, waiting in the pool"
+        ACTIVE = "active", "In use"
+        DROPPING = "dropping", "Being dropped"
+
+    name = models.CharField(max_length=63, unique=True)
+    server = models.PositiveSmallIntegerField(default=0)
+    # "user:<id>", "session:<random token kept in the session>", or "" in the warm pool.
+    learner_key = models.CharField(max_length=80, blank=True)
+    lesson = models.ForeignKey(
+        Lesson, null=True, blank=True, on_delete=models.SET_NULL, related_name="sandboxes"
+    )
+    fixture = models.CharField(max_length=200, blank=True)
+    fixture_digest = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PROVISIONING)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    disk_bytes = models.BigIntegerField(null=True, blank=True)
+
+    objects = SandboxQuerySet.as_manager()
+    # Set by for_learner() on a sandbox it has just made or taken from the pool.
+    just_made = False
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner_key", "lesson"],
+                condition=Q(state="active"),
+                name="sandbox_one_active_per_learner_and_lesson",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["state", "server", "fixture_digest"]),
+            models.Index(fields=["state", "last_used_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.learner_key or 'pool'}, {self.lesson or self.fixture})"
+
+    def run(self, statements: list[Statement]) -> runner.RunOutcome:
+        """Run statements here; reset the sandbox if they left it over the disk limit."""
+        languages = self.lesson.sandbox_languages if self.lesson else ["plpgsql", "sql"]
+        outcome = runner.run(self.server, self.name, statements, languages=languages)
+        self._touch(outcome.disk_bytes)
+        limit_mb = settings.SANDBOX_DISK_LIMIT_MB
+        if outcome.disk_bytes is not None and outcome.disk_bytes > limit_mb * 1024 * 1024:
+            used_mb = outcome.disk_bytes / 1024 / 1024
+            self.reset()
+            outcome.error = runner.RunError(
+                sqlstate="53100",
+                message=(
+                    f"Disk limit: your sandbox grew to {used_mb:.0f} MB, over the {limit_mb} MB "
+                    "limit, so it was reset to the lesson's starting data."
+                ),
+                statement_index=max(len(outcome.results) - 1, 0),
+                bound="disk",
+            )
+        return outcome
+
+    def explain(self, statement: Statement) -> runner.ExplainOutcome:
+        outcome = runner.explain(self.server, self.name, statement)
+        self._touch(None)
+        return outcome
+
+    def reset(self) -> None:
+        """Back to the lesson's fixture: take a fresh sandbox (warm if one waits), drop this."""
+        lesson = self.lesson
+        seed = fixture_sql(self.fixture)
+        digest = fixture_digest(seed)
+        languages = lesson.sandbox_languages if lesson else []
+        old_name = self.name
+        with transaction.atomic():
+            warm = (
+                Sandbox.objects.select_for_update(skip_locked=True)
+                .filter(state=Sandbox.State.READY, server=self.server, fixture_digest=digest)
+                .first()
+            )
+            if warm is not None:
+                new_name = warm.name
+                runner.grant_languages(self.server, new_name, languages)
+                warm.delete()
+        if warm is None:
+            new_name = runner.new_sandbox_name()
+            runner.provision(self.server, new_name, seed, languages)
+        Sandbox.objects.filter(pk=self.pk).update(
+            name=new_name, fixture_digest=digest, last_used_at=timezone.now(), disk_bytes=None
+        )
+        self.name = new_name
+        self.fixture_digest = digest
+        runner.drop(self.server, [old_name])
+        if warm is not None:
+            Sandbox.objects.refill_soon(self.server, self.fixture)
+
+    def drop(self) -> None:
+        """Drop from the server, then forget. A failure leaves the row for the janitor."""
+        Sandbox.objects.filter(pk=self.pk).update(state=Sandbox.State.DROPPING)
+        runner.drop(self.server, [self.name])
+        Sandbox.objects.filter(pk=self.pk).delete()
+
+    def _touch(self, disk_bytes: int | None) -> None:
+        # Once a minute is precise enough for expiry and spares a write on most runs.
+        now = timezone.now()
+        if disk_bytes is None and now - self.last_used_at < timedelta(minutes=1):
+            return
+        changes: dict = {"last_used_at": now}
+        if disk_bytes is not None:
+            changes["disk_bytes"] = disk_bytes
+        Sandbox.objects.filter(pk=self.pk).update(**changes)
+        self.last_used_at = now

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.simple_tag
+def sandbox_problem() -> str | None:
+    """Why the sandbox server cannot be used right now, or None (cached for a few seconds)."""
+    from sandbox.views import sandbox_status
+
+    return sandbox_status()
+
+
+@register.filter
+def marked(sql: str, position: int | None) -> dict | None:
+    """The line of ``sql`` holding a 1-based error position, split around it, for marking."""
+    if not isinstance(position, int) or position < 1 or position > len(sql) + 1:
+        return None
+    index = position - 1
+    start = sql.rfind("\n", 0, index) + 1
+    end = sql.find("\n", index)
+    end = len(sql) if end == -1 else end
+    return {
+        "line": sql.count("\n", 0, index) + 1,
+        "before": sql[start:index],
+        "at": sql[index : index + 1] if index < end else " ",
+        "after": sql[index + 1 : end],
+    }

@@ -1,0 +1,65 @@
+"""The sandbox in a real browser: keyboard, highlighting, storage and the lesson-text hook."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls of other
+    # fixtures are still plain synchronous code.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with playwright.sync_playwright() as p:
+            chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            yield chromium
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server, shop_lesson):
+    context = browser.new_context(base_url=live_server.url)
+    yield context.new_page()
+    context.close()
+
+
+def test_it_runs_with_ctrl_enter_and_keeps_the_query(page, shop_lesson):
+    page.goto("/sandbox/sql/indexes/")
+    page.fill("#sandbox-sql", "SELECT id, note FROM items WHERE id IN (9, 10) ORDER BY id")
+    page.focus("#sandbox-sql")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector(".sandbox-null")
+    assert page.inner_text(".sandbox-table tbody") == "9\tn9\n10\tNULL"
+    assert page.inner_html(".sandbox-highlight").count('class="t-k"') >= 4
+    page.reload()
+    assert page.input_value("#sandbox-sql").startswith("SELECT id, note")
+
+
+def test_it_indents_with_tab(page, shop_lesson):
+    page.goto("/sandbox/sql/indexes/")
+    page.fill("#sandbox-sql", "SELECT")
+    page.focus("#sandbox-sql")
+    page.keyboard.press("End")
+    page.keyboard.press("Tab")
+    assert page.input_value("#sandbox-sql") == "SELECT  "
+
+
+def test_it_gives_lesson_examples_a_run_button(page, shop_lesson):
+    page.goto("/sandbox/sql/indexes/")
+    page.evaluate(
+        """() => {
+            const pre = document.createElement('pre');
+            pre.setAttribute('data-sql', 'SELECT count(*) AS n FROM items');
+            pre.textContent = 'SELECT count(*) AS n FROM items';
+            document.querySelector('main').prepend(pre);
+            QuerylabSandbox.scan(document);
+        }"""
+    )
+    page.click("text=Run in sandbox")
+    page.wait_for_selector(".sandbox-table")
+    assert page.input_value("#sandbox-sql") == "SELECT count(*) AS n FROM items"
+    assert page.inner_text(".sandbox-table tbody") == "2000"

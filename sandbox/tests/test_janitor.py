@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import psycopg
+from django.core.management import call_command
+from django.utils import timezone
+from psycopg import sql
+
+from sandbox import runner
+from sandbox.models import Sandbox
+from sandbox.tests.conftest import run_json
+
+
+def _sandbox(lesson, learner_key: str, idle_for: timedelta) -> Sandbox:
+    sandbox = Sandbox.objects.for_learner(learner_key, lesson)
+    Sandbox.objects.filter(pk=sandbox.pk).update(last_used_at=timezone.now() - idle_for)
+    return sandbox
+
+
+def test_it_drops_sandboxes_idle_past_their_expiry(empty_lesson):
+    old_user = _sandbox(empty_lesson, "user:1", timedelta(hours=25))
+    recent_user = _sandbox(empty_lesson, "user:2", timedelta(hours=3))
+    old_visitor = _sandbox(empty_lesson, "session:a", timedelta(hours=3))
+    recent_visitor = _sandbox(empty_lesson, "session:b", timedelta(hours=1))
+
+    report = Sandbox.objects.sweep()
+
+    assert report.expired == 2
+    assert set(Sandbox.objects.values_list("name", flat=True)) == {
+        recent_user.name,
+        recent_visitor.name,
+    }
+    assert runner.existing_names(0) == {recent_user.name, recent_visitor.name}
+    assert old_user.name not in runner.existing_names(0)
+    assert old_visitor.name not in runner.existing_names(0)
+
+
+def test_it_honours_configured_expiry(empty_lesson, settings):
+    settings.SANDBOX_EXPIRY_SESSION_HOURS = 5
+    _sandbox(empty_lesson, "session:a", timedelta(hours=3))
+    assert Sandbox.objects.sweep().expired == 0
+
+
+def test_it_drops_half_made_sandboxes_and_orphans(empty_lesson):
+    stuck = Sandbox.objects.create(
+        name=runner.new_sandbox_name(),
+        state=Sandbox.State.PROVISIONING,
+        created_at=timezone.now() - timedelta(minutes=11),
+    )
+    runner.provision(0, stuck.name, "")
+    orphan = runner.new_sandbox_name()
+    runner.provision(0, orphan, "CREATE TABLE t (a int)")
+
+    report = Sandbox.objects.sweep()
+
+    assert report.half_made == 1 and report.orphans == 1
+    assert not Sandbox.objects.exists()
+    assert runner.existing_names(0) == set()
+
+
+def test_it_never_touches_roles_or_schemas_it_did_not_make(empty_lesson, settings):
+    foreign = "qlx_not_ours_s0123456789abcdef0123"
+    url = runner.sandbox_urls()[0]
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(foreign)))
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(foreign)))
+    try:
+        settings.SANDBOX_NAME_PREFIX = "qlx"  # even a look-alike prefix is not enough
+        Sandbox.objects.sweep()
+        settings.SANDBOX_NAME_PREFIX = "qlt"
+        call_command("sandbox", "janitor", stdout=StringIO())
+        with psycopg.connect(url, autocommit=True) as admin:
+            role = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [foreign])
+            assert role.fetchone()
+            schema = admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [foreign])
+            assert schema.fetchone()
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {}").format(sql.Identifier(foreign)))
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(foreign)))
+        settings.SANDBOX_NAME_PREFIX = "qlx"
+        runner.remove_installation(0)  # the "qlx" installation's provisioner
+        settings.SANDBOX_NAME_PREFIX = "qlt"
+
+
+def test_it_reports_from_the_command(empty_lesson):
+    _sandbox(empty_lesson, "session:a", timedelta(hours=3))
+    out = StringIO()
+    call_command("sandbox", "janitor", stdout=out)
+    assert "dropped 1 expired" in out.getvalue()
+
+
+def test_it_gives_a_warm_sandbox_to_a_new_learner(shop_lesson, plpgsql_lesson, settings):
+    settings.SANDBOX_WARM_POOL_SIZE = 2
+    assert Sandbox.objects.refill_pool(0, ["shop.sql"]) == 2
+    assert Sandbox.objects.refill_pool(0, ["shop.sql"]) == 0
+    warm = set(Sandbox.objects.filter(state="ready").values_list("name", flat=True))
+
+    mine = Sandbox.objects.for_learner("session:a", plpgsql_lesson)
+
+    assert mine.name in warm
+    assert mine.state == Sandbox.State.ACTIVE
+    # The lesson's language was granted when the warm sandbox was claimed.
+    from sandbox import statements
+
+    outcome = mine.run(statements.split("DO $$BEGIN NULL; END$$", languages=["plpgsql"]))
+    assert outcome.error is None
+    other = Sandbox.objects.for_learner("session:b", shop_lesson)
+    assert other.name in warm
+    outcome = other.run(statements.split("SELECT count(*) FROM items"))
+    assert outcome.results[0].rows == [[2000]]
+
+
+def test_it_resets_to_the_fixture(client, shop_lesson):
+    run_json(client, shop_lesson, "CREATE TABLE mine (a int); DELETE FROM items")
+    before = Sandbox.objects.get()
+    response = client.post(
+        "/api/sandbox/reset", {"lesson": shop_lesson.ref}, content_type="application/json"
+    )
+    assert response.json() == {"ok": True, "error": None}
+    after = Sandbox.objects.get()
+    assert after.name != before.name
+    assert before.name not in runner.existing_names(0)
+    assert run_json(client, shop_lesson, "SELECT count(*) FROM items")["results"][0]["rows"] == [
+        [2000]
+    ]
+    assert run_json(client, shop_lesson, "SELECT * FROM mine")["error"]["sqlstate"] == "42P01"
+
+
+def test_it_makes_one_sandbox_when_resetting_before_any_run(client, shop_lesson):
+    response = client.post(
+        "/api/sandbox/reset", {"lesson": shop_lesson.ref}, content_type="application/json"
+    )
+    assert response.json() == {"ok": True, "error": None}
+    assert len(runner.existing_names(0)) == 1

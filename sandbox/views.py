@@ -1,0 +1,260 @@
+"""The sandbox's JSON API and its htmx UI: one set of views, two representations.
+
+``POST /api/sandbox/run|explain|reset`` take JSON (``{"lesson": "<track>/<slug>", "sql": …}``)
+or, from the htmx UI, a form with the same fields. htmx requests get HTML fragments of
+``sandbox/_sandbox.html``; everything else gets the JSON pinned in DESIGN.md. Extra keys beyond
+the pinned ones: ``results[].types`` (column type names) and ``notices``.
+
+Error positions (``error.position``) are 1-based character offsets into the submitted SQL, so a
+client can mark them in what the learner typed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from functools import wraps
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from lessons.models import Lesson
+from sandbox import runner, statements
+from sandbox.models import FixtureMissing, LimitReached, Sandbox, admitted
+
+_PING_CACHE: dict[str, tuple[float, str | None]] = {}
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def learner_key(request: HttpRequest) -> str:
+    """A signed-in user, or for visitors a random token kept in their session (it survives the
+    session key's rotation at log-in, and is never the session key itself)."""
+    if request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    token = request.session.get("sandbox_learner")
+    if not token:
+        token = request.session["sandbox_learner"] = secrets.token_hex(16)
+    return f"session:{token}"
+
+
+def sandbox_status() -> str | None:
+    """None when the sandbox server answers, else why not. Cached for a few seconds, so pages
+    stay fast while it is down."""
+    now = time.monotonic()
+    cached = _PING_CACHE.get(settings.SANDBOX_DATABASE_URL)
+    if cached and now - cached[0] < 10:
+        return cached[1]
+    problem = runner.ping(timeout_seconds=1)
+    _PING_CACHE[settings.SANDBOX_DATABASE_URL] = (now, problem)
+    return problem
+
+
+def _payload(request: HttpRequest) -> dict:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BadRequest("The body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise BadRequest("The body must be a JSON object.")
+        return data
+    return request.POST.dict()
+
+
+def _lesson_and_sandbox(data: dict, key: str) -> tuple[Lesson, Sandbox | None]:
+    """The lesson named in the request and, when the learner has one, their sandbox for it
+    (one query on the common path)."""
+    ref = data.get("lesson")
+    if not isinstance(ref, str) or "/" not in ref:
+        raise BadRequest('"lesson" must be "<track>/<slug>".')
+    sandbox = Sandbox.objects.of_learner(key, ref)
+    if sandbox is not None:
+        return sandbox.lesson, sandbox
+    try:
+        lesson = Lesson.objects.by_ref(ref)
+    except Lesson.DoesNotExist:
+        raise BadRequest(f"No published lesson {ref!r}.") from None
+    if lesson.mode != Lesson.Mode.SQL_SANDBOX:
+        raise BadRequest(f"The lesson {ref!r} has no sandbox.")
+    return lesson, None
+
+
+def _sql(data: dict) -> str:
+    sql = data.get("sql")
+    if not isinstance(sql, str):
+        raise BadRequest('"sql" must be a string.')
+    return sql
+
+
+def _answer(
+    request: HttpRequest,
+    payload: dict,
+    partial: str,
+    status: int = 200,
+    context: dict | None = None,
+) -> HttpResponse:
+    """JSON for API clients; for htmx, the named partial of the sandbox fragment, rendered
+    from the same payload (plus ``context``, which JSON clients do not need)."""
+    if request.htmx:
+        context = {**payload, **(context or {})}
+        if "results" in payload:
+            context["results"] = [
+                {**result, "headers": list(zip(result["columns"], result["types"], strict=True))}
+                for result in payload["results"]
+            ]
+        if payload.get("plan") is not None:
+            context["plan_json"] = json.dumps(payload["plan"], indent=2)
+        response = render(request, f"sandbox/_sandbox.html#{partial}", context, status=status)
+    else:
+        response = JsonResponse(payload, status=status)
+    if "retry_after" in payload:
+        response["Retry-After"] = str(payload["retry_after"])
+    return response
+
+
+def _failure(request: HttpRequest, message: str, status: int, **extra) -> HttpResponse:
+    return _answer(request, {"ok": False, "error": message, **extra}, "problem", status)
+
+
+def sandbox_api(view):
+    """Parse the request, apply the per-learner and per-server limits, and turn the ways a run
+    can fail into answers: 400 bad request, 429 with Retry-After, 503 sandbox unavailable."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        try:
+            data = _payload(request)
+            key = learner_key(request)
+            lesson, sandbox = _lesson_and_sandbox(data, key)
+            server = sandbox.server if sandbox else runner.server_for(key)
+            with admitted(key, server):
+                sandbox = sandbox or Sandbox.objects.for_learner(key, lesson)
+                return view(request, data, sandbox, key)
+        except BadRequest as exc:
+            return _failure(request, str(exc), 400)
+        except LimitReached as exc:
+            return _failure(request, exc.message, 429, retry_after=exc.retry_after)
+        except runner.SandboxBusy as exc:
+            return _failure(request, str(exc), 429, retry_after=1)
+        except (runner.SandboxUnavailable, FixtureMissing) as exc:
+            return _failure(request, f"Sandbox unavailable: {exc}", 503, retry_after=30)
+
+    return never_cache(require_POST(wrapper))
+
+
+def _refused(exc: statements.StatementRefused) -> dict:
+    return {
+        "ok": False,
+        "results": [],
+        "error": {
+            "sqlstate": "42601" if isinstance(exc, statements.SyntaxProblem) else "42501",
+            "message": exc.message,
+            "statement_index": exc.statement_index,
+            "position": exc.position,
+        },
+    }
+
+
+def _parse(sql: str, lesson: Lesson) -> list[statements.Statement]:
+    if len(sql) > settings.SANDBOX_MAX_SQL_LENGTH:
+        raise statements.StatementRefused(
+            f"SQL text length limit: at most {settings.SANDBOX_MAX_SQL_LENGTH} characters "
+            f"(this is {len(sql)}).",
+            0,
+        )
+    return statements.split(
+        sql, languages=lesson.sandbox_languages, max_statements=settings.SANDBOX_MAX_STATEMENTS
+    )
+
+
+@sandbox_api
+def run(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
+    sql = _sql(data)
+    lesson = sandbox.lesson
+    context = {"lesson": lesson, "sql": sql}
+    try:
+        parsed = _parse(sql, lesson)
+    except statements.StatementRefused as exc:
+        return _answer(request, {**_refused(exc), "notices": []}, "results", context=context)
+    outcome = sandbox.run(parsed)
+    payload = {
+        "ok": outcome.error is None,
+        "results": [result.as_json() for result in outcome.results],
+        "error": outcome.error.as_json() if outcome.error else None,
+        "notices": outcome.notices,
+    }
+    return _answer(request, payload, "results", context=context)
+
+
+@sandbox_api
+def explain(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
+    sql = _sql(data)
+    lesson = sandbox.lesson
+    context = {"lesson": lesson, "sql": sql}
+    try:
+        parsed = _parse(sql, lesson)
+        statement = _explainable(parsed)
+    except statements.StatementRefused as exc:
+        return _answer(request, _refused(exc), "plan", context=context)
+    outcome = sandbox.explain(statement)
+    payload = {
+        "ok": outcome.error is None,
+        "plan": outcome.plan,
+        "text": outcome.text,
+        "elapsed_ms": outcome.elapsed_ms,
+        "error": outcome.error.as_json() if outcome.error else None,
+        "notices": outcome.notices,
+    }
+    return _answer(request, payload, "plan", context=context)
+
+
+def _explainable(parsed: list[statements.Statement]) -> statements.Statement:
+    if len(parsed) != 1:
+        raise statements.StatementRefused(
+            f"Explain takes exactly one statement (this has {len(parsed)}); select the one "
+            "you want explained or run the others first.",
+            min(len(parsed) - 1, 1),
+        )
+    statement = parsed[0]
+    if statement.kind == "ExplainStmt":
+        raise statements.StatementRefused(
+            "Write the statement without EXPLAIN: the Explain button adds "
+            "EXPLAIN (ANALYZE, BUFFERS) itself.",
+            0,
+            statement.offset + 1,
+        )
+    if not statement.explainable:
+        raise statements.StatementRefused(
+            "Only queries and data changes (SELECT, INSERT, UPDATE, DELETE, MERGE, "
+            "CREATE TABLE AS, EXECUTE) have a plan to explain.",
+            0,
+            statement.offset + 1,
+        )
+    return statement
+
+
+@sandbox_api
+def reset(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
+    if not sandbox.just_made:  # a sandbox made for this request is already at the start
+        sandbox.reset()
+    return _answer(request, {"ok": True, "error": None}, "reset")
+
+
+@require_GET
+def lesson_sandbox(request: HttpRequest, track: str, slug: str) -> HttpResponse:
+    """The sandbox of one lesson on a page of its own (the lesson page includes the same
+    fragment, templates/sandbox/_sandbox.html)."""
+    try:
+        lesson = Lesson.objects.by_ref(f"{track}/{slug}")
+    except Lesson.DoesNotExist:
+        raise Http404("No such lesson") from None
+    if lesson.mode != Lesson.Mode.SQL_SANDBOX:
+        raise Http404("This lesson has no sandbox")
+    return render(request, "sandbox/lesson.html", {"lesson": lesson})
