@@ -7,3 +7,6 @@ class LessonsConfig(AppConfig):
     """Tracks, lessons, the Markdown content pipeline, the learning loop and discussion."""
 
     name = "lessons"
+
+    def ready(self) -> None:
+        from lessons import signals  # noqa: F401 (connects the log-in merge)

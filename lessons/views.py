@@ -11,7 +11,15 @@ from django_htmx.middleware import HtmxDetails
 from lessons.content import preview_lesson
 from lessons.discussion_views import discussion_context
 from lessons.forms import PreviewForm
-from lessons.models import Lesson, Track, TrackPosition, snippet_html
+from lessons.models import (
+    Learner,
+    Lesson,
+    Track,
+    TrackPosition,
+    lesson_page_state,
+    lesson_progress_state,
+    snippet_html,
+)
 from lessons.page_cache import cache_anonymous_page, csrf_context
 
 
@@ -26,7 +34,9 @@ def _get_track(slug: str) -> Track:
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     tracks = Track.objects.published().with_lesson_counts()
-    return render(request, "lessons/home.html", {"tracks": tracks})
+    learner = Learner.objects.for_request(request, create=False)
+    resume = learner.continue_lesson() if learner else None
+    return render(request, "lessons/home.html", {"tracks": tracks, "resume": resume})
 
 
 @require_safe
@@ -34,9 +44,10 @@ def track_detail(request: HttpRequest, track: str) -> HttpResponse:
     track_obj = _get_track(track)
     steps = Lesson.objects.outline(track_obj)
     minutes = sum(step.reading_minutes for step in steps)
-    return render(
-        request, "lessons/track.html", {"track": track_obj, "steps": steps, "minutes": minutes}
-    )
+    learner = Learner.objects.for_request(request, create=False)
+    loop = lesson_progress_state(learner, None, steps)
+    context = {"track": track_obj, "steps": steps, "minutes": minutes, "loop": loop}
+    return render(request, "lessons/track.html", context)
 
 
 @require_safe
@@ -47,10 +58,13 @@ def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse
         track__slug=track,
         slug=lesson,
     )
-    position = TrackPosition.of(lesson_obj, Lesson.objects.outline(lesson_obj.track))
+    steps = Lesson.objects.outline(lesson_obj.track)
     context = {
         "lesson": lesson_obj,
-        "position": position,
+        "position": TrackPosition.of(lesson_obj, steps),
+        # Opening a lesson starts it. A visitor without a session gets the same cacheable page
+        # as every new visitor; its beacon (learning.js) records the visit.
+        "loop": lesson_page_state(request, lesson_obj, steps),
         **discussion_context(request, lesson_obj),
         **csrf_context(request),
     }

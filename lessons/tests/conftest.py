@@ -53,6 +53,20 @@ def long_track(db) -> Track:
     return track
 
 
+# -- Learning loop ----------------------------------------------------------------------------
+
+LOOP_CONTENT = Path(__file__).parent / "loop_content"
+
+
+@pytest.fixture
+def course(db) -> list[Lesson]:
+    """The three lessons of the "sql" track in loop_content/, published by the real pipeline:
+    each has a one-answer and a many-answer question, a self-check item and two flashcards."""
+    report = sync_content(LOOP_CONTENT)
+    assert report.errors == []
+    return list(Lesson.objects.published().filter(track__slug="sql").order_by("step"))
+
+
 # -- Discussion -------------------------------------------------------------------------------
 
 

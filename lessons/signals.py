@@ -1,0 +1,22 @@
+"""Signed-out progress joins the account on sign-up or log-in."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+
+from lessons.models import LEARNER_SESSION_KEY, Learner
+
+
+@receiver(user_logged_in, dispatch_uid="lessons.merge_visitor_progress")
+def merge_visitor_progress(sender, request, user, **kwargs) -> None:
+    # login() has already cycled the session key, but cycle_key() keeps the session's data, so
+    # the visitor's Learner id is still here (a different user's session is flushed instead).
+    if request is None or not hasattr(request, "session"):
+        return
+    visitor_id = request.session.get(LEARNER_SESSION_KEY)
+    learner = Learner.objects.for_user(user)
+    if visitor_id and visitor_id != learner.pk and learner.absorb(visitor_id):
+        messages.success(request, "We saved your progress from this device.")
+    request.session[LEARNER_SESSION_KEY] = learner.pk
