@@ -38,6 +38,7 @@ SERVER_NAMES = ("app", "sandbox")
 DATABASE_NAMES = {"app": "querylab", "sandbox": "querylab_sandbox"}
 SYSTEM_USER = "querylab-pg"
 START_TIMEOUT_SECONDS = 60
+START_ATTEMPTS = 3
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -190,22 +191,31 @@ class Server:
             "-c unix_socket_directories='' -c max_connections=300 "
             "-c shared_buffers=128MB"
         )
-        try:
-            _run(
-                _bin("pg_ctl"),
-                "-D",
-                str(self.pgdata),
-                "-l",
-                str(self.log_file),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                str(START_TIMEOUT_SECONDS),
-                "start",
-            )
-        except EmbeddedDatabaseError as exc:
-            raise EmbeddedDatabaseError(f"{exc}\nServer log: {self.log_file}") from exc
+        # After a crash the old server's backends can outlive it for a moment and still hold
+        # its shared memory ("pre-existing shared memory block is still in use"): try again.
+        for attempt in range(START_ATTEMPTS):
+            try:
+                _run(
+                    _bin("pg_ctl"),
+                    "-D",
+                    str(self.pgdata),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_SECONDS),
+                    "start",
+                )
+                break
+            except EmbeddedDatabaseError as exc:
+                if attempt == START_ATTEMPTS - 1:
+                    raise EmbeddedDatabaseError(f"{exc}\nServer log: {self.log_file}") from exc
+                time.sleep(2)
+                pid = _postmaster_pid(self.pgdata)
+                if pid is not None and not _is_postgres_process(pid):
+                    (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not _accepts_connections(state):
             if time.monotonic() > deadline:
