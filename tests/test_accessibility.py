@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
+from lessons.sync import sync_content
 from tests.accessibility import serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -13,7 +15,19 @@ PAGES = [
     "/accounts/signup/",
     "/accounts/login/",
     "/accounts/password_reset/",
+    "/learn/postgresql/",
+    "/learn/postgresql/connecting-to-postgresql/",  # a reading lesson
+    "/learn/postgresql/joins/",  # a sandbox lesson
+    "/search/?q=index",
+    "/progress/",
+    "/review/",
+    "/learn/postgresql/joins/discussion/",
 ]
+
+
+@pytest.fixture(autouse=True)
+def published():
+    sync_content(settings.CONTENT_DIR)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

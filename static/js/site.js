@@ -33,3 +33,12 @@ document.addEventListener("keydown", (event) => {
     window.location.href = link.href;
   }
 });
+
+// Code that scrolls sideways must be reachable from the keyboard (arrow keys scroll it).
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("pre, .highlight").forEach((element) => {
+    if (element.scrollWidth > element.clientWidth && !element.hasAttribute("tabindex")) {
+      element.setAttribute("tabindex", "0");
+    }
+  });
+});
