@@ -111,3 +111,13 @@ def test_the_parse_cache_keeps_each_lessons_languages_apart():
     first = statements.split("SELECT 1")
     first.append("changed by a caller")
     assert len(statements.split("SELECT 1")) == 1
+
+
+def test_it_names_types_psycopg_does_not_know(client, shop_lesson):
+    run_json(client, shop_lesson, "CREATE TYPE mood AS ENUM ('ok')")
+    for _ in range(2):  # the second time from the cache of built-in type names
+        answer = run_json(client, shop_lesson, "SELECT pg_sleep(0), 'ok'::mood")
+        assert answer["results"][0]["types"] == ["void", "mood"]
+    run_json(client, shop_lesson, "ALTER TYPE mood RENAME TO feeling")
+    answer = run_json(client, shop_lesson, "SELECT 'ok'::feeling")
+    assert answer["results"][0]["types"] == ["feeling"]
