@@ -9,7 +9,11 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() * 2)))
+# A sandbox run spends about half its time waiting on the two databases: threads overlap those
+# waits, processes use the cores without sharing one GIL. Measured with bench/sandbox.py on 2
+# cores (see bench/README.md): 3 processes x 4 threads used less CPU per run than 4 x 4 and
+# ran at least as many runs a second; each process also keeps its own learner connections.
+workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() + 1)))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))

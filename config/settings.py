@@ -172,7 +172,7 @@ CACHES = {
         "LOCATION": "querylab_cache",
     }
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "config.sessions"  # Django's db sessions, fewer round trips
 
 # -- Auth -----------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -21,7 +22,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from lessons.models import Lesson
+from lessons.models import Lesson, Track
 from sandbox import runner
 from sandbox.statements import Statement
 
@@ -151,6 +152,101 @@ def admitted(learner_key: str, server: int) -> Iterator[None]:
         yield
 
 
+_LESSON_COLUMNS = (
+    "id",
+    "track_id",
+    "slug",
+    "step",
+    "title",
+    "mode",
+    "fixture",
+    "sandbox_languages",
+    "is_published",
+)
+_TRACK_COLUMNS = ("id", "slug", "title", "is_published")
+
+
+@contextlib.contextmanager
+def admitted_to_sandbox(
+    learner_key: str, lesson_ref: str
+) -> Iterator[tuple[Lesson | None, Sandbox | None]]:
+    """The hot path of every run, in one round trip to the app database: find the published
+    lesson "<track>/<slug>" and the learner's active sandbox for it, count the run, and take a
+    run slot on the sandbox's server; then hold the slot as ``run_slot`` does.
+
+    Yields ``(lesson, sandbox)``: the lesson (its track attached, without its rendered body) or
+    None when there is no such published lesson; the sandbox (its lesson attached) or None when
+    the learner has none for a sandbox lesson yet. Without a sandbox the run is counted but no
+    slot is taken: the caller places the sandbox first (then ``run_slot(server)``). Raises
+    LimitReached for either limit."""
+    quote = connection.ops.quote_name
+    sandbox_columns = [field.column for field in Sandbox._meta.concrete_fields]
+    columns = (
+        [f"l.{quote(column)}" for column in _LESSON_COLUMNS]
+        + [f"t.{quote(column)}" for column in _TRACK_COLUMNS]
+        + [f"s.{quote(column)}" for column in sandbox_columns]
+    )
+    # Aliased, since the three tables share column names.
+    select = ", ".join(f"{column} AS c{index}" for index, column in enumerate(columns))
+    first = len(_LESSON_COLUMNS) + len(_TRACK_COLUMNS)
+    sandbox_id = f"found.c{first + sandbox_columns.index('id')}"
+    server = f"found.c{first + sandbox_columns.index('server')}"
+    track_slug, _, slug = lesson_ref.partition("/")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{_count_run()}, found AS ("
+            f"SELECT {select} FROM {quote(Lesson._meta.db_table)} l "
+            f"JOIN {quote(Track._meta.db_table)} t ON t.id = l.track_id "
+            f"LEFT JOIN {quote(Sandbox._meta.db_table)} s ON s.lesson_id = l.id "
+            "AND s.state = %s AND s.learner_key = %s AND l.mode = %s "
+            "WHERE t.slug = %s AND l.slug = %s AND l.is_published AND t.is_published LIMIT 1) "
+            f"SELECT hit.count, hit.seconds_left, CASE WHEN hit.count <= %s AND {sandbox_id} "
+            "IS NOT NULL THEN (SELECT g FROM generate_series(0, %s - 1) AS g "
+            f"WHERE pg_try_advisory_lock(%s, {server} * 10000 + g) LIMIT 1) END, found.* "
+            "FROM hit LEFT JOIN found ON true",
+            [
+                learner_key,
+                Sandbox.State.ACTIVE,
+                learner_key,
+                Lesson.Mode.SQL_SANDBOX,
+                track_slug,
+                slug,
+                settings.SANDBOX_RUNS_PER_MINUTE,
+                settings.SANDBOX_CONCURRENT_RUNS,
+                _SLOT_NAMESPACE,
+            ],
+        )
+        count, seconds_left, slot, *values = cursor.fetchone()
+    lesson = sandbox = None
+    if values[0] is not None:
+        lesson = _lesson_from_row(values[:first])
+        if values[first] is not None:
+            sandbox = Sandbox.from_db(
+                connection.alias,
+                [field.attname for field in Sandbox._meta.concrete_fields],
+                values[first:],
+            )
+            sandbox.lesson = lesson
+    _check_rate(count, seconds_left)  # over the rate, no slot was taken
+    if sandbox is None:
+        yield lesson, None
+        return
+    with run_slot(sandbox.server, slot):
+        yield lesson, sandbox
+
+
+def _lesson_from_row(values: list) -> Lesson:
+    values = list(values)
+    languages = _LESSON_COLUMNS.index("sandbox_languages")
+    if isinstance(values[languages], str):
+        values[languages] = json.loads(values[languages])
+    lesson = Lesson.from_db(connection.alias, list(_LESSON_COLUMNS), values[: len(_LESSON_COLUMNS)])
+    lesson.track = Track.from_db(
+        connection.alias, list(_TRACK_COLUMNS), values[len(_LESSON_COLUMNS) :]
+    )
+    return lesson
+
+
 @contextlib.contextmanager
 def run_slot(server: int, slot: int | None = None) -> Iterator[None]:
     """Hold one of SANDBOX_CONCURRENT_RUNS slots of a sandbox server for the length of a run.
@@ -261,6 +357,12 @@ class SandboxQuerySet(models.QuerySet):
         found = self.active().filter(learner_key=learner_key, lesson=lesson).first()
         if found is not None:
             return found
+        return self.make_for_learner(learner_key, lesson)
+
+    def make_for_learner(self, learner_key: str, lesson: Lesson) -> Sandbox:
+        """A warm sandbox, else a new one, for a learner the caller knows has none for this
+        lesson yet (the API has just looked). Should they have one after all (a concurrent
+        request), that one is returned."""
         server = runner.server_for(learner_key)
         seed = fixture_sql(lesson.fixture)
         digest = fixture_digest(seed)
@@ -292,31 +394,53 @@ class SandboxQuerySet(models.QuerySet):
             return self.active().get(learner_key=learner_key, lesson=lesson)
         Sandbox.objects.refill_soon(server, lesson.fixture)
         sandbox.refresh_from_db()
+        sandbox.lesson = lesson
         sandbox.just_made = True
         return sandbox
 
     def _claim_warm(
         self, learner_key: str, lesson: Lesson, server: int, digest: str
     ) -> Sandbox | None:
+        """Take the oldest warm sandbox of this fixture for the learner: one UPDATE … RETURNING
+        (SKIP LOCKED, so concurrent claims never wait for each other or take the same one)."""
+        table = connection.ops.quote_name(Sandbox._meta.db_table)
+        fields = Sandbox._meta.concrete_fields
+        returning = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+        # A savepoint only when already inside a transaction (tests; callers that need one):
+        # in autocommit the single statement is atomic on its own, without BEGIN/COMMIT.
+        guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
         try:
-            with transaction.atomic():
-                warm = (
-                    self.select_for_update(skip_locked=True)
-                    .filter(state=Sandbox.State.READY, server=server, fixture_digest=digest)
-                    .order_by("created_at")
-                    .first()
+            with guard, connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET learner_key = %s, lesson_id = %s, state = %s, "
+                    "last_used_at = now() "
+                    f"WHERE id = (SELECT id FROM {table} WHERE state = %s AND server = %s "
+                    "AND fixture_digest = %s ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                    f"RETURNING {returning}",
+                    [
+                        learner_key,
+                        lesson.pk,
+                        Sandbox.State.ACTIVE,
+                        Sandbox.State.READY,
+                        server,
+                        digest,
+                    ],
                 )
-                if warm is None:
-                    return None
-                runner.grant_languages(server, warm.name, lesson.sandbox_languages)
-                warm.learner_key = learner_key
-                warm.lesson = lesson
-                warm.state = Sandbox.State.ACTIVE
-                warm.last_used_at = timezone.now()
-                warm.save(update_fields=["learner_key", "lesson", "state", "last_used_at"])
-                return warm
+                row = cursor.fetchone()
         except IntegrityError:
+            # Another request of the same learner got there first: theirs it is.
             return self.active().get(learner_key=learner_key, lesson=lesson)
+        if row is None:
+            return None
+        warm = Sandbox.from_db(connection.alias, [field.attname for field in fields], row)
+        warm.lesson = lesson
+        if set(lesson.sandbox_languages) & set(runner.LANGUAGES):
+            try:
+                runner.grant_languages(server, warm.name, lesson.sandbox_languages)
+            except Exception:
+                warm.drop()
+                raise
+        return warm
 
     # -- warm pool ---------------------------------------------------------------------------
 

@@ -939,9 +939,21 @@ def _type_name(conn: psycopg.Connection, column: psycopg.Column) -> str:
     return shown
 
 
+# Types psycopg does not know (void, pg_lsn, …): built-in ones (OIDs below 16384) are named
+# the same on every server, so they cost one round trip per process, not one per run.
+_FIRST_NORMAL_OID = 16384
+_builtin_type_names: dict[int, str] = {}
+
+
 def _user_type_name(conn: psycopg.Connection, oid: int) -> str:
+    known = _builtin_type_names.get(oid)
+    if known is not None:
+        return known
     row = conn.execute("SELECT pg_catalog.format_type(%s, NULL)", [oid]).fetchone()
-    return row[0] if row and row[0] else str(oid)
+    name = row[0] if row and row[0] else str(oid)
+    if oid < _FIRST_NORMAL_OID and row and row[0]:
+        _builtin_type_names[oid] = name
+    return name
 
 
 def _bound_message(exc: psycopg.Error, ticket: _Ticket, limits: Limits) -> tuple[str, str | None]:

@@ -10,6 +10,7 @@ Pure functions, no database.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -186,6 +187,15 @@ def split(sql: str, *, languages: Iterable[str] = (), max_statements: int = 50) 
     ``languages`` are the procedural languages the lesson grants (for example ``["plpgsql"]``).
     Raises ``SyntaxProblem`` or ``StatementRefused``.
     """
+    granted = frozenset(language.lower() for language in languages)
+    return list(_split_cached(sql, granted, max_statements))
+
+
+# Learners run the same few queries over and over (lesson examples, edits re-run): parsing is a
+# good part of a run's CPU. Statements are immutable, the answer depends only on the arguments,
+# and refusals are not cached (they raise). At most SANDBOX_MAX_SQL_LENGTH characters a key.
+@functools.lru_cache(maxsize=256)
+def _split_cached(sql: str, granted: frozenset[str], max_statements: int) -> tuple[Statement, ...]:
     try:
         raws = pglast.parse_sql(sql)
     except ParseError as exc:
@@ -202,7 +212,6 @@ def split(sql: str, *, languages: Iterable[str] = (), max_statements: int = 50) 
             f"(this one has {len(raws)}).",
             max_statements,
         )
-    granted = {language.lower() for language in languages}
     statements = []
     for index, raw in enumerate(raws):
         start = raw.stmt_location or 0
@@ -218,7 +227,7 @@ def split(sql: str, *, languages: Iterable[str] = (), max_statements: int = 50) 
             exc.position = exc.position or offset + 1
             raise
         statements.append(_describe(node, stripped.rstrip().rstrip(";").rstrip(), offset))
-    return statements
+    return tuple(statements)
 
 
 def _describe(node: ast.Node, text: str, offset: int) -> Statement:
@@ -278,7 +287,7 @@ def _refuse(what: str, why: str, index: int, location: int | None = None) -> Sta
     return StatementRefused(f"Not allowed in the sandbox: {what} — {why}.", index, location)
 
 
-def _check(node: ast.Node, index: int, languages: set[str]) -> None:
+def _check(node: ast.Node, index: int, languages: frozenset[str]) -> None:
     kind = type(node)
     if kind in _REFUSED_BECAUSE:
         raise _refuse(_name_of(node), _REFUSED_BECAUSE[kind], index)
@@ -350,7 +359,7 @@ def _check_persistence(relation: ast.RangeVar | None, index: int) -> None:
         )
 
 
-def _check_language(language: str, what: str, index: int, languages: set[str]) -> None:
+def _check_language(language: str, what: str, index: int, languages: frozenset[str]) -> None:
     if language.lower() not in languages:
         raise _refuse(
             what,

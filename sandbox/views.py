@@ -24,7 +24,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from lessons.models import Lesson
 from sandbox import runner, statements
-from sandbox.models import FixtureMissing, LimitReached, Sandbox, admitted
+from sandbox.models import (
+    FixtureMissing,
+    LimitReached,
+    Sandbox,
+    admitted_to_sandbox,
+    run_slot,
+)
 
 _PING_CACHE: dict[str, tuple[float, str | None]] = {}
 
@@ -68,22 +74,20 @@ def _payload(request: HttpRequest) -> dict:
     return request.POST.dict()
 
 
-def _lesson_and_sandbox(data: dict, key: str) -> tuple[Lesson, Sandbox | None]:
-    """The lesson named in the request and, when the learner has one, their sandbox for it
-    (one query on the common path)."""
+def _lesson_ref(data: dict) -> str:
     ref = data.get("lesson")
     if not isinstance(ref, str) or "/" not in ref:
         raise BadRequest('"lesson" must be "<track>/<slug>".')
-    sandbox = Sandbox.objects.of_learner(key, ref)
-    if sandbox is not None:
-        return sandbox.lesson, sandbox
-    try:
-        lesson = Lesson.objects.by_ref(ref)
-    except Lesson.DoesNotExist:
-        raise BadRequest(f"No published lesson {ref!r}.") from None
+    return ref
+
+
+def _sandbox_lesson(ref: str, lesson: Lesson | None) -> Lesson:
+    """The lesson if it has a sandbox, else BadRequest."""
+    if lesson is None:
+        raise BadRequest(f"No published lesson {ref!r}.")
     if lesson.mode != Lesson.Mode.SQL_SANDBOX:
         raise BadRequest(f"The lesson {ref!r} has no sandbox.")
-    return lesson, None
+    return lesson
 
 
 def _sql(data: dict) -> str:
@@ -132,10 +136,16 @@ def sandbox_api(view):
         try:
             data = _payload(request)
             key = learner_key(request)
-            lesson, sandbox = _lesson_and_sandbox(data, key)
-            server = sandbox.server if sandbox else runner.server_for(key)
-            with admitted(key, server):
-                sandbox = sandbox or Sandbox.objects.for_learner(key, lesson)
+            # One round trip on the common path: find the sandbox, count the run, take a slot.
+            ref = _lesson_ref(data)
+            with admitted_to_sandbox(key, ref) as (lesson, sandbox):
+                if sandbox is not None:
+                    return view(request, data, sandbox, key)
+            # The learner's first run of this lesson (already counted above).
+            lesson = _sandbox_lesson(ref, lesson)
+            server = runner.server_for(key)
+            with run_slot(server):
+                sandbox = Sandbox.objects.make_for_learner(key, lesson)
                 return view(request, data, sandbox, key)
         except BadRequest as exc:
             return _failure(request, str(exc), 400)

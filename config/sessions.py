@@ -1,0 +1,40 @@
+"""Django's database sessions, with fewer round trips when a session is written.
+
+A visitor's first sandbox run creates their session (the sandbox is keyed by it). Django's
+database backend spends four round trips on that: a SELECT to check that a new random key is
+unused, then BEGIN, INSERT and COMMIT. Both are redundant: the INSERT fails on a clashing key
+(then Django's ``create()`` draws another), and outside a transaction one INSERT or UPDATE is
+atomic on its own. Inside a transaction this behaves exactly like Django's backend.
+"""
+
+from __future__ import annotations
+
+from django.contrib.sessions.backends import db
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
+from django.db import DatabaseError, IntegrityError, connections, router
+from django.utils.crypto import get_random_string
+
+
+class SessionStore(db.SessionStore):
+    def _get_new_session_key(self) -> str:
+        # 32 characters of 36: a clash makes save(must_create=True) raise CreateError.
+        return get_random_string(32, VALID_KEY_CHARS)
+
+    def save(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            return self.create()
+        using = router.db_for_write(self.model)
+        if connections[using].in_atomic_block:
+            return super().save(must_create=must_create)
+        data = self._get_session(no_load=must_create)
+        obj = self.create_model_instance(data)
+        try:
+            obj.save(force_insert=must_create, force_update=not must_create, using=using)
+        except IntegrityError:
+            if must_create:
+                raise CreateError from None
+            raise
+        except DatabaseError:
+            if not must_create:
+                raise UpdateError from None
+            raise

@@ -1,0 +1,123 @@
+"""The fast run path: reused learner connections, one app-database round trip to admit a run,
+warm sandboxes claimed with one statement, parses cached. Speed must never cost isolation."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from sandbox import runner, statements
+from sandbox.models import Sandbox
+from sandbox.tests.conftest import api, run_json
+
+pytestmark = pytest.mark.django_db
+
+
+def backend_pid(client, lesson) -> int:
+    return run_json(client, lesson, "SELECT pg_backend_pid()")["results"][0]["rows"][0][0]
+
+
+def test_it_reuses_a_learners_connection_between_runs(client, shop_lesson):
+    assert backend_pid(client, shop_lesson) == backend_pid(client, shop_lesson)
+
+
+def test_it_never_gives_one_learners_connection_to_another(client, other_client, shop_lesson):
+    mine = backend_pid(client, shop_lesson)
+    theirs = backend_pid(other_client, shop_lesson)
+    assert mine != theirs
+    answer = run_json(other_client, shop_lesson, "SELECT current_user, current_schema()")
+    user, schema = answer["results"][0]["rows"][0]
+    sandbox = Sandbox.objects.get(learner_key__startswith="user:", lesson=shop_lesson)
+    assert user == schema == sandbox.name
+
+
+def test_a_learners_set_lasts_one_run(client, shop_lesson):
+    answer = run_json(client, shop_lesson, "SET enable_seqscan = off; SHOW enable_seqscan")
+    assert answer["results"][1]["rows"] == [["off"]]
+    assert run_json(client, shop_lesson, "SHOW enable_seqscan")["results"][0]["rows"] == [["on"]]
+
+
+def test_prepared_statements_and_cursors_do_not_survive_the_run(client, shop_lesson):
+    run_json(client, shop_lesson, "PREPARE p AS SELECT 1; BEGIN; DECLARE c CURSOR FOR SELECT 1")
+    answer = run_json(client, shop_lesson, "EXECUTE p")
+    assert answer["error"]["sqlstate"] == "26000"  # prepared statement "p" does not exist
+    answer = run_json(client, shop_lesson, "SELECT count(*) FROM pg_prepared_statements")
+    assert answer["results"][0]["rows"] == [[0]]
+
+
+def test_the_limits_hold_on_a_reused_connection(client, shop_lesson):
+    backend_pid(client, shop_lesson)
+    answer = run_json(client, shop_lesson, "SHOW statement_timeout; SHOW search_path")
+    assert answer["results"][0]["rows"] == [["1s"]]
+    sandbox = Sandbox.objects.get(lesson=shop_lesson)
+    assert answer["results"][1]["rows"] == [[sandbox.name]]
+
+
+def test_it_does_not_reuse_a_connection_to_a_reset_sandbox(client, shop_lesson):
+    before = backend_pid(client, shop_lesson)
+    old_name = Sandbox.objects.get(lesson=shop_lesson).name
+    assert api(client, "reset", shop_lesson).status_code == 200
+    assert old_name not in runner._idle
+    after = backend_pid(client, shop_lesson)
+    assert after != before
+    answer = run_json(client, shop_lesson, "SELECT current_user")
+    assert answer["results"][0]["rows"] == [[Sandbox.objects.get(lesson=shop_lesson).name]]
+
+
+def test_it_does_not_reuse_a_connection_to_a_dropped_sandbox(client, shop_lesson):
+    backend_pid(client, shop_lesson)
+    sandbox = Sandbox.objects.get(lesson=shop_lesson)
+    assert runner._idle.get(sandbox.name)
+    sandbox.drop()
+    assert sandbox.name not in runner._idle
+    # The next run makes a new sandbox and works.
+    assert run_json(client, shop_lesson, "SELECT count(*) > 0 FROM items")["ok"]
+
+
+def test_it_admits_a_run_in_one_app_database_query(client, shop_lesson):
+    run_json(client, shop_lesson, "SELECT 1")  # the sandbox exists, the session too
+    with CaptureQueriesContext(connection) as queries:
+        run_json(client, shop_lesson, "SELECT 1")
+    # The session, then the sandbox found + run counted + slot taken, then the slot freed.
+    assert len(queries) == 3, [query["sql"][:80] for query in queries]
+
+
+def test_a_refused_rate_takes_no_slot(client, shop_lesson, settings):
+    run_json(client, shop_lesson, "SELECT 1")
+    settings.SANDBOX_RUNS_PER_MINUTE = 1
+    assert api(client, "run", shop_lesson, "SELECT 1").status_code == 429
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        assert cursor.fetchone() == (0,)
+
+
+def test_it_claims_a_warm_sandbox_for_a_first_run(client, shop_lesson, settings):
+    settings.SANDBOX_WARM_POOL_SIZE = 1
+    Sandbox.objects.refill_pool(0, [shop_lesson.fixture])
+    warm = Sandbox.objects.get(state="ready")
+    assert run_json(client, shop_lesson, "SELECT current_user")["results"][0]["rows"] == [
+        [warm.name]
+    ]
+    claimed = Sandbox.objects.get(name=warm.name)
+    assert claimed.state == "active" and claimed.lesson == shop_lesson
+
+
+def test_the_parse_cache_keeps_each_lessons_languages_apart():
+    code = "DO $$ BEGIN PERFORM 1; END $$"
+    assert statements.split(code, languages=["plpgsql"])[0].kind == "DoStmt"
+    with pytest.raises(statements.StatementRefused):
+        statements.split(code, languages=[])
+    first = statements.split("SELECT 1")
+    first.append("changed by a caller")
+    assert len(statements.split("SELECT 1")) == 1
+
+
+def test_it_names_types_psycopg_does_not_know(client, shop_lesson):
+    run_json(client, shop_lesson, "CREATE TYPE mood AS ENUM ('ok')")
+    for _ in range(2):  # the second time from the cache of built-in type names
+        answer = run_json(client, shop_lesson, "SELECT pg_sleep(0), 'ok'::mood")
+        assert answer["results"][0]["types"] == ["void", "mood"]
+    run_json(client, shop_lesson, "ALTER TYPE mood RENAME TO feeling")
+    answer = run_json(client, shop_lesson, "SELECT 'ok'::feeling")
+    assert answer["results"][0]["types"] == ["feeling"]
