@@ -1069,3 +1069,82 @@ def explain(
             conn.execute("ROLLBACK")
     _checkin(learner)
     return outcome
+
+
+# -- scratch runs (graded exercises, content check) ---------------------------------------------
+
+
+@dataclass
+class ScratchOutcome:
+    results: list[StatementResult] = field(default_factory=list)
+    error: RunError | None = None
+    plan: Any = None  # EXPLAIN (ANALYZE, FORMAT JSON) of the last statement, when asked
+
+
+def run_scratch(
+    server: int,
+    name: str,
+    setups: list[str],
+    runs: list[list[Statement]],
+    explain_last_of: int | None = None,
+    limits: Limits | None = None,
+) -> list[list[ScratchOutcome]]:
+    """For each trusted ``setup`` SQL (a data variant; "" for the fixture as it is), run each
+    list of statements of ``runs`` on a fresh copy of sandbox ``name``'s data: everything
+    happens in one transaction, with a savepoint after each setup that every run rolls back
+    to, and the transaction is rolled back at the end, so the sandbox never changes. Returns
+    outcomes[setup][run]. ``explain_last_of`` names a run whose last statement is also
+    EXPLAINed (ANALYZE) on the first setup. Transaction control must be refused beforehand."""
+    limits = limits or Limits.from_settings()
+    learner = _checkout(server, _checked(name), limits)
+    conn = learner.conn
+    outcomes: list[list[ScratchOutcome]] = []
+    seconds = limits.run_timeout_ms / 1000 * max(1, len(setups) * len(runs))
+    ticket = _watchdog.watch(learner, seconds, limits.cancel_grace_ms / 1000)
+    try:
+        conn.execute("BEGIN")
+        for position, setup in enumerate(setups):
+            if position:
+                conn.execute("ROLLBACK TO SAVEPOINT fresh")
+            else:
+                conn.execute("SAVEPOINT fresh")
+            if setup.strip():
+                # Several statements in one string: the simple protocol (trusted text).
+                conn.execute(setup.encode())
+            conn.execute("SAVEPOINT seeded")
+            row: list[ScratchOutcome] = []
+            for number, statements in enumerate(runs):
+                conn.execute("ROLLBACK TO SAVEPOINT seeded")
+                outcome = ScratchOutcome()
+                budget = _Budget(limits)
+                for index, statement in enumerate(statements):
+                    last = index == len(statements) - 1
+                    try:
+                        if last and position == 0 and number == explain_last_of:
+                            conn.execute("SAVEPOINT explain")
+                            found = conn.execute(_EXPLAIN_JSON + statement.text).fetchone()
+                            plan = found[0] if found else None
+                            outcome.plan = json.loads(plan) if isinstance(plan, str) else plan
+                            conn.execute("ROLLBACK TO SAVEPOINT explain")
+                        outcome.results.append(_execute(learner, statement, budget))
+                    except psycopg.Error as exc:
+                        outcome.error = _error_from(exc, index, statement, ticket, limits)
+                        if conn.closed or conn.broken:
+                            raise
+                        break
+                row.append(outcome)
+            outcomes.append(row)
+    except psycopg.Error as exc:
+        message, bound = _bound_message(exc, ticket, limits)
+        raise ScratchFailed(message) from exc
+    finally:
+        ticket.done = True
+        if not conn.closed and not conn.broken:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+        _checkin(learner)
+    return outcomes
+
+
+class ScratchFailed(RuntimeError):
+    """A scratch run could not go on (a variant's setup failed, or the run was stopped)."""
