@@ -341,19 +341,58 @@ def _make_schema(
     database = sql.Identifier(conn.info.dbname)
     conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION CURRENT_USER").format(role))
     conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(role, role))
-    conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, role))
     if fixture_sql.strip():
         every = sql.SQL(", ").join(sql.Identifier(language) for language in LANGUAGES)
-        conn.execute(sql.SQL("GRANT USAGE ON LANGUAGE {} TO {}").format(every, role))
+        # Granting updates pg_language's rows, locked until COMMIT: concurrent seeds would fail
+        # ("tuple concurrently updated"), so only fixtures that make functions get the grant.
+        needs_languages = bool(_MAKES_CODE.search(fixture_sql))
+        if needs_languages:
+            conn.execute(sql.SQL("GRANT USAGE ON LANGUAGE {} TO {}").format(every, role))
         conn.execute("SET LOCAL statement_timeout = '120s'")
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(role))
         conn.execute(sql.SQL("SET LOCAL search_path = {}").format(role))
+        seed, analyze = without_bare_analyze(fixture_sql)
         # Several statements in one string: the simple protocol, deliberately (trusted text).
-        conn.execute(fixture_sql.encode())
+        conn.execute(seed.encode())
+        if analyze:
+            _analyze_schema(conn, name)
         conn.execute("RESET ROLE")
         conn.execute("SET LOCAL search_path = pg_catalog")
-        conn.execute(sql.SQL("REVOKE USAGE ON LANGUAGE {} FROM {}").format(every, role))
+        if needs_languages:
+            conn.execute(sql.SQL("REVOKE USAGE ON LANGUAGE {} FROM {}").format(every, role))
     grant_languages_on(conn, name, languages)
+    # Last, just before COMMIT: the grant updates the database's catalog row, which stays locked
+    # until the transaction ends, and a concurrent provisioning that updates it meanwhile fails
+    # with "tuple concurrently updated" (seeding a large fixture takes seconds).
+    conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, role))
+
+
+_MAKES_CODE = re.compile(r"(?i)\bLANGUAGE\b|\bDO\b|\bBEGIN\s+ATOMIC\b")
+_BARE_ANALYZE = re.compile(r"(?is)(?:^|;)(?:\s|--[^\n]*)*(ANALYZE\s*;?)(?:\s|--[^\n]*)*\Z")
+
+
+def without_bare_analyze(fixture_sql: str) -> tuple[str, bool]:
+    """The fixture without a trailing bare ``ANALYZE;`` and whether it had one.
+
+    Run as the sandbox's role, a bare ANALYZE visits every table of the database and warns about
+    each one it does not own (every other sandbox's), slower as sandboxes accumulate; the seeding
+    path analyzes the sandbox's own tables instead (``_analyze_schema``)."""
+    found = _BARE_ANALYZE.search(fixture_sql)
+    if not found:
+        return fixture_sql, False
+    return fixture_sql[: found.start(1)], True
+
+
+def _analyze_schema(conn: psycopg.Connection, schema: str) -> None:
+    tables = conn.execute(
+        "SELECT c.relname FROM pg_catalog.pg_class c "
+        "WHERE c.relnamespace OPERATOR(pg_catalog.=) %s::pg_catalog.regnamespace "
+        "AND c.relkind IN ('r', 'm', 'p') ORDER BY 1",
+        [schema],
+    ).fetchall()
+    if tables:
+        listed = sql.SQL(", ").join(sql.Identifier(schema, table) for (table,) in tables)
+        conn.execute(sql.SQL("ANALYZE {}").format(listed))
 
 
 def grant_languages_on(conn: psycopg.Connection, name: str, languages: Iterable[str]) -> None:
