@@ -43,7 +43,7 @@ WORDS_PER_MINUTE = 200
 
 LEVELS = ("beginner", "intermediate", "advanced")
 MODES = ("reading", "sql_sandbox")
-SANDBOX_LANGUAGES = ("plpgsql",)
+SANDBOX_LANGUAGES = ("plpgsql", "sql")
 PLAN_CHECKS = {"index_scan_on": str, "uses_index": str, "no_seq_scan": str, "max_rows_read": int}
 BLOCK_TYPES = ("quiz", "selfcheck", "interview", "flashcards", "pitfall", "example", "exercise")
 

@@ -16,11 +16,14 @@ Comparing results:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from django.conf import settings
 
 from sandbox import plans, runner, statements
 
@@ -171,8 +174,15 @@ def grade(
     Raises ``runner.ScratchFailed`` when a variant cannot be set up or the check is stopped,
     and ``SolutionBroken`` when the reference solution itself fails."""
     setups = [""] + [variant["setup"] for variant in variants]
+    defaults = runner.Limits.from_settings()
+    # The whole result is compared, not a page of it; the time limits stay as they are.
+    limits = dataclasses.replace(
+        defaults,
+        max_rows=max(defaults.max_rows, settings.SANDBOX_CHECK_MAX_ROWS),
+        max_bytes=max(defaults.max_bytes, settings.SANDBOX_CHECK_MAX_ROWS * 200),
+    )
     outcomes = runner.run_scratch(
-        server, sandbox_name, setups, [solution, answer], explain_last_of=1
+        server, sandbox_name, setups, [solution, answer], explain_last_of=1, limits=limits
     )
     verdict = Verdict(passed=True)
     for position, (reference, mine) in enumerate(outcomes):
