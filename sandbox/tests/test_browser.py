@@ -7,17 +7,9 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls of other
-    # fixtures are still plain synchronous code.
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with playwright.sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-            yield chromium
-            chromium.close()
+# `browser` is the session's Chromium from the root conftest.py: a second Playwright instance
+# in the same thread fails ("Sync API inside the asyncio loop") once another test module has
+# started one.
 
 
 @pytest.fixture
