@@ -417,6 +417,7 @@ class SandboxQuerySet(models.QuerySet):
         stale = list(self.expired().values_list("pk", flat=True))
         report.expired = self.filter(pk__in=stale)._drop_in_batches(batch, report)
         report.half_made = self.half_made()._drop_in_batches(batch, report)
+        report.half_made += self.stale_graders()._drop_in_batches(batch, report)
         for server in range(len(runner.sandbox_urls())):
             try:
                 report.orphans += self._drop_orphans(server, batch)
@@ -426,6 +427,20 @@ class SandboxQuerySet(models.QuerySet):
                 report.errors.append(f"server {server}: {exc}")
         RunCounter.prune()
         return report
+
+    def stale_graders(self) -> SandboxQuerySet:
+        """Graders seeded from a fixture text that is no longer the file's (or no file)."""
+        stale = []
+        for pk, fixture, digest in self.filter(state=Sandbox.State.GRADER).values_list(
+            "pk", "fixture", "fixture_digest"
+        ):
+            try:
+                current = fixture_digest(fixture_sql(fixture))
+            except FixtureMissing:
+                current = None
+            if current != digest:
+                stale.append(pk)
+        return self.filter(pk__in=stale)
 
     def _drop_in_batches(self, batch: int, report: SweepReport) -> int:
         dropped = 0

@@ -219,3 +219,17 @@ def test_it_renders_the_verdict_for_htmx(client, big_spenders):
     )
     html = response.content.decode()
     assert "Not yet." in html and "x&lt;b&gt;" in html
+
+
+def test_it_drops_a_grader_whose_fixture_changed(client, big_spenders, settings, tmp_path):
+    from sandbox.models import Sandbox
+
+    check(client, big_spenders, big_spenders.solution_sql)
+    grader = Sandbox.objects.get(state=Sandbox.State.GRADER)
+    assert not Sandbox.objects.stale_graders().exists()
+    changed = tmp_path / "grading.sql"
+    changed.write_text("CREATE TABLE customers (id int);\n")
+    settings.SANDBOX_FIXTURES_DIR = tmp_path
+    assert list(Sandbox.objects.stale_graders()) == [grader]
+    Sandbox.objects.sweep()
+    assert not Sandbox.objects.filter(pk=grader.pk).exists()
