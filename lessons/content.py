@@ -33,7 +33,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 # Bump when rendering changes, so that `content sync` re-renders files whose text did not change.
-RENDER_VERSION = "2"
+RENDER_VERSION = "3"
 
 LESSON_FILE = re.compile(r"^(?P<step>\d{2,3})-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
 TRACK_FILE = "track.yml"
@@ -43,7 +43,7 @@ WORDS_PER_MINUTE = 200
 
 LEVELS = ("beginner", "intermediate", "advanced")
 MODES = ("reading", "sql_sandbox")
-SANDBOX_LANGUAGES = ("plpgsql",)
+SANDBOX_LANGUAGES = ("plpgsql", "sql")
 PLAN_CHECKS = {"index_scan_on": str, "uses_index": str, "no_seq_scan": str, "max_rows_read": int}
 BLOCK_TYPES = ("quiz", "selfcheck", "interview", "flashcards", "pitfall", "example", "exercise")
 
@@ -611,7 +611,8 @@ def _block_exercise(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpe
     )
     lesson.public_text += [exercise.title, _text(data["prompt"])]
     spec.exercises.append(exercise)
-    return {"exercise": exercise, "number": len(spec.exercises)}
+    lesson_ref = f"{spec.track}/{spec.slug}"
+    return {"exercise": exercise, "number": len(spec.exercises), "lesson_ref": lesson_ref}
 
 
 _BLOCKS = {

@@ -17,8 +17,12 @@ class SandboxConfig(AppConfig):
 def _adopt_visitor_sandboxes(sender, request, user, **kwargs) -> None:
     """Sandboxes made before signing in follow the learner into their account (the session's
     sandbox token survives the session key's rotation at log-in)."""
-    from sandbox.models import Sandbox
+    from sandbox.models import ExerciseAttempt, PlanRecord, Sandbox
 
     token = request.session.get("sandbox_learner") if request is not None else None
     if token:
-        Sandbox.objects.adopt(f"session:{token}", f"user:{user.pk}")
+        visitor, member = f"session:{token}", f"user:{user.pk}"
+        Sandbox.objects.adopt(visitor, member)
+        # Exercise attempts and kept plans follow too (progress code re-reads attempts).
+        ExerciseAttempt.objects.filter(learner_key=visitor).update(learner_key=member)
+        PlanRecord.objects.filter(learner_key=visitor).update(learner_key=member)

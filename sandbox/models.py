@@ -442,6 +442,33 @@ class SandboxQuerySet(models.QuerySet):
                 raise
         return warm
 
+    def grader_for(self, lesson: Lesson) -> Sandbox:
+        """The sandbox that grades the lesson's exercises: a seed of its fixture shared by every
+        learner, never changed (each check runs in a transaction that is rolled back)."""
+        seed = fixture_sql(lesson.fixture)
+        digest = fixture_digest(seed)
+        server = runner.server_for("grader")
+        found = self.filter(state=Sandbox.State.GRADER, server=server, fixture_digest=digest)
+        grader = found.order_by("pk").first()
+        if grader is not None:
+            runner.grant_languages(server, grader.name, lesson.sandbox_languages)
+            return grader
+        grader = self.create(
+            name=runner.new_sandbox_name(),
+            server=server,
+            fixture=lesson.fixture,
+            fixture_digest=digest,
+            state=Sandbox.State.PROVISIONING,
+        )
+        try:
+            runner.provision(server, grader.name, seed, lesson.sandbox_languages)
+        except Exception:
+            grader.drop()
+            raise
+        self.filter(pk=grader.pk).update(state=Sandbox.State.GRADER)
+        grader.state = Sandbox.State.GRADER
+        return grader
+
     # -- warm pool ---------------------------------------------------------------------------
 
     def refill_pool(self, server: int = 0, fixtures: list[str] | None = None) -> int:
@@ -514,6 +541,7 @@ class SandboxQuerySet(models.QuerySet):
         stale = list(self.expired().values_list("pk", flat=True))
         report.expired = self.filter(pk__in=stale)._drop_in_batches(batch, report)
         report.half_made = self.half_made()._drop_in_batches(batch, report)
+        report.half_made += self.stale_graders()._drop_in_batches(batch, report)
         for server in range(len(runner.sandbox_urls())):
             try:
                 report.orphans += self._drop_orphans(server, batch)
@@ -523,6 +551,20 @@ class SandboxQuerySet(models.QuerySet):
                 report.errors.append(f"server {server}: {exc}")
         RunCounter.prune()
         return report
+
+    def stale_graders(self) -> SandboxQuerySet:
+        """Graders seeded from a fixture text that is no longer the file's (or no file)."""
+        stale = []
+        for pk, fixture, digest in self.filter(state=Sandbox.State.GRADER).values_list(
+            "pk", "fixture", "fixture_digest"
+        ):
+            try:
+                current = fixture_digest(fixture_sql(fixture))
+            except FixtureMissing:
+                current = None
+            if current != digest:
+                stale.append(pk)
+        return self.filter(pk__in=stale)
 
     def _drop_in_batches(self, batch: int, report: SweepReport) -> int:
         dropped = 0
@@ -578,6 +620,8 @@ class Sandbox(models.Model):
         READY = "ready", "Warm, waiting in the pool"
         ACTIVE = "active", "In use"
         DROPPING = "dropping", "Being dropped"
+        # Holds a fixture's data for grading exercises; only used in rolled-back transactions.
+        GRADER = "grader", "Grades exercises"
 
     name = models.CharField(max_length=63, unique=True)
     server = models.PositiveSmallIntegerField(default=0)
@@ -683,3 +727,129 @@ class Sandbox(models.Model):
             changes["disk_bytes"] = disk_bytes
         Sandbox.objects.filter(pk=self.pk).update(**changes)
         self.last_used_at = now
+
+
+# -- plans kept for before/after ---------------------------------------------------------------
+
+
+class PlanRecordQuerySet(models.QuerySet):
+    def of(self, learner_key: str, lesson: Lesson) -> PlanRecordQuerySet:
+        return self.filter(learner_key=learner_key, lesson=lesson).order_by("-created_at", "-pk")
+
+
+class PlanRecord(models.Model):
+    """One explained statement of a learner in a lesson's sandbox; the last
+    SANDBOX_PLANS_KEPT per learner and lesson are kept, for comparing before and after."""
+
+    learner_key = models.CharField(max_length=80)
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="+")
+    sql = models.TextField()
+    plan = models.JSONField()
+    text = models.TextField()
+    total_ms = models.FloatField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = PlanRecordQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["learner_key", "lesson", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.learner_key} {self.lesson_id} {self.created_at:%H:%M:%S}"
+
+    @classmethod
+    def keep(cls, learner_key: str, lesson: Lesson, sql: str, plan, text: str, total_ms: float):
+        """Record a plan and forget the learner's oldest beyond the bound."""
+        record = cls.objects.create(
+            learner_key=learner_key,
+            lesson=lesson,
+            sql=sql,
+            plan=plan,
+            text=text,
+            total_ms=total_ms,
+        )
+        stale = cls.objects.of(learner_key, lesson).values_list("pk", flat=True)[
+            settings.SANDBOX_PLANS_KEPT :
+        ]
+        cls.objects.filter(pk__in=list(stale)).delete()
+        return record
+
+
+# -- graded exercises ----------------------------------------------------------------------------
+
+
+class ExerciseAttempt(models.Model):
+    """One "Check" of a learner's answer to an exercise, or a request to see its solution.
+
+    ``learner_key`` is the sandbox's learner key ("user:<id>" or "session:<token>");
+    ``sandbox.signals.exercise_passed`` is sent after a passing attempt is saved."""
+
+    class Kind(models.TextChoices):
+        CHECK = "check", "Checked an answer"
+        SOLUTION = "solution", "Asked for the solution"
+
+    learner_key = models.CharField(max_length=80, db_index=True)
+    exercise = models.ForeignKey(
+        "lessons.Exercise", on_delete=models.CASCADE, related_name="attempts"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CHECK)
+    sql = models.TextField(blank=True)
+    passed = models.BooleanField(default=False)
+    feedback = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["learner_key", "exercise", "-created"])]
+
+    def __str__(self) -> str:
+        return f"{self.learner_key} {self.exercise_id} {'pass' if self.passed else self.kind}"
+
+    @classmethod
+    def passed_by(cls, learner_key: str, exercise) -> bool:
+        return cls.objects.filter(
+            learner_key=learner_key, exercise=exercise, kind=cls.Kind.CHECK, passed=True
+        ).exists()
+
+    @classmethod
+    def solution_seen(cls, learner_key: str, exercise) -> bool:
+        return cls.objects.filter(
+            learner_key=learner_key, exercise=exercise, kind=cls.Kind.SOLUTION
+        ).exists()
+
+    @classmethod
+    def grade(cls, learner_key: str, exercise, sql: str):
+        """Grade ``sql`` as an answer to ``exercise`` on fresh copies of its data, record the
+        attempt, and return (attempt, verdict). Raises grading.AnswerRefused for an answer
+        that cannot be run as written."""
+        from sandbox import grading
+
+        lesson = exercise.lesson
+        languages = lesson.sandbox_languages
+        answer = grading.parse_answer(sql, languages, settings.SANDBOX_MAX_STATEMENTS)
+        solution = grading.parse_answer(exercise.solution_sql, ["plpgsql", "sql"], 1000)
+        grader = Sandbox.objects.grader_for(lesson)
+        verdict = grading.grade(
+            grader.server,
+            grader.name,
+            answer,
+            solution,
+            exercise.variants,
+            exercise.order_matters,
+            exercise.plan_checks,
+        )
+        feedback = verdict.problems + verdict.plan_problems
+        return cls.record(learner_key, exercise, sql, verdict.passed, feedback), verdict
+
+    @classmethod
+    def record(cls, learner_key: str, exercise, sql: str, passed: bool, feedback: list[str]):
+        """Save a checked answer; on a pass, send ``exercise_passed`` (progress listens)."""
+        from sandbox.signals import exercise_passed
+
+        attempt = cls.objects.create(
+            learner_key=learner_key, exercise=exercise, sql=sql, passed=passed, feedback=feedback
+        )
+        if passed:
+            exercise_passed.send(
+                sender=cls, learner_key=learner_key, exercise=exercise, attempt=attempt
+            )
+        return attempt

@@ -387,23 +387,57 @@ def _make_schema(
     conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(role, role))
     _join_groups(conn, name, ["connect"])
     if fixture_sql.strip():
-        # The fixture may define functions in any language; the learner keeps only the
-        # languages their lesson grants.
+        # Only fixtures that make functions need the languages while seeding; the learner
+        # keeps only those their lesson grants (grant_languages_on below).
         every = [f"lang_{language}" for language in LANGUAGES]
-        _join_groups(conn, name, every)
+        needs_languages = bool(_MAKES_CODE.search(fixture_sql))
+        if needs_languages:
+            _join_groups(conn, name, every)
         conn.execute("SET LOCAL statement_timeout = '120s'")
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(role))
         conn.execute(sql.SQL("SET LOCAL search_path = {}").format(role))
+        seed, analyze = without_bare_analyze(fixture_sql)
         # Several statements in one string: the simple protocol, deliberately (trusted text).
-        conn.execute(fixture_sql.encode())
+        conn.execute(seed.encode())
+        if analyze:
+            _analyze_schema(conn, name)
         conn.execute("RESET ROLE")
         conn.execute("SET LOCAL search_path = pg_catalog")
-        conn.execute(
-            sql.SQL("REVOKE {} FROM {}").format(
-                sql.SQL(", ").join(sql.Identifier(_group_name(p)) for p in every), role
+        if needs_languages:
+            conn.execute(
+                sql.SQL("REVOKE {} FROM {}").format(
+                    sql.SQL(", ").join(sql.Identifier(_group_name(p)) for p in every), role
+                )
             )
-        )
     grant_languages_on(conn, name, languages)
+
+
+_MAKES_CODE = re.compile(r"(?i)\bLANGUAGE\b|\bDO\b|\bBEGIN\s+ATOMIC\b")
+_BARE_ANALYZE = re.compile(r"(?is)(?:^|;)(?:\s|--[^\n]*)*(ANALYZE\s*;?)(?:\s|--[^\n]*)*\Z")
+
+
+def without_bare_analyze(fixture_sql: str) -> tuple[str, bool]:
+    """The fixture without a trailing bare ``ANALYZE;`` and whether it had one.
+
+    Run as the sandbox's role, a bare ANALYZE visits every table of the database and warns about
+    each one it does not own (every other sandbox's), slower as sandboxes accumulate; the seeding
+    path analyzes the sandbox's own tables instead (``_analyze_schema``)."""
+    found = _BARE_ANALYZE.search(fixture_sql)
+    if not found:
+        return fixture_sql, False
+    return fixture_sql[: found.start(1)], True
+
+
+def _analyze_schema(conn: psycopg.Connection, schema: str) -> None:
+    tables = conn.execute(
+        "SELECT c.relname FROM pg_catalog.pg_class c "
+        "WHERE c.relnamespace OPERATOR(pg_catalog.=) %s::pg_catalog.regnamespace "
+        "AND c.relkind IN ('r', 'm', 'p') ORDER BY 1",
+        [schema],
+    ).fetchall()
+    if tables:
+        listed = sql.SQL(", ").join(sql.Identifier(schema, table) for (table,) in tables)
+        conn.execute(sql.SQL("ANALYZE {}").format(listed))
 
 
 def _join_groups(conn: psycopg.Connection, name: str, purposes: Iterable[str]) -> None:
@@ -1134,3 +1168,82 @@ def explain(
             conn.execute("ROLLBACK")
     _checkin(learner)
     return outcome
+
+
+# -- scratch runs (graded exercises, content check) ---------------------------------------------
+
+
+@dataclass
+class ScratchOutcome:
+    results: list[StatementResult] = field(default_factory=list)
+    error: RunError | None = None
+    plan: Any = None  # EXPLAIN (ANALYZE, FORMAT JSON) of the last statement, when asked
+
+
+def run_scratch(
+    server: int,
+    name: str,
+    setups: list[str],
+    runs: list[list[Statement]],
+    explain_last_of: int | None = None,
+    limits: Limits | None = None,
+) -> list[list[ScratchOutcome]]:
+    """For each trusted ``setup`` SQL (a data variant; "" for the fixture as it is), run each
+    list of statements of ``runs`` on a fresh copy of sandbox ``name``'s data: everything
+    happens in one transaction, with a savepoint after each setup that every run rolls back
+    to, and the transaction is rolled back at the end, so the sandbox never changes. Returns
+    outcomes[setup][run]. ``explain_last_of`` names a run whose last statement is also
+    EXPLAINed (ANALYZE) on the first setup. Transaction control must be refused beforehand."""
+    limits = limits or Limits.from_settings()
+    learner = _checkout(server, _checked(name), limits)
+    conn = learner.conn
+    outcomes: list[list[ScratchOutcome]] = []
+    seconds = limits.run_timeout_ms / 1000 * max(1, len(setups) * len(runs))
+    ticket = _watchdog.watch(learner, seconds, limits.cancel_grace_ms / 1000)
+    try:
+        conn.execute("BEGIN")
+        for position, setup in enumerate(setups):
+            if position:
+                conn.execute("ROLLBACK TO SAVEPOINT fresh")
+            else:
+                conn.execute("SAVEPOINT fresh")
+            if setup.strip():
+                # Several statements in one string: the simple protocol (trusted text).
+                conn.execute(setup.encode())
+            conn.execute("SAVEPOINT seeded")
+            row: list[ScratchOutcome] = []
+            for number, statements in enumerate(runs):
+                conn.execute("ROLLBACK TO SAVEPOINT seeded")
+                outcome = ScratchOutcome()
+                budget = _Budget(limits)
+                for index, statement in enumerate(statements):
+                    last = index == len(statements) - 1
+                    try:
+                        if last and position == 0 and number == explain_last_of:
+                            conn.execute("SAVEPOINT explain")
+                            found = conn.execute(_EXPLAIN_JSON + statement.text).fetchone()
+                            plan = found[0] if found else None
+                            outcome.plan = json.loads(plan) if isinstance(plan, str) else plan
+                            conn.execute("ROLLBACK TO SAVEPOINT explain")
+                        outcome.results.append(_execute(learner, statement, budget))
+                    except psycopg.Error as exc:
+                        outcome.error = _error_from(exc, index, statement, ticket, limits)
+                        if conn.closed or conn.broken:
+                            raise
+                        break
+                row.append(outcome)
+            outcomes.append(row)
+    except psycopg.Error as exc:
+        message, bound = _bound_message(exc, ticket, limits)
+        raise ScratchFailed(message) from exc
+    finally:
+        ticket.done = True
+        if not conn.closed and not conn.broken:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+        _checkin(learner)
+    return outcomes
+
+
+class ScratchFailed(RuntimeError):
+    """A scratch run could not go on (a variant's setup failed, or the run was stopped)."""

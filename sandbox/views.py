@@ -23,11 +23,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from lessons.models import Lesson
-from sandbox import runner, statements
+from sandbox import grading, plans, runner, statements
 from sandbox.models import (
+    ExerciseAttempt,
     FixtureMissing,
     LimitReached,
+    PlanRecord,
     Sandbox,
+    admitted,
     admitted_to_sandbox,
     run_slot,
 )
@@ -222,7 +225,17 @@ def explain(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> Htt
         "error": outcome.error.as_json() if outcome.error else None,
         "notices": outcome.notices,
     }
+    if outcome.error is None and outcome.plan:
+        context.update(_kept_plan(key, lesson, statement.text, outcome))
+        payload["plan_id"] = context["record"].pk
     return _answer(request, payload, "plan", context=context)
+
+
+def _kept_plan(key: str, lesson: Lesson, sql: str, outcome: runner.ExplainOutcome) -> dict:
+    """Keep the plan for before/after, and what the plan view shows of it."""
+    view = plans.parse(outcome.plan)
+    record = PlanRecord.keep(key, lesson, sql, outcome.plan, outcome.text, view.total_ms)
+    return {"record": record, "view": view, "recent": PlanRecord.objects.of(key, lesson)}
 
 
 def _explainable(parsed: list[statements.Statement]) -> statements.Statement:
@@ -268,3 +281,128 @@ def lesson_sandbox(request: HttpRequest, track: str, slug: str) -> HttpResponse:
     if lesson.mode != Lesson.Mode.SQL_SANDBOX:
         raise Http404("This lesson has no sandbox")
     return render(request, "sandbox/lesson.html", {"lesson": lesson})
+
+
+# -- before and after ----------------------------------------------------------------------------
+
+
+@never_cache
+@require_GET
+def compare_plans(request: HttpRequest) -> HttpResponse:
+    """Two of the learner's kept plans side by side (``?lesson=<ref>&before=<id>&after=<id>``)."""
+    key = learner_key(request)
+    kept = PlanRecord.objects.filter(learner_key=key)
+    try:
+        before = kept.get(pk=int(request.GET.get("before", "")))
+        after = kept.get(pk=int(request.GET.get("after", "")))
+    except (ValueError, PlanRecord.DoesNotExist):
+        return _failure(request, "Pick two of your recent plans to compare.", 400)
+    first, second = plans.parse(before.plan), plans.parse(after.plan)
+    change = plans.compare(first, second)
+    if not request.htmx:
+        return JsonResponse(
+            {
+                "ok": True,
+                "before_ms": change.before_ms,
+                "after_ms": change.after_ms,
+                "before_rows_read": change.before_rows_read,
+                "after_rows_read": change.after_rows_read,
+                "removed": change.removed,
+                "added": change.added,
+            }
+        )
+    context = {"before": before, "after": after, "first": first, "second": second}
+    return render(request, "sandbox/_plan.html#compare", {**context, "change": change})
+
+
+# -- graded exercises ----------------------------------------------------------------------------
+
+
+def _exercise(data: dict):
+    from lessons.models import Exercise
+
+    ref, key = data.get("lesson"), data.get("exercise")
+    if not isinstance(ref, str) or "/" not in ref or not isinstance(key, str):
+        raise BadRequest('"lesson" must be "<track>/<slug>" and "exercise" an exercise id.')
+    track, _, slug = ref.partition("/")
+    found = (
+        Exercise.objects.active()
+        .select_related("lesson__track")
+        .filter(key=key, lesson__in=Lesson.objects.published(), lesson__track__slug=track)
+        .filter(lesson__slug=slug)
+        .first()
+    )
+    if found is None:
+        raise BadRequest(f"No exercise {key!r} in {ref!r}.")
+    return found
+
+
+def _exercise_answer(request: HttpRequest, payload: dict, partial: str, status: int = 200):
+    if request.htmx:
+        return render(request, f"sandbox/_exercise.html#{partial}", payload, status=status)
+    payload = {key: value for key, value in payload.items() if key != "solution_html"}
+    response = JsonResponse(payload, status=status)
+    if "retry_after" in payload:
+        response["Retry-After"] = str(payload["retry_after"])
+    return response
+
+
+@never_cache
+@require_POST
+def check_exercise(request: HttpRequest) -> HttpResponse:
+    """Grade an answer: ``{"lesson", "exercise", "sql"}`` → ``{"passed", "problems", "rows",
+    "plan_problems", "solution"}`` (the solution only once passed)."""
+    try:
+        data = _payload(request)
+        exercise = _exercise(data)
+        sql = _sql(data)
+        key = learner_key(request)
+        with admitted(key, runner.server_for("grader")):
+            attempt, verdict = ExerciseAttempt.grade(key, exercise, sql)
+    except BadRequest as exc:
+        return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
+    except grading.AnswerRefused as exc:
+        return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem")
+    except LimitReached as exc:
+        payload = {"ok": False, "error": exc.message, "retry_after": exc.retry_after}
+        return _exercise_answer(request, payload, "problem", 429)
+    except (runner.SandboxUnavailable, runner.SandboxBusy, FixtureMissing) as exc:
+        payload = {"ok": False, "error": f"Checking is unavailable: {exc}", "retry_after": 30}
+        return _exercise_answer(request, payload, "problem", 503)
+    except runner.ScratchFailed as exc:
+        return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem")
+    except grading.SolutionBroken:
+        message = "This exercise's reference solution failed; it has been reported to us."
+        return _exercise_answer(request, {"ok": False, "error": message}, "problem", 500)
+    payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key}
+    payload["plan_checked"] = bool(exercise.plan_checks)
+    if verdict.passed:
+        payload["solution"] = exercise.solution_sql
+        payload["solution_html"] = _solution_html(exercise)
+    return _exercise_answer(request, payload, "verdict")
+
+
+@never_cache
+@require_POST
+def exercise_solution(request: HttpRequest) -> HttpResponse:
+    """Show the solution on explicit request; the request is recorded."""
+    try:
+        exercise = _exercise(_payload(request))
+    except BadRequest as exc:
+        return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
+    ExerciseAttempt.objects.create(
+        learner_key=learner_key(request), exercise=exercise, kind=ExerciseAttempt.Kind.SOLUTION
+    )
+    payload = {
+        "ok": True,
+        "solution": exercise.solution_sql,
+        "solution_html": _solution_html(exercise),
+        "revealed": True,
+    }
+    return _exercise_answer(request, payload, "solution")
+
+
+def _solution_html(exercise) -> str:
+    from lessons.content import code_block_html
+
+    return code_block_html(exercise.solution_sql, "sql")

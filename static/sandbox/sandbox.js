@@ -145,3 +145,17 @@
     if (output) output.innerHTML = '<p class="sandbox-error" role="alert">Sandbox unavailable: the site could not be reached.</p>';
   });
 })();
+
+// Exercise hints unlock one by one: hint N+1 appears once hint N has been opened. Without this
+// file every hint is simply there.
+(function () {
+  document.querySelectorAll(".block-exercise").forEach((block) => {
+    const hints = Array.from(block.querySelectorAll("details.hint"));
+    hints.forEach((hint, index) => {
+      if (index > 0) hint.hidden = true;
+      hint.addEventListener("toggle", () => {
+        if (hint.open && hints[index + 1]) hints[index + 1].hidden = false;
+      });
+    });
+  });
+})();

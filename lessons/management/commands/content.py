@@ -7,19 +7,19 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from lessons.content import TRACK_FILE, CheckResult, ContentError, check_tree
+from lessons.content import TRACK_FILE, CheckResult, ContentError, _display, check_tree
 from lessons.sync import sync_content
 
 
 def sandbox_checks(content_dir: Path, result: CheckResult) -> list[ContentError]:
-    """Checks that need a sandbox: hook for the sandbox app.
+    """Checks that need a sandbox (sandbox/lesson_checks.py): each sandbox lesson's fixture
+    seeds, every exercise's solution passes its own checks on the fixture and on each variant
+    (plan checks included), and every runnable example runs. Only valid lessons are run."""
+    from sandbox.lesson_checks import check_lessons
 
-    When the sandbox lands, this runs each lesson's fixture, every `example`'s SQL and every
-    exercise's reference solution (on the fixture and after each variant's setup) in a
-    throwaway sandbox, and returns a ContentError (path:line) for each failure. Until then
-    there is nothing to run.
-    """
-    return []
+    display = {lesson.path: _display(content_dir, lesson.path) for lesson in result.lessons}
+    workers = settings.SANDBOX_CHECK_WORKERS
+    return check_lessons(result.lessons, content_dir, display, workers=workers)
 
 
 def _targets(paths: list[str]) -> list[tuple[Path, list[str] | None]]:

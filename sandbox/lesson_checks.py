@@ -1,0 +1,148 @@
+"""The part of ``manage.py content check`` that needs a sandbox (called through
+``lessons.management.commands.content.sandbox_checks``).
+
+For every ``sql_sandbox`` lesson, in a throwaway sandbox seeded from its fixture:
+1. the fixture must seed;
+2. every exercise's reference solution is graded as if a learner had written it, on the fixture
+   and on each variant, with the exercise's plan checks (``grading.grade``, all in rolled-back
+   transactions, so the seed stays fresh);
+3. every runnable example runs, in order, as a learner pressing its button would run it (so an
+   example may build on the one before, such as CREATE INDEX then EXPLAIN).
+Lessons are checked in parallel (``SANDBOX_CHECK_WORKERS`` threads); the sandboxes are dropped
+at the end. Every failure is a ``ContentError`` with the lesson's path and the block's line.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+
+from lessons.content import ContentError, LessonSpec
+from sandbox import grading, runner, statements
+
+FIXTURES = "fixtures"
+
+
+def check_lessons(
+    lessons: Iterable[LessonSpec], content_dir: Path, display: dict[str, str], workers: int = 4
+) -> list[ContentError]:
+    """Errors of the sandbox lessons among ``lessons`` (``display`` maps a lesson's path to the
+    path shown in messages)."""
+    todo = [lesson for lesson in lessons if lesson.mode == "sql_sandbox"]
+    if not todo:
+        return []
+    try:
+        runner.bootstrap(runner.server_for("content-check"))
+    except runner.SandboxUnavailable as exc:
+        return [
+            ContentError(display.get(todo[0].path, todo[0].path), 1, f"sandbox unavailable: {exc}")
+        ]
+    errors: list[ContentError] = []
+    made: list[str] = []
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            checks = pool.map(
+                lambda lesson: _check_lesson(lesson, content_dir, display, made), todo
+            )
+            for found in checks:
+                errors += found
+    finally:
+        # Dropped together at the end: concurrent DROP OWNED BY trip over each other's
+        # catalog updates ("tuple concurrently updated").
+        runner.drop(runner.server_for("content-check"), made)
+    return errors
+
+
+def _provision(server: int, name: str, seed: str, languages: list[str]) -> None:
+    for attempt in range(10):
+        try:
+            runner.provision(server, name, seed, languages)
+            return
+        except psycopg.Error as exc:
+            # Another thread's GRANT on the same database row; the transaction rolled back.
+            if "concurrently" not in str(exc) or attempt == 9:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+def _check_lesson(
+    lesson: LessonSpec, content_dir: Path, display: dict[str, str], made: list[str]
+) -> list[ContentError]:
+    path = display.get(lesson.path, lesson.path)
+    text = (content_dir / lesson.path).read_text(encoding="utf-8")
+    errors: list[ContentError] = []
+
+    def error(line: int, message: str) -> None:
+        errors.append(ContentError(path, line, message))
+
+    seed = ""
+    if lesson.fixture:
+        fixture = content_dir / FIXTURES / lesson.fixture
+        if not fixture.is_file():
+            return []  # check_tree reports missing fixtures already
+        seed = fixture.read_text(encoding="utf-8")
+    server = runner.server_for("content-check")
+    name = runner.new_sandbox_name()
+    languages = lesson.sandbox_languages
+    made.append(name)
+    try:
+        _provision(server, name, seed, languages)
+    except Exception as exc:  # the fixture's own SQL failed
+        error(_line_of(text, r"^fixture:"), f"fixture {lesson.fixture} fails: {exc}")
+        return errors
+    for exercise in lesson.exercises:
+        problem = _check_exercise(server, name, exercise, languages)
+        if problem:
+            error(exercise.line, f"exercise {exercise.key!r}: {problem}")
+    for example in lesson.examples:
+        line = _line_of(text, rf"^id:\s*{re.escape(example.key)}\s*$")
+        try:
+            parsed = statements.split(example.sql, languages=languages)
+        except statements.StatementRefused as exc:
+            error(line, f"example {example.key!r} is refused by the sandbox: {exc.message}")
+            continue
+        outcome = runner.run(server, name, parsed, languages=languages)
+        if outcome.error is not None:
+            failed = parsed[outcome.error.statement_index].text.strip().splitlines()[0]
+            error(
+                line,
+                f"example {example.key!r} fails at {failed!r}: {outcome.error.message}",
+            )
+    return errors
+
+
+def _check_exercise(server: int, name: str, exercise, languages: list[str]) -> str | None:
+    try:
+        solution = grading.parse_answer(exercise.solution, languages, max_statements=1000)
+    except grading.AnswerRefused as exc:
+        return f"the solution cannot be run as an answer: {exc}"
+    try:
+        verdict = grading.grade(
+            server,
+            name,
+            solution,
+            solution,
+            exercise.variants,
+            exercise.order_matters,
+            exercise.plan_checks,
+        )
+    except grading.SolutionBroken as exc:
+        return f"the solution fails: {exc}"
+    except runner.ScratchFailed as exc:
+        return f"a variant's setup fails: {exc}"
+    if verdict.passed:
+        return None
+    return "the solution does not pass its own checks: " + " ".join(
+        verdict.problems + [f"Plan: {problem}" for problem in verdict.plan_problems]
+    )
+
+
+def _line_of(text: str, pattern: str) -> int:
+    """The 1-based line of the first match of ``pattern`` (multiline), or 1."""
+    found = re.search(pattern, text, re.MULTILINE)
+    return text.count("\n", 0, found.start()) + 1 if found else 1

@@ -1,0 +1,86 @@
+"""`manage.py content check` runs fixtures, examples and exercise solutions in a sandbox."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from config import settings as base_settings
+from sandbox import runner
+
+pytestmark = pytest.mark.django_db
+
+CONTENT = Path(settings.BASE_DIR) / "content"
+
+
+def copy_content(tmp_path: Path) -> Path:
+    """A copy of the real content folder, to break on purpose."""
+    shutil.copytree(CONTENT / "postgresql", tmp_path / "postgresql")
+    shutil.copytree(CONTENT / "fixtures", tmp_path / "fixtures")
+    return tmp_path
+
+
+def content_check(*paths, capsys) -> tuple[str, str]:
+    call_command("content", "check", *map(str, paths))
+    out = capsys.readouterr()
+    return out.out, out.err
+
+
+def test_it_checks_real_lessons_in_a_sandbox_and_leaves_nothing_behind(capsys):
+    out, _ = content_check(
+        CONTENT / "postgresql" / "15-btree-indexes.md",
+        CONTENT / "postgresql" / "23-functions-and-plpgsql.md",
+        capsys=capsys,
+    )
+    assert "OK: 2 lesson(s)" in out
+    assert runner.existing_names(0) == set()
+
+
+def test_it_fails_with_path_and_line_when_a_solution_breaks_its_plan_check(tmp_path, capsys):
+    root = copy_content(tmp_path)
+    lesson = root / "postgresql" / "15-btree-indexes.md"
+    text = lesson.read_text()
+    # Casting the column hides it from the index: the result is right, the plan is not.
+    text = text.replace(
+        "  WHERE created_at >= '2026-03-01 00:00+00'\n    AND created_at <  '2026-03-02 00:00+00'",
+        "  WHERE created_at::date = '2026-03-01'",
+    )
+    lesson.write_text(text)
+    with pytest.raises(CommandError):
+        content_check(lesson, capsys=capsys)
+    err = capsys.readouterr().err
+    line = text[: text.index("id: signups-one-day")].count("\n") + 1
+    assert f"15-btree-indexes.md:{line}: exercise 'signups-one-day': the solution does not" in err
+    assert "Plan: The plan must use the index users_created_at_idx" in err
+
+
+def test_it_reports_a_failing_fixture_and_example(tmp_path, capsys):
+    root = copy_content(tmp_path)
+    (root / "fixtures" / "btree.sql").write_text("CREATE TABLE users (id int);\nSELECT 1/0;\n")
+    with pytest.raises(CommandError):
+        content_check(root / "postgresql" / "15-btree-indexes.md", capsys=capsys)
+    err = capsys.readouterr().err
+    assert "15-btree-indexes.md:12: fixture btree.sql fails: division by zero" in err
+
+
+@pytest.mark.slow
+def test_it_passes_every_lesson_of_the_postgresql_track(settings, capsys):
+    # With the real limits, not the tests' short ones (lessons sleep, sort and spill on purpose).
+    for name in (
+        "SANDBOX_STATEMENT_TIMEOUT_MS",
+        "SANDBOX_RUN_TIMEOUT_MS",
+        "SANDBOX_TEMP_FILE_LIMIT_KB",
+        "SANDBOX_MAX_ROWS",
+        "SANDBOX_MAX_BYTES",
+        "SANDBOX_MAX_STATEMENTS",
+        "SANDBOX_DISK_LIMIT_MB",
+        "SANDBOX_LOCK_TIMEOUT_MS",
+        "SANDBOX_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+    ):
+        setattr(settings, name, getattr(base_settings, name))
+    out, err = content_check(capsys=capsys)
+    assert "OK: 36 lesson(s) in 1 track(s)" in out, err

@@ -1,0 +1,55 @@
+"""runner: seeding analyzes the sandbox's own tables instead of running a bare ANALYZE."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from sandbox import runner
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("fixture", "kept", "stripped"),
+    [
+        ("CREATE TABLE a (x int);\n\nANALYZE;\n", "CREATE TABLE a (x int);\n\n", True),
+        (
+            "CREATE TABLE a (x int);\n-- statistics\nanalyze\n-- end\n",
+            "CREATE TABLE a (x int);\n-- statistics\n",
+            True,
+        ),
+        ("CREATE TABLE a (x int); ANALYZE a;\n", "CREATE TABLE a (x int); ANALYZE a;\n", False),
+        (
+            "CREATE TABLE a (x int);\nVACUUM ANALYZE;\n",
+            "CREATE TABLE a (x int);\nVACUUM ANALYZE;\n",
+            False,
+        ),
+    ],
+)
+def test_it_strips_only_a_trailing_bare_analyze(fixture, kept, stripped):
+    assert runner.without_bare_analyze(fixture) == (kept, stripped)
+
+
+def test_it_analyzes_the_sandboxs_own_tables_without_visiting_others(settings):
+    other = runner.new_sandbox_name()
+    runner.provision(0, other, "CREATE TABLE t (x int); INSERT INTO t VALUES (1);")
+    name = runner.new_sandbox_name()
+    fixture = (
+        "CREATE TABLE a (x int);\nINSERT INTO a SELECT generate_series(1, 500);\n"
+        "CREATE MATERIALIZED VIEW m AS SELECT x FROM a;\nANALYZE;\n"
+    )
+    runner.provision(0, name, fixture)
+    with psycopg.connect(settings.SANDBOX_DATABASE_URL, autocommit=True) as admin:
+        analyzed = dict(
+            admin.execute(
+                "SELECT schemaname, count(*) FILTER (WHERE last_analyze IS NOT NULL) "
+                "FROM pg_stat_user_tables WHERE schemaname = ANY(%s) GROUP BY 1",
+                [[name, other]],
+            ).fetchall()
+        )
+        reltuples = admin.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [f"{name}.a"]
+        ).fetchone()[0]
+    assert analyzed[name] == 2 and analyzed[other] == 0  # a and m here, nothing in the other
+    assert reltuples == 500
