@@ -1334,6 +1334,16 @@ class LessonProgressQuerySet(models.QuerySet):
         params = [learner.pk, lesson.pk, LessonProgress.Status.STARTED, now, now]
         return next(iter(LessonProgress.objects.raw(sql, params)))
 
+    def exercise_passed(self, request, lesson: Lesson, *, all_passed: bool) -> LessonProgress:
+        """A graded exercise of `lesson` passed: the lesson is started, and completed once every
+        one of its exercises has passed. Unlike a quiz (unlimited retries), a passing query is
+        evidence the learner can do what the lesson teaches, so it may complete the lesson."""
+        learner = Learner.objects.for_request(request, create=True)
+        progress = self.start(learner, lesson)
+        if all_passed:
+            progress.mark_complete()
+        return progress
+
     def open_lesson(self, request, lesson: Lesson, steps: list[Lesson]) -> list[LessonProgress]:
         """The lesson page's one query: find the request's learner (the user's, else the
         session's visitor), record that they opened `lesson` (as start() does) and return their

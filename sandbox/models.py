@@ -811,6 +811,17 @@ class ExerciseAttempt(models.Model):
         ).exists()
 
     @classmethod
+    def passed_all(cls, learner_key: str, lesson) -> bool:
+        """Whether the learner has passed every active exercise of `lesson`."""
+        wanted = set(lesson.exercises.filter(is_active=True).values_list("pk", flat=True))
+        passed = set(
+            cls.objects.filter(
+                learner_key=learner_key, exercise__lesson=lesson, kind=cls.Kind.CHECK, passed=True
+            ).values_list("exercise_id", flat=True)
+        )
+        return bool(wanted) and wanted <= passed
+
+    @classmethod
     def solution_seen(cls, learner_key: str, exercise) -> bool:
         return cls.objects.filter(
             learner_key=learner_key, exercise=exercise, kind=cls.Kind.SOLUTION

@@ -21,8 +21,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
-from lessons.models import Lesson
+from lessons.models import Lesson, LessonProgress
 from sandbox import grading, plans, runner, statements
 from sandbox.models import (
     ExerciseAttempt,
@@ -379,7 +380,14 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
     if verdict.passed:
         payload["solution"] = exercise.solution_sql
         payload["solution_html"] = _solution_html(exercise)
-    return _exercise_answer(request, payload, "verdict")
+        lesson = exercise.lesson
+        LessonProgress.objects.exercise_passed(
+            request, lesson, all_passed=ExerciseAttempt.passed_all(key, lesson)
+        )
+    response = _exercise_answer(request, payload, "verdict")
+    if verdict.passed:
+        trigger_client_event(response, "progressChanged")
+    return response
 
 
 @never_cache

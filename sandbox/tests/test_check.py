@@ -233,3 +233,23 @@ def test_it_drops_a_grader_whose_fixture_changed(client, big_spenders, settings,
     assert list(Sandbox.objects.stale_graders()) == [grader]
     Sandbox.objects.sweep()
     assert not Sandbox.objects.filter(pk=grader.pk).exists()
+
+
+def test_passing_every_exercise_completes_the_lesson(client, learner, big_spenders, order_counts):
+    from lessons.models import LessonProgress
+
+    client.force_login(learner)
+    assert check(client, big_spenders, big_spenders.solution_sql)["passed"] is True
+    progress = LessonProgress.objects.get(learner__user=learner, lesson=big_spenders.lesson)
+    assert progress.status == LessonProgress.Status.STARTED  # one of two exercises passed
+    assert check(client, order_counts, order_counts.solution_sql)["passed"] is True
+    progress.refresh_from_db()
+    assert progress.status == LessonProgress.Status.COMPLETED
+
+
+def test_a_wrong_answer_does_not_complete_the_lesson(client, learner, big_spenders):
+    from lessons.models import LessonProgress
+
+    client.force_login(learner)
+    assert check(client, big_spenders, "SELECT 'nobody' AS name")["passed"] is False
+    assert not LessonProgress.objects.filter(lesson=big_spenders.lesson).exists()
