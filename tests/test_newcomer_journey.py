@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from lessons.models import Lesson, QuizQuestion
+from lessons.models import Exercise, Lesson, QuizQuestion
 from lessons.sync import sync_content
 from sandbox import runner
 
@@ -73,7 +73,16 @@ def test_a_newcomer_learns_signs_up_posts_and_continues_elsewhere(
     expect(output).to_contain_text("Execution Time", timeout=20_000)
     shot(page, "05-sandbox-explain")
 
-    # 4. Sign up: the progress made signed out is kept.
+    # 4. A graded exercise, answered with a query of one's own (the reference solution's text
+    # stands in for what the learner types: the grader compares results, not text).
+    exercise = Exercise.objects.filter(lesson=sandbox_lesson).order_by("position", "pk").first()
+    block = page.locator(f"#exercise-{exercise.key}")
+    block.locator("textarea").fill(exercise.solution_sql)
+    block.get_by_role("button", name="Check").click()
+    expect(block.locator(".exercise-passed")).to_contain_text("Correct.", timeout=20_000)
+    shot(page, "06-exercise-passed")
+
+    # 5. Sign up: the progress made signed out is kept.
     page.get_by_role("banner").get_by_role("link", name="Sign up").click()
     page.get_by_label("Username").fill("newcomer")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -82,18 +91,18 @@ def test_a_newcomer_learns_signs_up_posts_and_continues_elsewhere(
     expect(page.get_by_text("We saved your progress from this device")).to_be_visible()
     page.goto("/progress/")
     expect(page.locator("tr", has_text=first.title)).to_contain_text("Done")
-    shot(page, "06-progress-after-sign-up")
+    shot(page, "07-progress-after-sign-up")
 
-    # 5. A question in the sandbox lesson's discussion.
+    # 6. A question in the sandbox lesson's discussion.
     page.goto(sandbox_lesson.get_absolute_url() + "#discussion")
     page.get_by_label("Title").fill("Why does OFFSET get slow on later pages?")
     page.get_by_label("Your post").fill("Page 500 takes much longer than page 1. Why?")
     page.get_by_role("button", name="Post thread").click()
     thread = page.locator(".thread").first
     expect(thread.get_by_role("heading")).to_have_text("Why does OFFSET get slow on later pages?")
-    shot(page, "07-discussion-posted")
+    shot(page, "08-discussion-posted")
 
-    # 6. Log out; log in on another browser and continue where they left off.
+    # 7. Log out; log in on another browser and continue where they left off.
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("banner").get_by_role("link", name="Log in")).to_be_visible()
     other = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
@@ -106,9 +115,9 @@ def test_a_newcomer_learns_signs_up_posts_and_continues_elsewhere(
     laptop.goto("/")
     resume = laptop.locator(".continue-card")
     expect(resume).to_be_visible()
-    shot(laptop, "08-continue-on-another-browser")
+    shot(laptop, "09-continue-on-another-browser")
     resume.click()
     expect(laptop.get_by_role("heading", level=1)).to_be_visible()
     assert "/learn/postgresql/" in laptop.url
-    shot(laptop, "09-continued")
+    shot(laptop, "10-continued")
     other.close()
