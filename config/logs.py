@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from config import metrics
+
 request_log = logging.getLogger("querylab.requests")
 
 
@@ -54,4 +56,22 @@ class RequestLogMiddleware:
                 "htmx": request.headers.get("HX-Request") == "true",
             },
         )
+        if response.status_code == 429 or (
+            response.status_code >= 500 and not getattr(response, "database_unavailable", False)
+        ):
+            metrics.count(
+                (
+                    "http_responses_total",
+                    f"{metrics.label('status', response.status_code)},"
+                    f"{metrics.label('area', _area(request.path))}",
+                )
+            )
         return response
+
+
+def _area(path: str) -> str:
+    if path.startswith(("/api/sandbox/", "/sandbox/")):
+        return "sandbox"
+    if path.startswith("/discussion/") or "/discussion/" in path:
+        return "discussion"
+    return "site"

@@ -271,6 +271,12 @@ SILENCED_SYSTEM_CHECKS = [
     "security.W021",
 ]
 
+# -- Operations -----------------------------------------------------------------------------
+
+# /metrics (Prometheus text) for staff sessions, or for `Authorization: Bearer METRICS_TOKEN`.
+METRICS_ENABLED = envbool("METRICS_ENABLED", False)
+METRICS_TOKEN = envstr("METRICS_TOKEN", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

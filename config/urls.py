@@ -11,6 +11,7 @@ handler500 = "config.unavailable.server_error"
 urlpatterns = [
     path("", lesson_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics_view, name="metrics"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
