@@ -8,6 +8,7 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 
@@ -155,8 +156,10 @@ def request(
     cookies: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     timeout: float = 30,
+    form: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP request; answers (status, headers, body) for every status."""
+    """One HTTP request (a JSON ``body`` or a ``form``); answers (status, headers, body) for
+    every status, without following redirects."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     sent = dict(headers or {})
@@ -166,6 +169,9 @@ def request(
     if body is not None:
         data = json.dumps(body).encode()
         sent["Content-Type"] = "application/json"
+    elif form is not None:
+        data = urlencode(form).encode()
+        sent["Content-Type"] = "application/x-www-form-urlencoded"
     try:
         conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""), data, sent)
         response = conn.getresponse()
@@ -179,3 +185,18 @@ CSRF = "a" * 32
 
 def api_headers() -> dict[str, str]:
     return {"X-CSRFToken": CSRF}
+
+
+def log_in(base_url: str, username: str, password: str) -> dict[str, str]:
+    """Log in through the site's own form, as a browser does; returns the cookies."""
+    cookies = {"csrftoken": CSRF}
+    status, headers, _ = request(
+        base_url + "/accounts/login/",
+        "POST",
+        cookies=cookies,
+        form={"username": username, "password": password, "csrfmiddlewaretoken": CSRF},
+    )
+    assert status == 302, status
+    session = re.search(r"sessionid=([^;]+)", headers.get("Set-Cookie", ""))
+    assert session, headers
+    return {**cookies, "sessionid": session.group(1)}
