@@ -41,7 +41,9 @@ class RequestLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response = self.get_response(request)
-        user = getattr(request, "user", None)
+        outage = getattr(response, "database_unavailable", False)
+        # Finding the user reads the session from the database: not when it is down.
+        user = None if outage else getattr(request, "user", None)
         request_log.info(
             "%s %s %s",
             request.method,
@@ -56,9 +58,7 @@ class RequestLogMiddleware:
                 "htmx": request.headers.get("HX-Request") == "true",
             },
         )
-        if response.status_code == 429 or (
-            response.status_code >= 500 and not getattr(response, "database_unavailable", False)
-        ):
+        if response.status_code == 429 or (response.status_code >= 500 and not outage):
             metrics.count(
                 (
                     "http_responses_total",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.test import Client
 
@@ -33,3 +35,12 @@ def test_it_treats_an_exhausted_pool_as_an_outage(client):
 def test_it_leaves_other_errors_as_500():
     client = Client(raise_request_exception=False)
     assert client.get("/outage/bug/").status_code == 500
+
+
+def test_it_logs_the_outage_without_reading_the_session(client, learner, caplog):
+    client.force_login(learner)
+    with caplog.at_level(logging.INFO, logger="querylab.requests"):
+        client.get("/outage/page/")
+    (record,) = [r for r in caplog.records if r.name == "querylab.requests"]
+    assert record.status == 503
+    assert record.user is None  # the session is in the database that is down
