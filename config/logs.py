@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from config import metrics
+
 request_log = logging.getLogger("querylab.requests")
 
 
@@ -39,7 +41,9 @@ class RequestLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response = self.get_response(request)
-        user = getattr(request, "user", None)
+        outage = getattr(response, "database_unavailable", False)
+        # Finding the user reads the session from the database: not when it is down.
+        user = None if outage else getattr(request, "user", None)
         request_log.info(
             "%s %s %s",
             request.method,
@@ -54,4 +58,20 @@ class RequestLogMiddleware:
                 "htmx": request.headers.get("HX-Request") == "true",
             },
         )
+        if response.status_code == 429 or (response.status_code >= 500 and not outage):
+            metrics.count(
+                (
+                    "http_responses_total",
+                    f"{metrics.label('status', response.status_code)},"
+                    f"{metrics.label('area', _area(request.path))}",
+                )
+            )
         return response
+
+
+def _area(path: str) -> str:
+    if path.startswith(("/api/sandbox/", "/sandbox/")):
+        return "sandbox"
+    if path.startswith("/discussion/") or "/discussion/" in path:
+        return "discussion"
+    return "site"

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.logs.RequestLogMiddleware",
+    # A database outage in a view answers 503, not a traceback (see config/unavailable.py).
+    "config.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -122,7 +124,10 @@ def _app_database() -> dict:
         url = embedded.server("app").ensure() if embedded.autostart() else _embedded_url("app")
     config = _database_from_url(variable, url)
     config["CONN_MAX_AGE"] = 0  # the pool below keeps connections; Django must not.
-    config["CONN_HEALTH_CHECKS"] = False
+    # With a pool, Django turns this into the pool's `check`: after the database restarts,
+    # the idle connections in the pool are dead, so each is tested (one round trip) as it is
+    # handed out and replaced if dead, and no request gets a dead one.
+    config["CONN_HEALTH_CHECKS"] = envbool("DB_POOL_CHECK", True)
     config.setdefault("OPTIONS", {})
     config["OPTIONS"].update(
         {
@@ -130,6 +135,10 @@ def _app_database() -> dict:
                 "min_size": DB_POOL_MIN,
                 "max_size": DB_POOL_MAX,
                 "timeout": envint("DB_POOL_TIMEOUT", 10),
+                "max_lifetime": envint("DB_POOL_MAX_LIFETIME", 30 * 60),
+                "max_idle": envint("DB_POOL_MAX_IDLE", 5 * 60),
+                # Keep trying to reconnect for this long while the server is away.
+                "reconnect_timeout": envint("DB_POOL_RECONNECT_TIMEOUT", 5 * 60),
             },
             "connect_timeout": envint("DB_CONNECT_TIMEOUT", 5),
             "application_name": "querylab",
@@ -261,6 +270,12 @@ SILENCED_SYSTEM_CHECKS = [
     # HSTS preload is a one-way door; leave it to whoever deploys to opt in.
     "security.W021",
 ]
+
+# -- Operations -----------------------------------------------------------------------------
+
+# /metrics (Prometheus text) for staff sessions, or for `Authorization: Bearer METRICS_TOKEN`.
+METRICS_ENABLED = envbool("METRICS_ENABLED", False)
+METRICS_TOKEN = envstr("METRICS_TOKEN", "")
 
 LOGGING = {
     "version": 1,

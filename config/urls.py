@@ -6,9 +6,12 @@ from django.urls import include, path
 from config import views
 from lessons import views as lesson_views
 
+handler500 = "config.unavailable.server_error"
+
 urlpatterns = [
     path("", lesson_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics_view, name="metrics"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import hmac
+
+from django.conf import settings
 from django.contrib.auth import login
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from config import metrics
 from config.forms import SignupForm
 from sandbox import runner
 
@@ -49,3 +53,23 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(
         request, "registration/signup.html", {"form": form, "next": _safe_next(request, "")}
     )
+
+
+@require_GET
+@never_cache
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text (``/metrics``), when METRICS_ENABLED: for staff sessions, or for a
+    scraper sending ``Authorization: Bearer <METRICS_TOKEN>``."""
+    if not settings.METRICS_ENABLED:
+        raise Http404("Metrics are off")
+    if not (request.user.is_authenticated and request.user.is_staff or _has_metrics_token(request)):
+        response = HttpResponse("Staff session or bearer token required.\n", status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _has_metrics_token(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given, token)

@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config import metrics
 from lessons.models import Lesson, Track
 from sandbox import runner
 from sandbox.statements import Statement
@@ -53,12 +54,15 @@ def fixture_digest(sql_text: str) -> str:
 
 
 class LimitReached(RuntimeError):
-    """A shared limit (runs per minute, runs at once) refused the run; ``retry_after`` seconds."""
+    """A shared limit (runs per minute, runs at once) refused the run; ``retry_after`` seconds.
+    ``bound`` names the limit (counted in /metrics)."""
 
-    def __init__(self, message: str, retry_after: int):
+    def __init__(self, message: str, retry_after: int, bound: str = ""):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        self.bound = bound
+        metrics.count(("sandbox_rejections_total", metrics.label("bound", bound or "other")))
 
 
 # -- runs per minute, per learner ------------------------------------------------------------
@@ -104,6 +108,7 @@ def _check_rate(count: int, seconds_left: int) -> None:
             f"Runs per minute limit: at most {limit} runs a minute; "
             f"try again in {max(seconds_left, 1)} s.",
             max(seconds_left, 1),
+            "runs_per_minute",
         )
 
 
@@ -266,6 +271,7 @@ def run_slot(server: int, slot: int | None = None) -> Iterator[None]:
                 "Concurrent runs limit: the sandbox server is busy and its queue is full; "
                 "try again in a moment.",
                 2,
+                "queue_length",
             )
         try:
             deadline = time.monotonic() + settings.SANDBOX_QUEUE_WAIT_MS / 1000
@@ -281,6 +287,7 @@ def run_slot(server: int, slot: int | None = None) -> Iterator[None]:
                 f"Concurrent runs limit: {settings.SANDBOX_CONCURRENT_RUNS} runs at once per "
                 "sandbox server, and none finished in time; try again in a moment.",
                 2,
+                "concurrent_runs",
             )
     try:
         yield
@@ -298,6 +305,7 @@ class SweepReport:
     orphans: int = 0
     oversized: int = 0
     pooled: int = 0
+    overdue: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -380,6 +388,10 @@ class SandboxQuerySet(models.QuerySet):
         )
         try:
             runner.provision(server, sandbox.name, seed, lesson.sandbox_languages)
+        except runner.SandboxUnavailable:
+            runner.note_unavailable(server)
+            # The row stays "provisioning" for the janitor: dropping needs the server too.
+            raise
         except Exception:
             sandbox.drop()
             raise
@@ -543,7 +555,11 @@ class SandboxQuerySet(models.QuerySet):
         report.half_made = self.half_made()._drop_in_batches(batch, report)
         report.half_made += self.stale_graders()._drop_in_batches(batch, report)
         for server in range(len(runner.sandbox_urls())):
+            if not runner.server_answers(server):
+                report.errors.append(f"server {server}: does not answer; skipped")
+                continue
             try:
+                report.overdue += runner.end_overdue_runs(server)
                 report.orphans += self._drop_orphans(server, batch)
                 report.oversized += self._reset_oversized(server)
                 report.pooled += self.refill_pool(server)
@@ -658,9 +674,13 @@ class Sandbox(models.Model):
         return f"{self.name} ({self.learner_key or 'pool'}, {self.lesson or self.fixture})"
 
     def run(self, statements: list[Statement]) -> runner.RunOutcome:
-        """Run statements here; reset the sandbox if they left it over the disk limit."""
+        """Run statements here; reset the sandbox if they left it over the disk limit. Raises
+        SandboxUnavailable when the server went away during the run."""
         languages = self.lesson.sandbox_languages if self.lesson else ["plpgsql", "sql"]
-        outcome = runner.run(self.server, self.name, statements, languages=languages)
+        started = time.perf_counter()
+        with self._noting_unavailable():
+            outcome = runner.run(self.server, self.name, statements, languages=languages)
+        self._raise_if_server_lost(outcome.error, "run", statements, started)
         self._touch(outcome.disk_bytes)
         limit_mb = settings.SANDBOX_DISK_LIMIT_MB
         if outcome.disk_bytes is not None and outcome.disk_bytes > limit_mb * 1024 * 1024:
@@ -675,12 +695,85 @@ class Sandbox(models.Model):
                 statement_index=max(len(outcome.results) - 1, 0),
                 bound="disk",
             )
+        bounds = [outcome.error.bound] if outcome.error and outcome.error.bound else []
+        if any(result.truncated for result in outcome.results):
+            rows = sum(len(result.rows) for result in outcome.results)
+            bounds.append("rows" if rows >= settings.SANDBOX_MAX_ROWS else "bytes")
+        self._record("run", statements, started, outcome.error, bounds, outcome)
         return outcome
 
     def explain(self, statement: Statement) -> runner.ExplainOutcome:
-        outcome = runner.explain(self.server, self.name, statement)
+        started = time.perf_counter()
+        with self._noting_unavailable():
+            outcome = runner.explain(self.server, self.name, statement)
+        self._raise_if_server_lost(outcome.error, "explain", [statement], started)
         self._touch(None)
+        error = outcome.error
+        self._record(
+            "explain", [statement], started, error, [error.bound] if error and error.bound else []
+        )
         return outcome
+
+    @contextlib.contextmanager
+    def _noting_unavailable(self) -> Iterator[None]:
+        try:
+            yield
+        except runner.SandboxUnavailable:
+            runner.note_unavailable(self.server)
+            metrics.count(("sandbox_unavailable_total", metrics.label("server", self.server)))
+            raise
+
+    # Errors that mean the connection or the server went away, not the learner's SQL.
+    _LOST = ("57P01", "57P02", "57P03")
+
+    def _raise_if_server_lost(
+        self, error: runner.RunError | None, kind: str, statements: list[Statement], started: float
+    ) -> None:
+        if error is None or error.bound is not None:
+            return
+        lost = error.sqlstate in self._LOST or error.sqlstate.startswith("08")
+        # A learner may end their own session (pg_terminate_backend(pg_backend_pid())): that
+        # is their error to see. Only a server that no longer answers is "unavailable".
+        if lost and not runner.server_answers(self.server, fresh=True):
+            metrics.count(("sandbox_unavailable_total", metrics.label("server", self.server)))
+            self._log(kind, statements, started, error, ["server_lost"], None)
+            raise runner.SandboxUnavailable(f"the sandbox server went away ({error.message})")
+
+    def _record(self, kind, statements, started, error, bounds, outcome=None) -> None:
+        series = [("sandbox_runs_total", metrics.label("kind", kind))]
+        for bound in bounds:
+            series.append(("sandbox_bounds_hit_total", metrics.label("bound", bound)))
+            if bound in metrics.TIMEOUT_BOUNDS:
+                series.append(("sandbox_timeouts_total", metrics.label("bound", bound)))
+        metrics.count(*series)
+        self._log(kind, statements, started, error, bounds, outcome)
+
+    def _log(self, kind, statements, started, error, bounds, outcome) -> None:
+        """One line per run with the bounds it hit. Never the learner's SQL at info level:
+        its length and a hash (to spot the same query repeated) say enough."""
+        text = "\n".join(statement.text for statement in statements)
+        results = outcome.results if isinstance(outcome, runner.RunOutcome) else []
+        log.info(
+            "sandbox %s %s",
+            kind,
+            "ok" if error is None else f"error {error.sqlstate}",
+            extra={
+                "kind": kind,
+                "sandbox": self.name,
+                "server": self.server,
+                "lesson": self.lesson.ref if self.lesson else None,
+                "statements": len(statements),
+                "sql_chars": len(text),
+                "sql_sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+                "ok": error is None,
+                "sqlstate": error.sqlstate if error else None,
+                "bounds": bounds,
+                "rows": sum(len(result.rows) for result in results),
+                "disk_bytes": getattr(outcome, "disk_bytes", None),
+            },
+        )
+        log.debug("sandbox %s SQL: %s", kind, text)
 
     def reset(self) -> None:
         """Back to the lesson's fixture: take a fresh sandbox (warm if one waits), drop this."""

@@ -43,7 +43,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection as app_connection
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.generators import fetch
 from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.types.string import TextLoader
@@ -105,10 +105,107 @@ def sandbox_urls() -> list[str]:
 def server_for(learner_key: str) -> int:
     """Which sandbox server a learner's new sandbox goes to. The one place placement happens.
 
-    For now: the first server. A later multi-server change spreads learners here (and only
-    here); existing sandboxes keep the server recorded with them.
+    Rendezvous (highest random weight) hashing of the learner key against each server's
+    address: a learner's sandboxes all land on the same server, and adding a server moves only
+    the learners it now ranks first. When that server does not answer, the next in the
+    learner's ranking takes the new sandbox (failover); sandboxes already made stay where
+    their record says (``Sandbox.server``) and answer "unavailable" while it is down.
+    Raises SandboxUnavailable when no server answers.
     """
-    return 0
+    urls = sandbox_urls()
+    ranked = sorted(
+        range(len(urls)),
+        key=lambda index: hashlib.sha256(
+            f"{_server_identity(urls[index])}|{learner_key}".encode()
+        ).digest(),
+        reverse=True,
+    )
+    for index in ranked:
+        if server_answers(index):
+            return index
+    raise SandboxUnavailable("no sandbox server answers")
+
+
+def _server_identity(url: str) -> str:
+    # Host, port and database: a changed password must not move every learner.
+    params = conninfo_to_dict(url)
+    return f"{params.get('host')}:{params.get('port')}/{params.get('dbname')}"
+
+
+_answers: dict[str, tuple[float, bool]] = {}
+_ANSWER_CACHE_SECONDS = {True: 10.0, False: 3.0}
+
+
+def server_answers(server: int, fresh: bool = False) -> bool:
+    """Whether a sandbox server accepts connections, asked at most every few seconds per
+    process (a down server is asked again sooner, so new sandboxes come back to it), or now
+    when ``fresh``."""
+    url = _url(server)
+    now = time.monotonic()
+    cached = _answers.get(url)
+    if not fresh and cached is not None and now - cached[0] < _ANSWER_CACHE_SECONDS[cached[1]]:
+        return cached[1]
+    try:
+        with psycopg.connect(url, connect_timeout=1, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+        answers = True
+    except psycopg.Error:
+        answers = False
+    _answers[url] = (now, answers)
+    return answers
+
+
+def note_unavailable(server: int) -> None:
+    """Remember that a server just failed, so placement skips it without waiting to ask."""
+    with contextlib.suppress(SandboxUnavailable):
+        _answers[_url(server)] = (time.monotonic(), False)
+
+
+def server_connections(server: int) -> dict[str, int]:
+    """Connections this installation has open on a server, by application name (learner
+    runs, provisioning, janitor), for /metrics."""
+    pattern = name_prefix().replace("_", r"\_") + "%"
+    try:
+        with _server(server).pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT application_name, count(*) FROM pg_stat_activity "
+                "WHERE usename LIKE %s GROUP BY 1",
+                [pattern],
+            ).fetchall()
+    except psycopg.OperationalError as exc:
+        raise SandboxUnavailable(_first_line(exc)) from exc
+    return {application or "": int(n) for application, n in rows}
+
+
+def end_overdue_runs(server: int, limits: Limits | None = None) -> int:
+    """Terminate learner backends still running a statement well past the run time limit.
+
+    A run's own watchdog ends it at the deadline; a backend that outlives the deadline lost
+    its watchdog, because the worker process died (a crash, SIGKILL, an out-of-memory kill).
+    PostgreSQL notices a vanished client only when it next talks to it, so a long statement
+    would otherwise run on. Called by the janitor; returns how many were terminated."""
+    limits = limits or Limits.from_settings()
+    overdue_ms = limits.run_timeout_ms + 2 * limits.cancel_grace_ms
+    pattern = name_prefix().replace("_", r"\_") + "s%"
+    try:
+        with _server(server).pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT pid, usename FROM pg_stat_activity "
+                "WHERE usename LIKE %s AND state <> 'idle' "
+                "AND query_start < now() - make_interval(secs => %s)",
+                [pattern, overdue_ms / 1000],
+            ).fetchall()
+            pids = [pid for pid, name in rows if is_sandbox_name(name)]
+            if not pids:
+                return 0
+            ended = conn.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                "FROM unnest(%s::int[]) AS pid",
+                [pids],
+            ).fetchone()
+    except psycopg.OperationalError as exc:
+        raise SandboxUnavailable(_first_line(exc)) from exc
+    return int(ended[0]) if ended else 0
 
 
 def name_prefix() -> str:
@@ -215,6 +312,9 @@ def _server(server: int) -> _Server:
                 min_size=0,
                 max_size=settings.SANDBOX_PROVISIONER_POOL_SIZE,
                 kwargs={"autocommit": True},
+                # After the server restarts, pooled connections are dead: test each as it is
+                # handed out, so the first sandbox made after a restart does not fail.
+                check=ConnectionPool.check_connection,
                 open=True,
                 timeout=10,
                 name=f"sandbox-provisioner-{server}",
@@ -527,6 +627,7 @@ def _superuser(server: int):
                 min_size=0,
                 max_size=2,
                 kwargs={"autocommit": True},
+                check=ConnectionPool.check_connection,
                 open=True,
                 timeout=10,
                 name=f"sandbox-superuser-{server}",

@@ -55,6 +55,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"janitor: dropped {report.expired} expired, {report.half_made} half-made, "
             f"{report.orphans} orphaned; reset {report.oversized} oversized; "
+            f"ended {report.overdue} overdue run(s); "
             f"{report.pooled} warm made ({time.monotonic() - started:.1f} s)"
         )
         for error in report.errors:

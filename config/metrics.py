@@ -1,0 +1,151 @@
+"""Counters shared by every process, and the Prometheus text that ``/metrics`` serves.
+
+Counters live in PostgreSQL (``config.Counter``): one ``INSERT … ON CONFLICT DO UPDATE SET
+value = value + n`` per event (several series in one statement when an event touches several),
+so every gunicorn worker and every host adds to the same numbers and a restart loses nothing.
+Only rare or per-run events are counted this way, never every page view.
+
+Gauges are read when scraped: Django's connection pool of the answering process, the sandbox
+records by state and server, and the connections this installation has open on each sandbox
+server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import Count
+
+log = logging.getLogger(__name__)
+
+PREFIX = "querylab_"
+
+# name: (type, help). Counters not listed here are still served, typed "untyped".
+METRICS = {
+    "sandbox_runs_total": ("counter", "Sandbox runs and explains that reached the server."),
+    "sandbox_bounds_hit_total": ("counter", "Runs stopped or cut short by a bound, by bound."),
+    "sandbox_timeouts_total": ("counter", "Runs stopped by a timeout (a subset of bounds hit)."),
+    "sandbox_rejections_total": (
+        "counter",
+        "Runs refused before reaching the server, by the bound that refused them.",
+    ),
+    "sandbox_unavailable_total": ("counter", "Runs that found their sandbox server down."),
+    "http_responses_total": ("counter", "Responses with status 429 or 5xx, by status."),
+}
+
+TIMEOUT_BOUNDS = {"statement_timeout", "run_timeout", "lock_timeout", "idle_in_transaction_timeout"}
+
+
+def count(*series: tuple[str, str] | str) -> None:
+    """Add one to each series: a metric name, or ``(name, labels)`` with labels written as
+    Prometheus writes them (``bound="rows"``). Never raises: metrics must not break a request."""
+    rows = [(item, "") if isinstance(item, str) else item for item in series]
+    if not rows:
+        return
+    values = ", ".join(["(%s, %s, 1)"] * len(rows))
+    params = [part for row in rows for part in row]
+    try:
+        # A savepoint when called inside a transaction, so a failure cannot spoil it.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO config_counter (metric, labels, value) VALUES "
+                f"{values} ON CONFLICT (metric, labels) "
+                "DO UPDATE SET value = config_counter.value + EXCLUDED.value",
+                params,
+            )
+    except DatabaseError as exc:
+        log.warning("could not count %s: %s", rows, str(exc).strip().splitlines()[:1])
+
+
+def label(name: str, value: object) -> str:
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'{name}="{text}"'
+
+
+def _lines(name: str, samples: Iterable[tuple[str, float]], kind: str, help_text: str):
+    yield f"# HELP {PREFIX}{name} {help_text}"
+    yield f"# TYPE {PREFIX}{name} {kind}"
+    for labels, value in samples:
+        yield f"{PREFIX}{name}{{{labels}}} {value:g}" if labels else f"{PREFIX}{name} {value:g}"
+
+
+def render() -> str:
+    """The Prometheus text exposition of every counter and gauge."""
+    from config.models import Counter
+
+    out: list[str] = []
+    series: dict[str, list[tuple[str, float]]] = {name: [] for name in METRICS}
+    for metric, labels, value in Counter.objects.order_by("metric", "labels").values_list(
+        "metric", "labels", "value"
+    ):
+        series.setdefault(metric, []).append((labels, value))
+    for name, samples in series.items():
+        kind, help_text = METRICS.get(name, ("untyped", name))
+        out.extend(_lines(name, samples, kind, help_text))
+    out.extend(_pool_lines())
+    out.extend(_sandbox_lines())
+    return "\n".join(out) + "\n"
+
+
+def _pool_lines() -> list[str]:
+    pool = getattr(connections["default"], "pool", None)
+    if pool is None:
+        return []
+    stats = pool.get_stats()
+    out: list[str] = []
+    for key in ("pool_min", "pool_max", "pool_size", "pool_available", "requests_waiting"):
+        out.extend(
+            _lines(
+                f"db_{key}",
+                [("", stats.get(key, 0))],
+                "gauge",
+                f"Django's psycopg pool of this process: {key.replace('_', ' ')}.",
+            )
+        )
+    for key in ("requests_num", "requests_errors", "connections_num", "connections_errors"):
+        out.extend(
+            _lines(
+                f"db_pool_{key}_total",
+                [("", stats.get(key, 0))],
+                "counter",
+                f"Django's psycopg pool of this process since it started: {key}.",
+            )
+        )
+    return out
+
+
+def _sandbox_lines() -> list[str]:
+    from sandbox import runner
+    from sandbox.models import Sandbox
+
+    records = [
+        (f"{label('server', server)},{label('state', state)}", n)
+        for server, state, n in Sandbox.objects.order_by("server", "state")
+        .values_list("server", "state")
+        .annotate(n=Count("pk"))
+    ]
+    out = list(_lines("sandboxes", records, "gauge", "Sandbox records by server and state."))
+    up: list[tuple[str, float]] = []
+    used: list[tuple[str, float]] = []
+    for server in range(len(runner.sandbox_urls())):
+        answers = runner.server_answers(server)
+        up.append((label("server", server), 1 if answers else 0))
+        if not answers:
+            continue
+        try:
+            for application, n in sorted(runner.server_connections(server).items()):
+                used.append((f"{label('server', server)},{label('application', application)}", n))
+        except runner.SandboxUnavailable:
+            continue
+    out.extend(_lines("sandbox_server_up", up, "gauge", "Whether each sandbox server answers."))
+    out.extend(
+        _lines(
+            "sandbox_server_connections",
+            used,
+            "gauge",
+            "Connections of this installation on each sandbox server, by application.",
+        )
+    )
+    return out

@@ -1,0 +1,38 @@
+"""One log line per sandbox run, with the bounds it hit and never the learner's SQL."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from config.logs import JsonFormatter
+from sandbox.tests.conftest import run_json
+
+
+def run_lines(caplog) -> list[dict]:
+    return [
+        json.loads(JsonFormatter().format(record))
+        for record in caplog.records
+        if record.name == "sandbox.models" and record.levelno == logging.INFO
+    ]
+
+
+def test_it_logs_a_run_without_its_sql(client, shop_lesson, caplog):
+    with caplog.at_level(logging.INFO, logger="sandbox.models"):
+        run_json(client, shop_lesson, "SELECT 'my-secret-answer-42' AS a")
+    (line,) = run_lines(caplog)
+    assert line["kind"] == "run" and line["ok"] is True
+    assert line["lesson"] == shop_lesson.ref
+    assert line["statements"] == 1 and line["rows"] == 1
+    assert line["sql_chars"] == len("SELECT 'my-secret-answer-42' AS a")
+    assert len(line["sql_sha256"]) == 16
+    assert line["bounds"] == []
+    assert "my-secret-answer-42" not in json.dumps(line)
+
+
+def test_it_names_the_bounds_a_run_hit(client, shop_lesson, caplog):
+    with caplog.at_level(logging.INFO, logger="sandbox.models"):
+        run_json(client, shop_lesson, "SELECT generate_series(1, 1000); SELECT pg_sleep(3)")
+    (line,) = run_lines(caplog)
+    assert line["ok"] is False and line["sqlstate"] == "57014"
+    assert line["bounds"] == ["statement_timeout", "rows"]

@@ -1,0 +1,32 @@
+"""The site's URLs plus views that fail as they do when a database goes away (tests only)."""
+
+from __future__ import annotations
+
+from django.db import OperationalError
+from django.urls import path
+from psycopg_pool import PoolTimeout
+
+from config.urls import handler500
+from config.urls import urlpatterns as site_urlpatterns
+
+
+def database_gone(request):
+    raise OperationalError("terminating connection due to administrator command")
+
+
+def pool_exhausted(request):
+    raise PoolTimeout("couldn't get a connection after 10.00 sec")
+
+
+def bug(request):
+    raise ZeroDivisionError("not a database problem")
+
+
+urlpatterns = [
+    path("outage/page/", database_gone),
+    path("api/outage", database_gone),
+    path("outage/pool/", pool_exhausted),
+    path("outage/bug/", bug),
+    *site_urlpatterns,
+]
+__all__ = ["handler500", "urlpatterns"]
