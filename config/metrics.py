@@ -46,15 +46,20 @@ def count(*series: tuple[str, str] | str) -> None:
         return
     values = ", ".join(["(%s, %s, 1)"] * len(rows))
     params = [part for row in rows for part in row]
+    statement = (
+        "INSERT INTO config_counter (metric, labels, value) VALUES "
+        f"{values} ON CONFLICT (metric, labels) "
+        "DO UPDATE SET value = config_counter.value + EXCLUDED.value"
+    )
     try:
-        # A savepoint when called inside a transaction, so a failure cannot spoil it.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO config_counter (metric, labels, value) VALUES "
-                f"{values} ON CONFLICT (metric, labels) "
-                "DO UPDATE SET value = config_counter.value + EXCLUDED.value",
-                params,
-            )
+        if connection.in_atomic_block:
+            # A savepoint inside a transaction, so a failure cannot spoil it.
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(statement, params)
+        else:
+            # In autocommit one statement is its own transaction: one round trip, no BEGIN.
+            with connection.cursor() as cursor:
+                cursor.execute(statement, params)
     except DatabaseError as exc:
         log.warning("could not count %s: %s", rows, str(exc).strip().splitlines()[:1])
 
