@@ -144,6 +144,7 @@ def learner(
     """One simulated learner's session; appends (action, status, ms) to results."""
     rng = random.Random(seed)
     browser = Browser(port)
+    browser.request("GET", "/")  # a first page, as a browser would: session and CSRF cookies
     if member:
         browser.log_in(member)
     deadline = time.monotonic() + seconds
@@ -364,7 +365,9 @@ def main() -> None:
     # Leaks: the server is stopped, so none of its connections may remain.
     connection.close_pool()
     time.sleep(2)
-    app_left = backends(app_url, "application_name = %s", ["querylab"])
+    app_left = backends(
+        app_url, "application_name = %s AND datname = current_database()", ["querylab"]
+    )
     sandbox_left = backends(sandbox_url, "usename LIKE %s", [f"{runner.name_prefix()}%"])
     connection.close()
     mine = Sandbox.objects.filter(name__startswith=runner.name_prefix())

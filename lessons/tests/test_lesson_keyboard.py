@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from playwright.sync_api import expect
 
 from lessons.sync import sync_content
 
@@ -33,5 +34,6 @@ def test_it_ignores_the_keys_while_typing(page, live_server):
 
 def test_it_shows_copy_buttons_on_code(page, live_server):
     page.goto(f"{live_server.url}/learn/postgresql/first-queries/")
-    assert page.locator(".copy-button").first.is_visible()
+    # Shown by a script once the clipboard is known to be usable: wait for it.
+    expect(page.locator(".copy-button").first).to_be_visible()
     # Examples' "Run in sandbox" buttons are the sandbox's to show (sandbox/tests/test_browser.py).

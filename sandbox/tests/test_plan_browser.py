@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -59,16 +60,19 @@ def test_it_shows_what_changed_after_create_index(page):
     shoot(page.locator(".plan-compare"), "plans-before-after.png")
     node = page.locator(".plan-side").nth(1).locator(".plan-node").first
     node.focus()
-    assert page.locator(".plan-side").nth(1).locator(".plan-detail").first.is_visible()
+    expect(page.locator(".plan-side").nth(1).locator(".plan-detail").first).to_be_visible()
 
 
 def test_it_grades_an_exercise_and_unlocks_hints_one_by_one(page):
     page.goto(LESSON)
     block = page.locator("#exercise-signups-one-day")
     hints = block.locator("details.hint")
-    assert hints.nth(0).is_visible() and not hints.nth(1).is_visible()
+    expect(hints.nth(0)).to_be_visible()
+    expect(hints.nth(1)).to_be_hidden()
     hints.nth(0).locator("summary").click()
-    assert hints.nth(1).is_visible() and not hints.nth(2).is_visible()
+    # The next hint appears once the first is opened (a script reveals it): wait for it.
+    expect(hints.nth(1)).to_be_visible()
+    expect(hints.nth(2)).to_be_hidden()
     block.locator("textarea").fill(
         "SELECT id, email, created_at FROM users "
         "WHERE created_at BETWEEN '2026-03-01 00:00+00' AND '2026-03-02 00:00+00' "
