@@ -16,7 +16,6 @@ end. Only 127.0.0.1; every loop is bounded in time.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import multiprocessing
 import os
@@ -32,12 +31,15 @@ import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
-from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from bench import client  # noqa: E402
+from bench.client import free_port  # noqa: E402
+
 BENCH_ENV = {
     "SANDBOX_NAME_PREFIX": "qll",
     "DEBUG": "0",
@@ -87,47 +89,8 @@ HOSTILE_SQL = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Browser:
-    """One learner's browser: a keep-alive connection, cookies and the CSRF token."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.cookies: dict[str, str] = {}
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-    def request(
-        self, method: str, path: str, body: bytes | None = None, content_type: str = ""
-    ) -> tuple[int, bytes]:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
-        if body is not None:
-            headers["Content-Type"] = content_type
-            headers["X-CSRFToken"] = self.cookies.get("csrftoken", "")
-            headers["Referer"] = f"http://127.0.0.1:{self.port}/"
-        for attempt in range(2):
-            try:
-                self.conn.request(method, path, body=body, headers=headers)
-                response = self.conn.getresponse()
-                break
-            except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                if attempt:
-                    raise
-        data = response.read()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            for key, morsel in SimpleCookie(header).items():
-                self.cookies[key] = morsel.value
-        return response.status, data
-
-    def form(self, path: str, fields: dict | list) -> tuple[int, bytes]:
-        body = urlencode(fields, doseq=True).encode()
-        return self.request("POST", path, body, "application/x-www-form-urlencoded")
+class Browser(client.Browser):
+    """A browser that can also log in as one of the bench's members."""
 
     def log_in(self, username: str) -> None:
         self.request("GET", "/accounts/login/")

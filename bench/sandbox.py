@@ -15,7 +15,6 @@ uses a bench-only name prefix ("qlb") and a "bench" track it removes afterwards,
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import secrets
@@ -27,7 +26,6 @@ import tempfile
 import threading
 import time
 from datetime import timedelta
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -63,6 +61,7 @@ from django.test.utils import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from psycopg import sql  # noqa: E402
 
+from bench.client import Browser, free_port  # noqa: E402
 from lessons.models import Lesson, Track  # noqa: E402
 from sandbox import runner  # noqa: E402
 from sandbox.models import Sandbox  # noqa: E402
@@ -70,46 +69,17 @@ from sandbox.models import Sandbox  # noqa: E402
 TWENTY_MS = "SELECT pg_sleep(0.02)"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Learner:
-    """One browser: its own keep-alive connection, cookies and CSRF token."""
+class Learner(Browser):
+    """One signed-out learner on a sandbox lesson: cookies and CSRF token from its first page."""
 
     def __init__(self, port: int, lesson: str):
-        self.port = port
+        super().__init__(port, timeout=30)
         self.lesson = lesson
-        self.cookies: dict[str, str] = {}
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self._request("GET", f"/sandbox/{lesson}/")
-
-    def _request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-            headers["X-CSRFToken"] = self.cookies.get("csrftoken", "")
-        for attempt in range(2):
-            try:
-                self.conn.request(method, path, body=body, headers=headers)
-                response = self.conn.getresponse()
-                break
-            except (http.client.RemoteDisconnected, ConnectionError, BrokenPipeError):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                if attempt:
-                    raise
-        data = response.read()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            for key, morsel in SimpleCookie(header).items():
-                self.cookies[key] = morsel.value
-        return response.status, data
+        self.request("GET", f"/sandbox/{lesson}/")
 
     def run(self, query: str) -> tuple[int, dict]:
         body = json.dumps({"lesson": self.lesson, "sql": query}).encode()
-        status, data = self._request("POST", "/api/sandbox/run", body)
+        status, data = self.request("POST", "/api/sandbox/run", body, "application/json")
         return status, json.loads(data)
 
     def timed_run(self, query: str) -> float:
