@@ -443,56 +443,67 @@ def bootstrap(server: int = 0) -> int:
 
 
 def provision(server: int, name: str, fixture_sql: str, languages: Iterable[str] = ()) -> None:
-    """Create the sandbox ``name`` (role and schema) and seed it, in one transaction, so a crash
-    leaves nothing half-made on the server. The fixture is trusted content (reviewed in git)
-    and runs through the provisioning connection, under ``SET ROLE`` so that the learner owns
-    what it creates."""
+    """Create the sandbox ``name`` (role and schema) and seed it. The fixture is trusted
+    content (reviewed in git) and runs through the provisioning connection, under ``SET ROLE``
+    so that the learner owns what it creates.
+
+    Two transactions. The first makes the role and its group memberships and commits at
+    once: on PostgreSQL 16+ a GRANT of a group locks that group until commit, so group changes
+    inside the long seeding transaction would make every concurrent provisioning wait for the
+    one before it. The second makes and seeds the schema; its own group changes (the
+    languages) come last, just before its commit. A crash between the two leaves a role that
+    its Sandbox row (still "provisioning") or, without one, the janitor's orphan sweep drops."""
     name = _checked(name)
     target = _server(server)
     role = sql.Identifier(name)
+    needs_languages = bool(fixture_sql.strip()) and bool(_MAKES_CODE.search(fixture_sql))
+    seeding_groups = [f"lang_{language}" for language in LANGUAGES] if needs_languages else []
     try:
-        with target.pool.connection() as conn, conn.transaction():
-            _cheap_scram(conn, target.version)
-            conn.execute(
-                sql.SQL(
-                    # INHERIT: the role's only memberships are this installation's groups
-                    # (CONNECT, and a language where the lesson grants one).
-                    "CREATE ROLE {} LOGIN INHERIT NOCREATEDB NOCREATEROLE "
-                    "CONNECTION LIMIT {} PASSWORD {}"
-                ).format(
-                    role,
-                    sql.Literal(settings.SANDBOX_ROLE_CONNECTION_LIMIT),
-                    sql.Literal(_password(name)),
+        with target.pool.connection() as conn:
+            with conn.transaction():
+                _cheap_scram(conn, target.version)
+                conn.execute(
+                    sql.SQL(
+                        # INHERIT: the role's only memberships are this installation's groups
+                        # (CONNECT, and a language where the lesson grants one).
+                        "CREATE ROLE {} LOGIN INHERIT NOCREATEDB NOCREATEROLE "
+                        "CONNECTION LIMIT {} PASSWORD {}"
+                    ).format(
+                        role,
+                        sql.Literal(settings.SANDBOX_ROLE_CONNECTION_LIMIT),
+                        sql.Literal(_password(name)),
+                    )
                 )
-            )
-            conn.execute(
-                sql.SQL("ALTER ROLE {} SET temp_file_limit = {}").format(
-                    role, sql.Literal(f"{settings.SANDBOX_TEMP_FILE_LIMIT_KB}kB")
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} SET temp_file_limit = {}").format(
+                        role, sql.Literal(f"{settings.SANDBOX_TEMP_FILE_LIMIT_KB}kB")
+                    )
                 )
-            )
-            if target.version < 160000:
-                # PostgreSQL 15: CREATEROLE may administer any role, but DROP OWNED and SET ROLE
-                # need membership, which 16+ grants through createrole_self_grant.
-                conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(role))
-            _make_schema(conn, name, fixture_sql, languages)
+                if target.version < 160000:
+                    # PostgreSQL 15: CREATEROLE may administer any role, but DROP OWNED and SET
+                    # ROLE need membership, which 16+ grants through createrole_self_grant.
+                    conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(role))
+                _join_groups(conn, name, ["connect", *seeding_groups])
+            with conn.transaction():
+                _make_schema(conn, name, fixture_sql, languages, seeding_groups)
     except psycopg.OperationalError as exc:
         raise SandboxUnavailable(_first_line(exc)) from exc
 
 
 def _make_schema(
-    conn: psycopg.Connection, name: str, fixture_sql: str, languages: Iterable[str]
+    conn: psycopg.Connection,
+    name: str,
+    fixture_sql: str,
+    languages: Iterable[str],
+    seeding_groups: list[str],
 ) -> None:
+    """The schema of a role that exists and is in its groups; ``seeding_groups`` are the
+    language groups it was given only for seeding (fixtures that make functions), taken back
+    here. Group changes come last (see ``provision``)."""
     role = sql.Identifier(name)
     conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION CURRENT_USER").format(role))
     conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(role, role))
-    _join_groups(conn, name, ["connect"])
     if fixture_sql.strip():
-        # Only fixtures that make functions need the languages while seeding; the learner
-        # keeps only those their lesson grants (grant_languages_on below).
-        every = [f"lang_{language}" for language in LANGUAGES]
-        needs_languages = bool(_MAKES_CODE.search(fixture_sql))
-        if needs_languages:
-            _join_groups(conn, name, every)
         conn.execute("SET LOCAL statement_timeout = '120s'")
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(role))
         conn.execute(sql.SQL("SET LOCAL search_path = {}").format(role))
@@ -503,12 +514,13 @@ def _make_schema(
             _analyze_schema(conn, name)
         conn.execute("RESET ROLE")
         conn.execute("SET LOCAL search_path = pg_catalog")
-        if needs_languages:
-            conn.execute(
-                sql.SQL("REVOKE {} FROM {}").format(
-                    sql.SQL(", ").join(sql.Identifier(_group_name(p)) for p in every), role
-                )
+    if seeding_groups:
+        # The learner keeps only the languages their lesson grants (below).
+        conn.execute(
+            sql.SQL("REVOKE {} FROM {}").format(
+                sql.SQL(", ").join(sql.Identifier(_group_name(p)) for p in seeding_groups), role
             )
+        )
     grant_languages_on(conn, name, languages)
 
 
