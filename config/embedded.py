@@ -39,6 +39,7 @@ DATABASE_NAMES = {"app": "querylab", "sandbox": "querylab_sandbox"}
 SYSTEM_USER = "querylab-pg"
 START_TIMEOUT_SECONDS = 60
 START_ATTEMPTS = 3
+DEFAULT_SANDBOX_NICE = 10
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -196,6 +197,7 @@ class Server:
         for attempt in range(START_ATTEMPTS):
             try:
                 _run(
+                    *self._niced(),
                     _bin("pg_ctl"),
                     "-D",
                     str(self.pgdata),
@@ -225,6 +227,24 @@ class Server:
                 )
             time.sleep(0.1)
         return state
+
+    def _niced(self) -> tuple[str, ...]:
+        """The sandbox server runs at a lower CPU priority (``SANDBOX_SERVER_NICE``, default
+        10; 0 turns it off): learner SQL that burns CPU until its timeout then takes only the
+        cores the site's pages leave free. Backends inherit the postmaster's niceness."""
+        if self.name != "sandbox":
+            return ()
+        raw = os.environ.get("SANDBOX_SERVER_NICE", "").strip() or str(DEFAULT_SANDBOX_NICE)
+        try:
+            niceness = int(raw)
+        except ValueError:
+            raise EmbeddedDatabaseError(
+                f"SANDBOX_SERVER_NICE must be a whole number from 0 to 19, not {raw!r}."
+            ) from None
+        nice = shutil.which("nice")
+        if niceness <= 0 or nice is None:
+            return ()
+        return (nice, "-n", str(min(niceness, 19)))
 
     def _ensure_database(self, state: dict) -> None:
         import psycopg
@@ -284,6 +304,7 @@ def _as_system_user() -> dict:
 
 
 def _run(*args: str) -> str:
+    program = Path(args[3] if Path(args[0]).name == "nice" else args[0]).name
     try:
         result = subprocess.run(
             args,
@@ -296,11 +317,9 @@ def _run(*args: str) -> str:
         )
     except subprocess.CalledProcessError as exc:
         detail = (exc.stderr or exc.stdout or "").strip()
-        raise EmbeddedDatabaseError(
-            f"{Path(args[0]).name} failed (exit {exc.returncode}): {detail}"
-        ) from exc
+        raise EmbeddedDatabaseError(f"{program} failed (exit {exc.returncode}): {detail}") from exc
     except subprocess.TimeoutExpired as exc:
-        raise EmbeddedDatabaseError(f"{Path(args[0]).name} did not finish in time") from exc
+        raise EmbeddedDatabaseError(f"{program} did not finish in time") from exc
     return result.stdout
 
 

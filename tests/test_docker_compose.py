@@ -38,6 +38,9 @@ def test_it_has_an_app_database_a_sandbox_database_and_the_web_app(compose):
     assert services["sandbox-db"]["image"] == "postgres:16"
     assert "mem_limit" in services["sandbox-db"]
     assert "mem_limit" not in services["db"]
+    # Learner SQL gets less CPU than the site when both want it (default weight 1024).
+    assert services["sandbox-db"]["cpu_shares"] < 1024
+    assert "cpu_shares" not in services["web"] and "cpu_shares" not in services["db"]
 
 
 def test_every_service_has_a_health_check(compose):

@@ -96,3 +96,35 @@ def test_the_superuser_password_is_not_readable_by_others(data_dir):
     run_python(ENSURE, data_dir)
     state_file = data_dir / "pg" / "app.json"
     assert state_file.stat().st_mode & 0o077 == 0
+
+
+def _niceness(pid: int) -> int:
+    # /proc/<pid>/stat: the 19th field is the nice value (the name in parentheses may hold
+    # spaces, so count from after it).
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[16])
+
+
+def test_the_sandbox_server_runs_at_a_lower_cpu_priority_than_the_app_server(data_dir):
+    # Learner SQL that burns CPU until its timeout must not slow the site's pages down: the
+    # sandbox server and its backends run niced (SANDBOX_SERVER_NICE, default 10).
+    code = "from config import embedded; [embedded.server(n).ensure() for n in ('app', 'sandbox')]"
+    result = run_python(code, data_dir)
+    assert result.returncode == 0, result.stderr
+    try:
+        pids = {
+            name: int((data_dir / "pg" / name / "postmaster.pid").read_text().split()[0])
+            for name in ("app", "sandbox")
+        }
+        assert _niceness(pids["sandbox"]) == min(19, 10 + os.nice(0))
+        assert _niceness(pids["app"]) == os.nice(0)
+    finally:
+        env = {**os.environ, "QUERYLAB_DATA_DIR": str(data_dir)}
+        env = {k: v for k, v in env.items() if k not in {"DATABASE_URL", "SANDBOX_DATABASE_URL"}}
+        subprocess.run(
+            [sys.executable, "manage.py", "db", "stop", "sandbox"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
