@@ -41,3 +41,12 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DEFAULT_GUNICORN_THREADS = 8
+
+
+def gunicorn_threads() -> int:
+    """Threads per gunicorn process: config/gunicorn.py runs them, settings size the database
+    pool and the sandbox's share of them from the same number."""
+    return max(1, envint("GUNICORN_THREADS", DEFAULT_GUNICORN_THREADS))

@@ -8,14 +8,18 @@ from __future__ import annotations
 import multiprocessing
 import os
 
+from config.env import gunicorn_threads
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# A sandbox run spends about half its time waiting on the two databases: threads overlap those
-# waits, processes use the cores without sharing one GIL. Measured with bench/sandbox.py on 2
-# cores (see bench/README.md): 3 processes x 4 threads used less CPU per run than 4 x 4 and
-# ran at least as many runs a second; each process also keeps its own learner connections.
+# A sandbox run spends most of its time waiting on the two databases: threads overlap those
+# waits, processes use the cores without sharing one GIL. Measured with bench/sandbox.py and
+# bench/load.py on 2 cores (see bench/README.md and the README's "Workers and pools"): 3
+# processes of 8 threads, at most half of each process's threads in sandbox requests
+# (SANDBOX_REQUESTS_PER_PROCESS), so page views always find a free thread.
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count() + 1)))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread" if threads > 1 else "sync"
+threads = gunicorn_threads()
+# gthread, but a process with no free thread leaves new connections to the others.
+worker_class = "config.gunicorn_worker.BalancedThreadWorker" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 20
 keepalive = 5

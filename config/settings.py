@@ -13,7 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded
-from config.env import envbool, envint, envlist, envstr
+from config.env import envbool, envint, envlist, envstr, gunicorn_threads
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = embedded.data_dir()
@@ -97,8 +97,11 @@ TEMPLATES = [
 
 # -- Databases ------------------------------------------------------------------------------
 
+GUNICORN_THREADS = gunicorn_threads()
 DB_POOL_MIN = envint("DB_POOL_MIN", 1)
-DB_POOL_MAX = envint("DB_POOL_MAX", 8)
+# A request holds one connection while it runs, so a process needs one per thread, plus two
+# for its background threads (the sandbox janitor, the warm pool's refill).
+DB_POOL_MAX = envint("DB_POOL_MAX", GUNICORN_THREADS + 2)
 
 
 def _database_from_url(variable: str, url: str) -> dict:
@@ -314,6 +317,9 @@ SANDBOX_MAX_SQL_LENGTH = envint("SANDBOX_MAX_SQL_LENGTH", 20_000)
 SANDBOX_RUNS_PER_MINUTE = envint("SANDBOX_RUNS_PER_MINUTE", 60)
 SANDBOX_CONCURRENT_RUNS = envint("SANDBOX_CONCURRENT_RUNS", 16)  # per server, all processes
 SANDBOX_QUEUE_LENGTH = envint("SANDBOX_QUEUE_LENGTH", 64)
+# Sandbox requests at once in one web process; past it, 429 at once. At most half its threads by
+# default, so a class running slow queries never leaves page views without a thread.
+SANDBOX_REQUESTS_PER_PROCESS = envint("SANDBOX_REQUESTS_PER_PROCESS", max(1, GUNICORN_THREADS // 2))
 SANDBOX_QUEUE_WAIT_MS = envint("SANDBOX_QUEUE_WAIT_MS", 3000)
 SANDBOX_DISK_LIMIT_MB = envint("SANDBOX_DISK_LIMIT_MB", 64)
 SANDBOX_EXPIRY_USER_HOURS = envint("SANDBOX_EXPIRY_USER_HOURS", 24)

@@ -11,9 +11,12 @@ client can mark them in what the learner typed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import threading
 import time
+from collections.abc import Iterator
 from functools import wraps
 
 from django.conf import settings
@@ -131,6 +134,59 @@ def _failure(request: HttpRequest, message: str, status: int, **extra) -> HttpRe
     return _answer(request, {"ok": False, "error": message, **extra}, "problem", status)
 
 
+class _ProcessShare:
+    """How many sandbox requests this process serves at once: at most
+    SANDBOX_REQUESTS_PER_PROCESS. A sandbox request can hold its thread for the whole run
+    timeout; past the share the request is refused at once (429, Retry-After) rather than
+    queued on a thread, so lesson pages, quizzes and the discussion always find one."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._busy = 0
+
+    @contextlib.contextmanager
+    def taken(self) -> Iterator[None]:
+        limit = settings.SANDBOX_REQUESTS_PER_PROCESS
+        with self._lock:
+            if self._busy >= limit:
+                refused = True
+            else:
+                refused = False
+                self._busy += 1
+        if refused:
+            raise LimitReached(
+                f"Sandbox busy: this server is already running {limit} sandbox requests at "
+                "once; try again in a moment.",
+                1,
+                "requests_per_process",
+            )
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
+
+
+_share = _ProcessShare()
+
+
+def _admitted(request: HttpRequest, view) -> HttpResponse:
+    """Admit the request (limits, sandbox placement) and call the view with its sandbox."""
+    data = _payload(request)
+    key = learner_key(request)
+    # One round trip on the common path: find the sandbox, count the run, take a slot.
+    ref = _lesson_ref(data)
+    with admitted_to_sandbox(key, ref) as (lesson, sandbox):
+        if sandbox is not None:
+            return view(request, data, sandbox, key)
+    # The learner's first run of this lesson (already counted above).
+    lesson = _sandbox_lesson(ref, lesson)
+    server = runner.server_for(key)
+    with run_slot(server):
+        sandbox = Sandbox.objects.make_for_learner(key, lesson)
+        return view(request, data, sandbox, key)
+
+
 def sandbox_api(view):
     """Parse the request, apply the per-learner and per-server limits, and turn the ways a run
     can fail into answers: 400 bad request, 429 with Retry-After, 503 sandbox unavailable."""
@@ -138,19 +194,8 @@ def sandbox_api(view):
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
         try:
-            data = _payload(request)
-            key = learner_key(request)
-            # One round trip on the common path: find the sandbox, count the run, take a slot.
-            ref = _lesson_ref(data)
-            with admitted_to_sandbox(key, ref) as (lesson, sandbox):
-                if sandbox is not None:
-                    return view(request, data, sandbox, key)
-            # The learner's first run of this lesson (already counted above).
-            lesson = _sandbox_lesson(ref, lesson)
-            server = runner.server_for(key)
-            with run_slot(server):
-                sandbox = Sandbox.objects.make_for_learner(key, lesson)
-                return view(request, data, sandbox, key)
+            with _share.taken():
+                return _admitted(request, view)
         except BadRequest as exc:
             return _failure(request, str(exc), 400)
         except LimitReached as exc:
@@ -358,7 +403,7 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
         exercise = _exercise(data)
         sql = _sql(data)
         key = learner_key(request)
-        with admitted(key, runner.server_for("grader")):
+        with _share.taken(), admitted(key, runner.server_for("grader")):
             attempt, verdict = ExerciseAttempt.grade(key, exercise, sql)
     except BadRequest as exc:
         return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)

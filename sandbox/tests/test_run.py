@@ -144,3 +144,19 @@ def test_it_keeps_a_visitors_sandbox_after_they_log_in(client, learner, shop_les
     body = run_json(client, shop_lesson, "SELECT note FROM drafts")
     assert body["results"][0]["rows"] == [["before login"]]
     assert Sandbox.objects.get().learner_key == f"user:{learner.pk}"
+
+
+def test_a_process_refuses_sandbox_requests_past_its_share_of_threads(
+    client, shop_lesson, settings
+):
+    # Past SANDBOX_REQUESTS_PER_PROCESS the API answers at once instead of taking a thread
+    # that page views need; the learner is told to try again, and can once one is free.
+    from sandbox.views import _share
+
+    settings.SANDBOX_REQUESTS_PER_PROCESS = 1
+    with _share.taken():  # another learner's run, still going
+        response = api(client, "run", shop_lesson, "SELECT 1")
+        assert response.status_code == 429
+        assert response["Retry-After"] == "1"
+        assert response.json()["error"].startswith("Sandbox busy")
+    assert api(client, "run", shop_lesson, "SELECT 1").status_code == 200
