@@ -112,10 +112,14 @@ def learner(
         browser.log_in(member)
     deadline = time.monotonic() + seconds
     next_post = time.monotonic() + rng.uniform(5, 40)
+    # A learner works through one lesson for a while (reads it, answers, runs SQL in its
+    # sandbox) and now and then moves on to another, as a class does.
+    lesson = rng.choice(plan["lessons"])
+    sandbox_lesson = rng.choice(plan["sandbox_lessons"])
+    ran_in: set[str] = set()
     while time.monotonic() < deadline:
-        time.sleep(rng.uniform(0.5, 2.0))
+        time.sleep(rng.uniform(*plan["think"]))
         roll = rng.random()
-        lesson = rng.choice(plan["lessons"])
         started = time.perf_counter()
         if member and time.monotonic() >= next_post:
             next_post = time.monotonic() + rng.uniform(30, 60)
@@ -128,6 +132,10 @@ def learner(
                 },
             )
         elif roll < 0.45:
+            if rng.random() < plan["switch"]:
+                lesson = rng.choice(plan["lessons"])
+                if lesson in plan["sandbox_lessons"]:
+                    sandbox_lesson = lesson
             action = "lesson page"
             status, _ = browser.request("GET", f"/learn/{lesson}/")
         elif roll < 0.55:
@@ -138,9 +146,10 @@ def learner(
             path, choice = rng.choice(plan["quiz"])
             status, _ = browser.form(path, {"choice": choice})
         else:
-            sandbox_lesson = rng.choice(plan["sandbox_lessons"])
             kind = rng.random()
-            if kind < 0.7:
+            if sandbox_lesson not in ran_in:
+                action, sql = "sandbox first run", rng.choice(ORDINARY_SQL)
+            elif kind < 0.7:
                 action, sql = "sandbox run", rng.choice(ORDINARY_SQL)
             elif kind < 0.85:
                 action, sql = "sandbox slow", rng.choice(SLOW_SQL)
@@ -148,6 +157,8 @@ def learner(
                 action, sql = "sandbox hostile", rng.choice(HOSTILE_SQL)
             body = json.dumps({"lesson": sandbox_lesson, "sql": sql}).encode()
             status, _ = browser.request("POST", "/api/sandbox/run", body, "application/json")
+            if status == 200:
+                ran_in.add(sandbox_lesson)
         results.append((action, status, (time.perf_counter() - started) * 1000))
 
 
@@ -195,7 +206,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--members", type=int, default=20, help="signed-in learners who post")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument(
+        "--think",
+        default="2,8",
+        help="seconds a learner waits between two actions, drawn from this range (default 2,8)",
+    )
+    parser.add_argument(
+        "--switch",
+        type=float,
+        default=0.1,
+        help="chance that a page view moves the learner on to another lesson (default 0.1)",
+    )
     args = parser.parse_args()
+    think = tuple(float(part) for part in args.think.split(","))
     admin_url = use_a_database_of_its_own()
 
     import django
@@ -215,9 +238,16 @@ def main() -> None:
     call_command("createcachetable", verbosity=0)
     call_command("content", "sync", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
+    # As `manage.py serve` does when it starts: the warm pool of pre-seeded sandboxes is full.
+    pool_started = time.monotonic()
+    servers = range(len(runner.sandbox_urls()))
+    pooled = sum(Sandbox.objects.refill_pool(server) for server in servers)
+    print(f"warm pool: {pooled} sandboxes made in {time.monotonic() - pool_started:.1f} s")
 
     lessons = list(Lesson.objects.published().select_related("track"))
     plan = {
+        "think": think,
+        "switch": args.switch,
         "lessons": [lesson.ref for lesson in lessons],
         "sandbox_lessons": [x.ref for x in lessons if x.mode == "sql_sandbox" and not x.fixture]
         or [x.ref for x in lessons if x.mode == "sql_sandbox"],
@@ -268,7 +298,8 @@ def main() -> None:
             warm.request("GET", f"/learn/{ref}/")
         print(
             f"Querylab load bench · {args.learners} learners ({args.members} signed in) · "
-            f"{args.seconds:.0f} s · gunicorn on 127.0.0.1:{port} "
+            f"{args.seconds:.0f} s · think {think[0]:g}–{think[1]:g} s, lesson switch "
+            f"{args.switch:g} · gunicorn on 127.0.0.1:{port} "
             f"(WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', 'default')}, "
             f"GUNICORN_THREADS={os.environ.get('GUNICORN_THREADS', 'default')}, "
             f"DB_POOL_MAX={settings.DB_POOL_MAX}) · {os.cpu_count()} CPUs · "
