@@ -113,6 +113,16 @@ def test_it_reports_yaml_errors_with_their_line():
     assert "oops: What" in text.splitlines()[line - 1]
 
 
+def test_it_refuses_a_hint_that_yaml_read_as_a_mapping():
+    # Unquoted, "Sort on `n_dead_tup`: descending" is a one-key mapping, not a text.
+    text = example_lesson().replace(
+        "  - Sort on `n_dead_tup`.", "  - Sort on `n_dead_tup`: descending."
+    )
+    _, errors = parse(text)
+    assert len(errors) == 1
+    assert "`hints` must be a list of non-empty texts" in str(errors[0])
+
+
 def test_it_does_not_render_raw_html():
     head = example_lesson().split("---\n\n", 1)[0] + "---\n\n"
     lesson, _ = parse(head + "<script>alert(1)</script>\n")
