@@ -33,7 +33,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 # Bump when rendering changes, so that `content sync` re-renders files whose text did not change.
-RENDER_VERSION = "3"
+RENDER_VERSION = "4"
 
 LESSON_FILE = re.compile(r"^(?P<step>\d{2,3})-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
 TRACK_FILE = "track.yml"
