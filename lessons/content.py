@@ -33,7 +33,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 # Bump when rendering changes, so that `content sync` re-renders files whose text did not change.
-RENDER_VERSION = "3"
+RENDER_VERSION = "4"
 
 LESSON_FILE = re.compile(r"^(?P<step>\d{2,3})-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
 TRACK_FILE = "track.yml"
@@ -562,8 +562,14 @@ def _block_exercise(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpe
         lesson.error(base + data.line_of("order_matters"), "`order_matters` must be true or false")
         ok = False
     hints = data.get("hints") or []
-    if not isinstance(hints, list) or not all(_text(hint) for hint in hints):
-        lesson.error(base + data.line_of("hints"), "`hints` must be a list of non-empty texts")
+    # A one-line hint with ": " in it is a YAML mapping, which would be shown as a Python dict.
+    if not isinstance(hints, list) or not all(
+        isinstance(hint, str | int | float) and _text(hint) for hint in hints
+    ):
+        lesson.error(
+            base + data.line_of("hints"),
+            "`hints` must be a list of non-empty texts (quote a hint that contains `: `)",
+        )
         ok, hints = False, []
     variants: list[dict[str, str]] = []
     for variant in data.get("variants") or []:

@@ -152,11 +152,12 @@ def opened(request: HttpRequest, track: str, slug: str) -> HttpResponse:
 
 @require_GET
 def lesson_progress(request: HttpRequest, track: str, slug: str) -> HttpResponse:
-    """The lesson header's progress line, refreshed by htmx on "progressChanged"."""
+    """The lesson header's progress line, refreshed by htmx on "progressChanged", with the
+    done card and the step menus' tick out of band."""
     lesson = _get_lesson(track, slug)
     learner = Learner.objects.for_request(request, create=False)
     state = lesson_progress_state(learner, lesson, Lesson.objects.outline(lesson.track))
-    return render(request, f"{PARTIALS}#progress_line_inside", {"lesson": lesson, "loop": state})
+    return render(request, f"{PARTIALS}#progress_refresh", {"lesson": lesson, "loop": state})
 
 
 @require_GET

@@ -143,13 +143,10 @@ def compare(
         if extra:
             parts.append(f"{len(extra)} row{'s' if len(extra) != 1 else ''} should not be there")
         problems.append(f"{label}: {' and '.join(parts)}.")
-        examples = [("missing", row) for row in missing[:SHOWN_ROWS]] + [
-            ("extra", row) for row in extra[:SHOWN_ROWS]
-        ]
         shown = {
             "label": label,
             "columns": got.columns,
-            "rows": [(kind, original[row]) for kind, row in examples],
+            "rows": [(kind, original[row]) for kind, row in _examples(missing, extra)],
         }
     elif order_matters and mine != theirs:
         first = next(i for i, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b)
@@ -158,6 +155,28 @@ def compare(
             "this exercise checks the order."
         )
     return problems, shown
+
+
+def _examples(missing: list[tuple], extra: list[tuple]) -> list[tuple[str, tuple]]:
+    """A few missing and extra rows to show. A missing row and an extra row with the same first
+    value (usually the key) are shown one above the other, so that the learner sees at once what
+    differs in that row (a total doubled by a join, a 1 that should be a 0)."""
+    extra_by_first: dict[Any, list[tuple]] = {}
+    for row in extra:
+        if row:
+            extra_by_first.setdefault(row[0], []).append(row)
+    pairs: list[tuple[str, tuple]] = []
+    for row in missing:
+        partners = extra_by_first.get(row[0]) if row else None
+        if partners:
+            pairs += [("missing", row), ("extra", partners.pop(0))]
+            if len(pairs) == 2 * SHOWN_ROWS:
+                break
+    if pairs:
+        return pairs
+    return [("missing", row) for row in missing[:SHOWN_ROWS]] + [
+        ("extra", row) for row in extra[:SHOWN_ROWS]
+    ]
 
 
 def grade(

@@ -62,6 +62,13 @@ def test_it_renders_blocks_in_their_own_sections():
     assert "Hint 2" in html
 
 
+def test_it_tells_the_learner_what_an_exercise_check_compares():
+    html = parse(example_lesson())[0].body_html
+    assert "What Check compares:" in html and "<strong>in the same order</strong>" in html
+    assert "column names are not compared" in html
+    assert "Its plan is checked as well:" in html and "read at most 1000 rows in all" in html
+
+
 def test_it_highlights_code_and_adds_copy_buttons():
     body = "\n".join(
         f"```{language}\n{code}\n```\n"
@@ -111,6 +118,16 @@ def test_it_reports_yaml_errors_with_their_line():
     assert str(errors[0]).startswith("pg/04-vacuum.md:")
     line = int(str(errors[0]).split(":")[1])
     assert "oops: What" in text.splitlines()[line - 1]
+
+
+def test_it_refuses_a_hint_that_yaml_read_as_a_mapping():
+    # Unquoted, "Sort on `n_dead_tup`: descending" is a one-key mapping, not a text.
+    text = example_lesson().replace(
+        "  - Sort on `n_dead_tup`.", "  - Sort on `n_dead_tup`: descending."
+    )
+    _, errors = parse(text)
+    assert len(errors) == 1
+    assert "`hints` must be a list of non-empty texts" in str(errors[0])
 
 
 def test_it_does_not_render_raw_html():

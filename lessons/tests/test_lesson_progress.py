@@ -120,6 +120,17 @@ def test_it_refreshes_the_header_on_its_own(client, course):
     header = client.get("/learn/sql/lesson-3/progress/").content.decode()
     assert "Step 3/3" in header and "33% through track" in header
     assert "✓ This lesson is done" in header
+    # The done card and the step menus' tick follow, for a lesson completed by other means
+    # (passing its last exercise).
+    assert 'id="lesson-done" hx-swap-oob="true"' in header and "✓ Lesson done." in header
+    assert 'hx-swap-oob="outerHTML:.current-step-mark" title="Done"' in header
+
+
+def test_it_never_sends_a_not_done_card_with_the_header(client, course):
+    # A refresh already on its way when "Mark lesson as done" is clicked must not undo it.
+    client.post("/learn/sql/lesson-3/opened/")
+    header = client.get("/learn/sql/lesson-3/progress/").content.decode()
+    assert "Step 3/3" in header and "lesson-done" not in header
 
 
 def test_it_keeps_new_visitors_pages_cacheable(settings, client, course):

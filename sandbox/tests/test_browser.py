@@ -50,3 +50,22 @@ def test_it_gives_lesson_examples_a_run_button(page, shop_lesson):
     page.wait_for_selector(".sandbox-table")
     assert page.input_value("#sandbox-sql") == "SELECT count(*) AS n FROM items"
     assert page.inner_text(".sandbox-table tbody") == "2000"
+
+
+def test_it_links_back_to_the_example_that_was_run(page, shop_lesson):
+    page.goto("/sandbox/sql/indexes/")
+    page.evaluate(
+        """() => {
+            const figure = document.createElement('figure');
+            figure.id = 'example-count-items';
+            figure.setAttribute('data-sql', 'SELECT count(*) AS n FROM items');
+            figure.innerHTML = '<h3 class="block-title">Count the items</h3>';
+            document.querySelector('main').prepend(figure);
+            QuerylabSandbox.scan(document);
+        }"""
+    )
+    page.click("text=Run in sandbox")
+    page.wait_for_selector(".sandbox-table")
+    back = page.locator(".sandbox-back")
+    assert back.inner_text() == "↑ Back to “Count the items”"
+    assert back.get_attribute("href") == "#example-count-items"

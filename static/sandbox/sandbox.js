@@ -104,9 +104,25 @@
       }
       button.addEventListener("click", () => {
         const sql = element.getAttribute("data-sql") || element.textContent;
+        showWayBack(section, element);
         section.sandboxLoad(sql.trim(), true);
       });
     });
+  }
+
+  // Running an example scrolls the page down to the sandbox; a link leads back to where the
+  // learner was reading.
+  function showWayBack(section, element) {
+    if (!element.id) return;
+    let link = section.querySelector(".sandbox-back");
+    if (!link) {
+      link = document.createElement("a");
+      link.className = "sandbox-back small";
+      section.querySelector("#sandbox-output").insertAdjacentElement("beforebegin", link);
+    }
+    const title = element.querySelector(".block-title");
+    link.href = "#" + element.id;
+    link.textContent = "↑ Back to " + (title ? "“" + title.textContent.trim() + "”" : "the example");
   }
 
   function markError(output) {
