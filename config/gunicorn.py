@@ -25,4 +25,7 @@ graceful_timeout = 20
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
+# gunicorn's control socket (for gunicornc) is one path per user by default, so a second
+# instance on the same machine would take over the first one's; Querylab does not use it.
+control_socket_disable = True
 wsgi_app = "config.wsgi:application"

@@ -19,8 +19,12 @@ class Command(BaseCommand):
     help = "Prepare the database and content, then serve Querylab (gunicorn, or --dev)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        # GUNICORN_BIND ("host:port", as config/gunicorn.py reads it) or HOST and PORT.
+        bind_host, _, bind_port = os.environ.get("GUNICORN_BIND", "").rpartition(":")
+        host = bind_host or os.environ.get("HOST", "127.0.0.1")
+        port = bind_port if bind_port.isdigit() else os.environ.get("PORT", "8000")
+        parser.add_argument("--host", default=host)
+        parser.add_argument("--port", type=int, default=int(port))
         parser.add_argument(
             "--dev", action="store_true", help="Django's autoreloading runserver instead."
         )
