@@ -16,6 +16,7 @@ end. Only 127.0.0.1; every loop is bounded in time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -191,13 +192,18 @@ def pct(values: list[float], p: float) -> float:
 
 
 def backends(url: str, where: str, params: list) -> int:
+    """How many backends match, naming each (they are leaks: the server has stopped)."""
     import psycopg
 
     with psycopg.connect(url) as conn:
-        return conn.execute(
-            f"SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND {where}",
+        rows = conn.execute(
+            "SELECT pid, usename, application_name, state, left(query, 60) FROM pg_stat_activity "
+            f"WHERE pid <> pg_backend_pid() AND {where}",
             params,
-        ).fetchone()[0]
+        ).fetchall()
+    for row in rows:
+        print(f"  left behind: {row}")
+    return len(rows)
 
 
 def main() -> None:
@@ -356,8 +362,10 @@ def main() -> None:
     print(f"\n5xx responses: {server_errors}   (goal 0)")
     print(f"p99 of page views: {pct(page_views, 99):.1f} ms   (goal < 300 ms)")
 
-    # Leaks: the server is stopped, so none of its connections may remain.
+    # Leaks: the server is stopped, so none of its connections may remain. This process's
+    # own connections (it filled the warm pool) are closed first.
     connection.close_pool()
+    runner.close_pools()
     time.sleep(2)
     app_left = backends(
         app_url, "application_name = %s AND datname = current_database()", ["querylab"]
@@ -375,6 +383,20 @@ def main() -> None:
 
     server_log.seek(0)
     log_text = server_log.read()
+    # The server's own time for page views (from its request log), next to what learners
+    # waited: the difference is time spent queued for a process, a thread or the GIL.
+    served = []
+    for line in log_text.splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            path = entry.get("path", "")
+            if entry.get("method") == "GET" and path.startswith("/learn/") and "ms" in entry:
+                served.append(entry["ms"])
+    if served:
+        print(
+            f"page views as the server timed them: p50 {pct(served, 50):.1f} ms, "
+            f"p99 {pct(served, 99):.1f} ms ({len(served)} requests)"
+        )
     tracebacks = len(re.findall(r"Traceback", log_text))
     print(f"tracebacks in the server's log: {tracebacks}")
     if tracebacks:

@@ -226,14 +226,15 @@ class Server:
                     f"connections on 127.0.0.1:{state['port']}. See {self.log_file}."
                 )
             time.sleep(0.1)
+        self._nice_its_session()
         return state
 
-    def _niced(self) -> tuple[str, ...]:
+    def _niceness(self) -> int:
         """The sandbox server runs at a lower CPU priority (``SANDBOX_SERVER_NICE``, default
-        10; 0 turns it off): learner SQL that burns CPU until its timeout then takes only the
-        cores the site's pages leave free. Backends inherit the postmaster's niceness."""
+        10, at most 19; 0 turns it off): learner SQL that burns CPU until its timeout then takes
+        only what the site's pages leave. The app server keeps the normal priority."""
         if self.name != "sandbox":
-            return ()
+            return 0
         raw = os.environ.get("SANDBOX_SERVER_NICE", "").strip() or str(DEFAULT_SANDBOX_NICE)
         try:
             niceness = int(raw)
@@ -241,10 +242,26 @@ class Server:
             raise EmbeddedDatabaseError(
                 f"SANDBOX_SERVER_NICE must be a whole number from 0 to 19, not {raw!r}."
             ) from None
+        return max(0, min(niceness, 19))
+
+    def _niced(self) -> tuple[str, ...]:
+        """``nice`` for the server's command line: backends inherit the postmaster's niceness."""
         nice = shutil.which("nice")
-        if niceness <= 0 or nice is None:
-            return ()
-        return (nice, "-n", str(min(niceness, 19)))
+        niceness = self._niceness()
+        return (nice, "-n", str(niceness)) if niceness and nice else ()
+
+    def _nice_its_session(self) -> None:
+        """pg_ctl starts the server in a session of its own, and with the kernel's autogroup
+        scheduling (on by default on desktop and many server kernels) CPU is shared fairly
+        between sessions before niceness counts within one: a niced server alone in its
+        session would still get as much CPU as the whole web server. The session's own nice
+        value (``/proc/<pid>/autogroup``) is what lowers it there."""
+        niceness = self._niceness()
+        pid = _postmaster_pid(self.pgdata)
+        if not niceness or pid is None:
+            return
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{pid}/autogroup").write_text(str(niceness))
 
     def _ensure_database(self, state: dict) -> None:
         import psycopg

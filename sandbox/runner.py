@@ -868,6 +868,21 @@ def close_idle_connections() -> None:
         _close_quietly(learner)
 
 
+def close_pools() -> None:
+    """Close every connection this process holds to sandbox servers: cached learner
+    connections and the provisioning and superuser pools (made again when next needed)."""
+    close_idle_connections()
+    with _servers_lock:
+        pools = [found.pool for found in _servers.values()]
+        _servers.clear()
+    with _superuser_pools_lock:
+        pools += list(_superuser_pools.values())
+        _superuser_pools.clear()
+    for pool in pools:
+        with contextlib.suppress(Exception):
+            pool.close()
+
+
 def _close_quietly(learner: _Learner) -> None:
     # Closing a dead connection may fail in many ways; it is gone either way.
     with contextlib.suppress(Exception):
