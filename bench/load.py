@@ -364,6 +364,7 @@ def main() -> None:
 
     # Leaks: the server is stopped, so none of its connections may remain. This process's
     # own connections (it filled the warm pool) are closed first.
+    connection.close()
     connection.close_pool()
     runner.close_pools()
     time.sleep(2)

@@ -317,9 +317,11 @@ SANDBOX_MAX_SQL_LENGTH = envint("SANDBOX_MAX_SQL_LENGTH", 20_000)
 SANDBOX_RUNS_PER_MINUTE = envint("SANDBOX_RUNS_PER_MINUTE", 60)
 SANDBOX_CONCURRENT_RUNS = envint("SANDBOX_CONCURRENT_RUNS", 16)  # per server, all processes
 SANDBOX_QUEUE_LENGTH = envint("SANDBOX_QUEUE_LENGTH", 64)
-# Sandbox requests at once in one web process; past it, 429 at once. At most half its threads by
-# default, so a class running slow queries never leaves page views without a thread.
+# Sandbox requests running longer than SANDBOX_SLOW_REQUEST_MS in one web process; while that many
+# do, new ones get 429 at once. Half its threads by default, so a class running slow queries never
+# leaves page views without a thread; quick runs free theirs at once and are not counted.
 SANDBOX_REQUESTS_PER_PROCESS = envint("SANDBOX_REQUESTS_PER_PROCESS", max(1, GUNICORN_THREADS // 2))
+SANDBOX_SLOW_REQUEST_MS = envint("SANDBOX_SLOW_REQUEST_MS", 250)
 SANDBOX_QUEUE_WAIT_MS = envint("SANDBOX_QUEUE_WAIT_MS", 3000)
 SANDBOX_DISK_LIMIT_MB = envint("SANDBOX_DISK_LIMIT_MB", 64)
 SANDBOX_EXPIRY_USER_HOURS = envint("SANDBOX_EXPIRY_USER_HOURS", 24)

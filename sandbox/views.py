@@ -135,28 +135,36 @@ def _failure(request: HttpRequest, message: str, status: int, **extra) -> HttpRe
 
 
 class _ProcessShare:
-    """How many sandbox requests this process serves at once: at most
-    SANDBOX_REQUESTS_PER_PROCESS. A sandbox request can hold its thread for the whole run
-    timeout; past the share the request is refused at once (429, Retry-After) rather than
-    queued on a thread, so lesson pages, quizzes and the discussion always find one."""
+    """How many slow sandbox requests this process serves at once: at most
+    SANDBOX_REQUESTS_PER_PROCESS of them may have run for longer than
+    SANDBOX_SLOW_REQUEST_MS. A slow or hostile run can hold its thread for the whole run
+    timeout; while that many do, a new sandbox request is refused at once (429,
+    Retry-After) rather than given a thread that lesson pages, quizzes and the discussion
+    need. Quick runs (most of them) free their thread at once and are never refused."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._busy = 0
+        self._started: dict[int, float] = {}  # request id: when it started
+        self._next = 0
+
+    def slow_ones(self, now: float) -> int:
+        threshold = settings.SANDBOX_SLOW_REQUEST_MS / 1000
+        return sum(1 for started in self._started.values() if now - started >= threshold)
 
     @contextlib.contextmanager
     def taken(self) -> Iterator[None]:
         limit = settings.SANDBOX_REQUESTS_PER_PROCESS
+        now = time.monotonic()
         with self._lock:
-            if self._busy >= limit:
-                refused = True
-            else:
-                refused = False
-                self._busy += 1
+            refused = self.slow_ones(now) >= limit
+            if not refused:
+                self._next += 1
+                ticket = self._next
+                self._started[ticket] = now
         if refused:
             raise LimitReached(
-                f"Sandbox busy: this server is already running {limit} sandbox requests at "
-                "once; try again in a moment.",
+                f"Sandbox busy: this server is already running {limit} long sandbox requests "
+                "at once; try again in a moment.",
                 1,
                 "requests_per_process",
             )
@@ -164,7 +172,7 @@ class _ProcessShare:
             yield
         finally:
             with self._lock:
-                self._busy -= 1
+                self._started.pop(ticket, None)
 
 
 _share = _ProcessShare()

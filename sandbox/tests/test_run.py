@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.test import override_settings
 
@@ -146,15 +148,19 @@ def test_it_keeps_a_visitors_sandbox_after_they_log_in(client, learner, shop_les
     assert Sandbox.objects.get().learner_key == f"user:{learner.pk}"
 
 
-def test_a_process_refuses_sandbox_requests_past_its_share_of_threads(
+def test_a_process_refuses_sandbox_requests_while_its_share_of_threads_runs_long(
     client, shop_lesson, settings
 ):
-    # Past SANDBOX_REQUESTS_PER_PROCESS the API answers at once instead of taking a thread
-    # that page views need; the learner is told to try again, and can once one is free.
+    # While SANDBOX_REQUESTS_PER_PROCESS requests have run longer than SANDBOX_SLOW_REQUEST_MS,
+    # the API answers at once instead of taking a thread that page views need; the learner is
+    # told to try again, and can once a long one has finished. Quick ones are not counted.
     from sandbox.views import _share
 
     settings.SANDBOX_REQUESTS_PER_PROCESS = 1
-    with _share.taken():  # another learner's run, still going
+    settings.SANDBOX_SLOW_REQUEST_MS = 100
+    with _share.taken():  # another learner's run, just started: not long yet
+        assert api(client, "run", shop_lesson, "SELECT 1").status_code == 200
+        time.sleep(0.15)  # now it is
         response = api(client, "run", shop_lesson, "SELECT 1")
         assert response.status_code == 429
         assert response["Retry-After"] == "1"
