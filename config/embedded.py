@@ -192,12 +192,12 @@ class Server:
             "-c unix_socket_directories='' -c max_connections=300 "
             "-c shared_buffers=128MB"
         )
+        niceness = self._niceness()
         # After a crash the old server's backends can outlive it for a moment and still hold
         # its shared memory ("pre-existing shared memory block is still in use"): try again.
         for attempt in range(START_ATTEMPTS):
             try:
                 _run(
-                    *self._niced(),
                     _bin("pg_ctl"),
                     "-D",
                     str(self.pgdata),
@@ -209,6 +209,7 @@ class Server:
                     "-t",
                     str(START_TIMEOUT_SECONDS),
                     "start",
+                    niceness=niceness,
                 )
                 break
             except EmbeddedDatabaseError as exc:
@@ -226,7 +227,7 @@ class Server:
                     f"connections on 127.0.0.1:{state['port']}. See {self.log_file}."
                 )
             time.sleep(0.1)
-        self._nice_its_session()
+        self._nice_its_session(niceness)
         return state
 
     def _niceness(self) -> int:
@@ -244,19 +245,12 @@ class Server:
             ) from None
         return max(0, min(niceness, 19))
 
-    def _niced(self) -> tuple[str, ...]:
-        """``nice`` for the server's command line: backends inherit the postmaster's niceness."""
-        nice = shutil.which("nice")
-        niceness = self._niceness()
-        return (nice, "-n", str(niceness)) if niceness and nice else ()
-
-    def _nice_its_session(self) -> None:
+    def _nice_its_session(self, niceness: int) -> None:
         """pg_ctl starts the server in a session of its own, and with the kernel's autogroup
         scheduling (on by default on desktop and many server kernels) CPU is shared fairly
         between sessions before niceness counts within one: a niced server alone in its
         session would still get as much CPU as the whole web server. The session's own nice
         value (``/proc/<pid>/autogroup``) is what lowers it there."""
-        niceness = self._niceness()
         pid = _postmaster_pid(self.pgdata)
         if not niceness or pid is None:
             return
@@ -320,11 +314,14 @@ def _as_system_user() -> dict:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
-def _run(*args: str) -> str:
-    program = Path(args[3] if Path(args[0]).name == "nice" else args[0]).name
+def _run(*args: str, niceness: int = 0) -> str:
+    """Run a server binary (as the server's system user when root), at ``niceness`` if given:
+    a server inherits it from the pg_ctl that starts it."""
+    program = Path(args[0]).name
+    nice = shutil.which("nice") if niceness else None
     try:
         result = subprocess.run(
-            args,
+            (nice, "-n", str(niceness), *args) if nice else args,
             check=True,
             capture_output=True,
             text=True,
