@@ -12,8 +12,11 @@ server.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Count
@@ -38,19 +41,21 @@ METRICS = {
 TIMEOUT_BOUNDS = {"statement_timeout", "run_timeout", "lock_timeout", "idle_in_transaction_timeout"}
 
 
+_held = threading.local()
+
+
 def count(*series: tuple[str, str] | str) -> None:
     """Add one to each series: a metric name, or ``(name, labels)`` with labels written as
-    Prometheus writes them (``bound="rows"``). Never raises: metrics must not break a request."""
+    Prometheus writes them (``bound="rows"``). Never raises: metrics must not break a request.
+    Inside ``held()``, the counts wait to be written with the statement that ends it."""
     rows = [(item, "") if isinstance(item, str) else item for item in series]
     if not rows:
         return
-    values = ", ".join(["(%s, %s, 1)"] * len(rows))
-    params = [part for row in rows for part in row]
-    statement = (
-        "INSERT INTO config_counter (metric, labels, value) VALUES "
-        f"{values} ON CONFLICT (metric, labels) "
-        "DO UPDATE SET value = config_counter.value + EXCLUDED.value"
-    )
+    pending = getattr(_held, "rows", None)
+    if pending is not None:
+        pending.extend(rows)
+        return
+    statement, params = upsert(rows)
     try:
         if connection.in_atomic_block:
             # A savepoint inside a transaction, so a failure cannot spoil it.
@@ -62,6 +67,35 @@ def count(*series: tuple[str, str] | str) -> None:
                 cursor.execute(statement, params)
     except DatabaseError as exc:
         log.warning("could not count %s: %s", rows, str(exc).strip().splitlines()[:1])
+
+
+def upsert(rows: list[tuple[str, str]]) -> tuple[str, list]:
+    """The statement that adds one to each ``(name, labels)`` row, and its parameters. A
+    series named twice is added to once, by two (one statement cannot update a row twice)."""
+    totals = collections.Counter(rows)
+    values = ", ".join(["(%s, %s, %s)"] * len(totals))
+    params = [part for (name, labels), n in totals.items() for part in (name, labels, n)]
+    statement = (
+        "INSERT INTO config_counter (metric, labels, value) VALUES "
+        f"{values} ON CONFLICT (metric, labels) "
+        "DO UPDATE SET value = config_counter.value + EXCLUDED.value"
+    )
+    return statement, params
+
+
+@contextlib.contextmanager
+def held() -> Iterator[list[tuple[str, str]]]:
+    """Hold this thread's counts instead of writing each at once: the caller writes the rows
+    it is given at the end (for a sandbox run, in the statement that frees its run slot,
+    sparing a round trip per run) and must hand any it could not write to ``count``."""
+    if getattr(_held, "rows", None) is not None:  # already held further out
+        yield []
+        return
+    _held.rows = rows = []
+    try:
+        yield rows
+    finally:
+        _held.rows = None
 
 
 def label(name: str, value: object) -> str:

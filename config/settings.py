@@ -127,9 +127,11 @@ def _app_database() -> dict:
         url = embedded.server("app").ensure() if embedded.autostart() else _embedded_url("app")
     config = _database_from_url(variable, url)
     config["CONN_MAX_AGE"] = 0  # the pool below keeps connections; Django must not.
+    # Django's backend, but a pooled connection is checked without a round trip (config/db).
+    config["ENGINE"] = "config.db"
     # With a pool, Django turns this into the pool's `check`: after the database restarts,
-    # the idle connections in the pool are dead, so each is tested (one round trip) as it is
-    # handed out and replaced if dead, and no request gets a dead one.
+    # the idle connections in the pool are dead, so each is tested as it is handed out
+    # (config/pool_check.py) and replaced if dead, and no request gets a dead one.
     config["CONN_HEALTH_CHECKS"] = envbool("DB_POOL_CHECK", True)
     config.setdefault("OPTIONS", {})
     config["OPTIONS"].update(

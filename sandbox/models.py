@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -289,9 +289,32 @@ def run_slot(server: int, slot: int | None = None) -> Iterator[None]:
                 2,
                 "concurrent_runs",
             )
+    counts: list[tuple[str, str]] = []
     try:
-        yield
+        with metrics.held() as counts:
+            yield
     finally:
+        _free_slot(server, slot, counts)
+
+
+def _free_slot(server: int, slot: int, counts: list[tuple[str, str]]) -> None:
+    """Free a run slot, writing the counts the run made in the same round trip. The slot is
+    freed whatever happens to the counts: if the statement fails, the counts are only logged
+    (as ``metrics.count`` does) and the slot is freed on its own."""
+    key = [_SLOT_NAMESPACE, server * 10_000 + slot]
+    if not counts or connection.in_atomic_block:
+        metrics.count(*counts)
+        _give_back(_SLOT_NAMESPACE, server, slot)
+        return
+    upsert, params = metrics.upsert(counts)
+    try:
+        with connection.cursor() as cursor:
+            # A data-modifying WITH runs whether or not its rows are read.
+            cursor.execute(
+                f"WITH counted AS ({upsert}) SELECT pg_advisory_unlock(%s, %s)", [*params, *key]
+            )
+    except DatabaseError as exc:
+        log.warning("could not count %s: %s", counts, str(exc).strip().splitlines()[:1])
         _give_back(_SLOT_NAMESPACE, server, slot)
 
 

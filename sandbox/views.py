@@ -178,40 +178,54 @@ class _ProcessShare:
 _share = _ProcessShare()
 
 
-def _admitted(request: HttpRequest, view) -> HttpResponse:
-    """Admit the request (limits, sandbox placement) and call the view with its sandbox."""
+def _admitted(request: HttpRequest, view, held: contextlib.ExitStack) -> HttpResponse:
+    """Admit the request (limits, sandbox placement) and call the view with its sandbox. The
+    run slot is left open on ``held``."""
     data = _payload(request)
     key = learner_key(request)
     # One round trip on the common path: find the sandbox, count the run, take a slot.
     ref = _lesson_ref(data)
-    with admitted_to_sandbox(key, ref) as (lesson, sandbox):
-        if sandbox is not None:
-            return view(request, data, sandbox, key)
-    # The learner's first run of this lesson (already counted above).
+    lesson, sandbox = held.enter_context(admitted_to_sandbox(key, ref))
+    if sandbox is not None:
+        return view(request, data, sandbox, key)
+    # The learner's first run of this lesson (already counted above; no slot taken yet).
     lesson = _sandbox_lesson(ref, lesson)
     server = runner.server_for(key)
-    with run_slot(server):
-        sandbox = Sandbox.objects.make_for_learner(key, lesson)
-        return view(request, data, sandbox, key)
+    held.enter_context(run_slot(server))
+    sandbox = Sandbox.objects.make_for_learner(key, lesson)
+    return view(request, data, sandbox, key)
 
 
 def sandbox_api(view):
     """Parse the request, apply the per-learner and per-server limits, and turn the ways a run
-    can fail into answers: 400 bad request, 429 with Retry-After, 503 sandbox unavailable."""
+    can fail into answers: 400 bad request, 429 with Retry-After, 503 sandbox unavailable.
+
+    The run's slot (and this process's share) is given back once the response has been sent:
+    Django closes a response after the server wrote it, and before it returns the request's
+    database connection to the pool (the slot is a lock held by that connection). That takes
+    the round trip which frees the slot and writes the run's counts out of the learner's wait.
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
+        held = contextlib.ExitStack()
         try:
-            with _share.taken():
-                return _admitted(request, view)
+            held.enter_context(_share.taken())
+            response = _admitted(request, view, held)
         except BadRequest as exc:
-            return _failure(request, str(exc), 400)
+            response = _failure(request, str(exc), 400)
         except LimitReached as exc:
-            return _failure(request, exc.message, 429, retry_after=exc.retry_after)
+            response = _failure(request, exc.message, 429, retry_after=exc.retry_after)
         except runner.SandboxBusy as exc:
-            return _failure(request, str(exc), 429, retry_after=1)
+            response = _failure(request, str(exc), 429, retry_after=1)
         except (runner.SandboxUnavailable, FixtureMissing) as exc:
-            return _failure(request, f"Sandbox unavailable: {exc}", 503, retry_after=30)
+            response = _failure(request, f"Sandbox unavailable: {exc}", 503, retry_after=30)
+        except BaseException:
+            held.close()
+            raise
+        # Django runs these first when the response is closed, then request_finished.
+        response._resource_closers.append(held.close)
+        return response
 
     return never_cache(require_POST(wrapper))
 

@@ -127,3 +127,39 @@ def test_it_names_types_psycopg_does_not_know(client, shop_lesson):
     run_json(client, shop_lesson, "ALTER TYPE mood RENAME TO feeling")
     answer = run_json(client, shop_lesson, "SELECT 'ok'::feeling")
     assert answer["results"][0]["types"] == ["feeling"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_run_costs_three_app_database_statements(client, shop_lesson):
+    run_json(client, shop_lesson, "SELECT 1")
+    with CaptureQueriesContext(connection) as queries:
+        run_json(client, shop_lesson, "SELECT 1")
+    # The session; the sandbox found + run counted + slot taken; the run's counts written +
+    # the slot freed (after the response was sent).
+    statements = [query["sql"] for query in queries]
+    assert len(statements) == 3, [sql[:80] for sql in statements]
+    assert "config_counter" in statements[2] and "pg_advisory_unlock" in statements[2]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT value FROM config_counter WHERE metric = 'sandbox_runs_total' "
+            "AND labels = 'kind=\"run\"'"
+        )
+        assert cursor.fetchone() == (2,)
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_counts_cannot_be_written_still_frees_its_slot(client, shop_lesson):
+    run_json(client, shop_lesson, "SELECT 1")
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE config_counter RENAME TO config_counter_away")
+    try:
+        for _ in range(3):
+            assert run_json(client, shop_lesson, "SELECT 41 + 1")["results"][0]["rows"] == [[42]]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+            assert cursor.fetchone() == (0,)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE config_counter_away RENAME TO config_counter")
