@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -148,6 +149,9 @@ def cpu_seconds(parent: int) -> float:
     return total / ticks
 
 
+ERROR_KINDS: Counter[str] = Counter()  # what the throughput phase's errors were
+
+
 def throughput(port: int, lesson: str, learners: int, seconds: float) -> tuple[float, int, int]:
     people = [Learner(port, lesson) for _ in range(learners)]
     for person in people:
@@ -167,8 +171,10 @@ def throughput(port: int, lesson: str, learners: int, seconds: float) -> tuple[f
                     done[index] += 1
                 else:
                     errors[index] += 1
-            except Exception:
+                    ERROR_KINDS[f"{status} {str(answer.get('error'))[:100]}"] += 1
+            except Exception as exc:
                 errors[index] += 1
+                ERROR_KINDS[repr(exc)[:100]] += 1
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(learners)]
     for thread in threads:
@@ -293,6 +299,8 @@ def main() -> None:
         rate, done, errors = throughput(port, "bench/small", 50, 3 if args.quick else 10)
         used = cpu_seconds(server.pid) - used
         print(f"  {rate:8.1f} runs/s   {done} runs   {errors} errors   (goal ≥ 200/s, 0 errors)")
+        for kind, n in ERROR_KINDS.most_common():
+            print(f"  error ×{n}: {kind}")
         print(
             f"  web workers used {used * 1000 / max(done, 1):.2f} ms of CPU per run "
             f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"

@@ -140,7 +140,8 @@ def admitted(learner_key: str, server: int) -> Iterator[None]:
     """Count the learner's run and take a run slot on its server, in one round trip to the app
     database; then as ``run_slot``. Raises LimitReached for either limit."""
     with connection.cursor() as cursor:
-        cursor.execute(
+        metrics.execute_lightly(
+            cursor,
             f"{_count_run()} SELECT count, seconds_left, "
             f"CASE WHEN count <= %s THEN ({_TAKE_SLOT}) END FROM hit",
             [
@@ -198,7 +199,8 @@ def admitted_to_sandbox(
     server = f"found.c{first + sandbox_columns.index('server')}"
     track_slug, _, slug = lesson_ref.partition("/")
     with connection.cursor() as cursor:
-        cursor.execute(
+        metrics.execute_lightly(
+            cursor,
             f"{_count_run()}, found AS ("
             f"SELECT {select} FROM {quote(Lesson._meta.db_table)} l "
             f"JOIN {quote(Track._meta.db_table)} t ON t.id = l.track_id "
@@ -310,8 +312,10 @@ def _free_slot(server: int, slot: int, counts: list[tuple[str, str]]) -> None:
     try:
         with connection.cursor() as cursor:
             # A data-modifying WITH runs whether or not its rows are read.
-            cursor.execute(
-                f"WITH counted AS ({upsert}) SELECT pg_advisory_unlock(%s, %s)", [*params, *key]
+            metrics.execute_lightly(
+                cursor,
+                f"WITH counted AS ({upsert}) SELECT pg_advisory_unlock(%s, %s)",
+                [*params, *key],
             )
     except DatabaseError as exc:
         log.warning("could not count %s: %s", counts, str(exc).strip().splitlines()[:1])
