@@ -212,6 +212,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--members", type=int, default=20, help="signed-in learners who post")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
+    parser.add_argument("--server-log", help="also write the server's log to this file")
     parser.add_argument(
         "--think",
         default="2,8",
@@ -384,6 +385,8 @@ def main() -> None:
 
     server_log.seek(0)
     log_text = server_log.read()
+    if args.server_log:
+        Path(args.server_log).write_text(log_text)
     # The server's own time for page views (from its request log), next to what learners
     # waited: the difference is time spent queued for a process, a thread or the GIL.
     served = []

@@ -25,6 +25,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,  # which server process: several log to one stream
         }
         entry.update({k: v for k, v in vars(record).items() if k not in self.STANDARD})
         if record.exc_info:

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.middleware import HtmxDetails
 
@@ -68,6 +69,8 @@ def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse
         **discussion_context(request, lesson_obj),
         **csrf_context(request),
     }
+    # Shown twice (the sidebar and the jump menu), rendered once: 36 steps and their links.
+    context["step_menu"] = render_to_string("lessons/lesson.html#step-menu", context, request)
     return render(request, "lessons/lesson.html", context)
 
 

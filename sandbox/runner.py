@@ -24,6 +24,7 @@ then terminates the backend.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import heapq
 import hmac
@@ -49,6 +50,7 @@ from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
+from config import priority
 from sandbox.statements import Statement
 
 log = logging.getLogger(__name__)
@@ -315,6 +317,7 @@ def _server(server: int) -> _Server:
                 # After the server restarts, pooled connections are dead: test each as it is
                 # handed out, so the first sandbox made after a restart does not fail.
                 check=ConnectionPool.check_connection,
+                configure=functools.partial(_nice_backend, server),
                 open=True,
                 timeout=10,
                 name=f"sandbox-provisioner-{server}",
@@ -640,6 +643,7 @@ def _superuser(server: int):
                 max_size=2,
                 kwargs={"autocommit": True},
                 check=ConnectionPool.check_connection,
+                configure=functools.partial(_nice_backend, server),
                 open=True,
                 timeout=10,
                 name=f"sandbox-superuser-{server}",
@@ -777,6 +781,7 @@ def _connect(server: int, name: str, limits: Limits) -> _Learner:
                 continue
             raise SandboxUnavailable(_first_line(exc)) from exc
     _text_loaders(conn)
+    _nice_backend(server, conn)
     learner = _Learner(conn=conn, server=server, name=name)
 
     def keep_notice(diagnostic: psycopg.errors.Diagnostic) -> None:
@@ -786,6 +791,18 @@ def _connect(server: int, name: str, limits: Limits) -> _Learner:
 
     conn.add_notice_handler(keep_notice)
     return learner
+
+
+def _nice_backend(server: int, conn: psycopg.Connection) -> None:
+    """Learner SQL, seeding and dropping run at SANDBOX_SERVER_NICE on a server of this
+    machine, backend and session (config/priority.py explains why both)."""
+    if settings.SANDBOX_SERVER_NICE and _is_local(_url(server)):
+        priority.lower(conn.info.backend_pid, settings.SANDBOX_SERVER_NICE)
+
+
+@functools.lru_cache(maxsize=16)
+def _is_local(url: str) -> bool:
+    return priority.is_local(url)
 
 
 def _cheap_scram(conn: psycopg.Connection, version: int) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import psycopg
 import pytest
 
+from config import priority
 from sandbox import runner
 
 pytestmark = pytest.mark.django_db
@@ -53,3 +57,24 @@ def test_it_analyzes_the_sandboxs_own_tables_without_visiting_others(settings):
         ).fetchone()[0]
     assert analyzed[name] == 2 and analyzed[other] == 0  # a and m here, nothing in the other
     assert reltuples == 500
+
+
+def test_learner_backends_on_a_local_server_run_niced_in_sessions_of_their_own(
+    client, shop_lesson, settings
+):
+    # PostgreSQL makes each backend a session leader, and autogroup scheduling shares CPU
+    # between sessions before niceness counts: a learner backend burning CPU must be niced
+    # in both ways, or it takes as much CPU as the whole web server.
+    from sandbox.tests.conftest import run_json
+
+    url = runner.sandbox_urls()[0]
+    if not priority.is_local(url):
+        pytest.skip("the sandbox server is not on this machine")
+    pid = run_json(client, shop_lesson, "SELECT pg_backend_pid()")["results"][0]["rows"][0][0]
+    stat = Path(f"/proc/{pid}/stat")
+    if os.geteuid() != 0 and stat.stat().st_uid != os.geteuid():
+        pytest.skip("the sandbox server runs as another system user")
+    assert os.getpriority(os.PRIO_PROCESS, pid) >= settings.SANDBOX_SERVER_NICE
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    if autogroup.exists():
+        assert autogroup.read_text().split()[-1] == str(settings.SANDBOX_SERVER_NICE)
