@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a sandbox run's slot is freed after whichever response leaves the site.
+    "sandbox.middleware.ReleaseSandboxSlotMiddleware",
     "config.logs.RequestLogMiddleware",
     # A database outage in a view answers 503, not a traceback (see config/unavailable.py).
     "config.unavailable.DatabaseUnavailableMiddleware",

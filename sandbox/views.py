@@ -209,6 +209,9 @@ def sandbox_api(view):
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
         held = contextlib.ExitStack()
+        # Also handed to the response that leaves the site (sandbox.middleware), in case a
+        # middleware replaces this one.
+        request.sandbox_held = held
         try:
             held.enter_context(_share.taken())
             response = _admitted(request, view, held)

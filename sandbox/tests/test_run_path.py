@@ -163,3 +163,29 @@ def test_a_run_whose_counts_cannot_be_written_still_frees_its_slot(client, shop_
     finally:
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE config_counter_away RENAME TO config_counter")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_response_a_middleware_replaces_still_frees_its_slot(
+    client, shop_lesson, monkeypatch
+):
+    # The learner logged out in another tab while the run was going: saving the session then
+    # fails and Django answers 400 instead of the run's response, which is never sent.
+    from django.contrib.sessions.exceptions import SessionInterrupted
+    from django.contrib.sessions.middleware import SessionMiddleware
+
+    from config import metrics
+
+    run_json(client, shop_lesson, "SELECT 1")
+
+    def interrupted(self, request, response):
+        raise SessionInterrupted("The session was deleted before the request completed.")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SessionMiddleware, "process_response", interrupted)
+        assert api(client, "run", shop_lesson, "SELECT 1").status_code == 400
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        assert cursor.fetchone() == (0,)
+    assert getattr(metrics._held, "rows", None) is None  # counts are written at once again
+    assert run_json(client, shop_lesson, "SELECT 2")["results"][0]["rows"] == [[2]]
