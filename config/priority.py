@@ -6,8 +6,8 @@ alone does not do that: PostgreSQL makes every backend the leader of a session o
 shared fairly between sessions *before* niceness counts within one. Five learner backends
 burning CPU then got five shares against the web server's one, whatever their nice value
 (measured with bench/load.py: the sandbox server took 118 % of the 200 % of two cores while
-page views waited up to a second). So each backend the app connects to on a local sandbox
-server gets its process and its session niced (``SANDBOX_SERVER_NICE``) as it is made.
+page views waited up to a second). So each backend the app connects to on the embedded
+sandbox server gets its process and its session niced (``SANDBOX_SERVER_NICE``) as it is made.
 """
 
 from __future__ import annotations
@@ -15,20 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
-
-LOCAL_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
-
-
-def is_local(url: str) -> bool:
-    """Whether a PostgreSQL URL names a server on this machine (TCP loopback or a socket)."""
-    try:
-        host = str(conninfo_to_dict(url).get("host") or "")
-    except psycopg.Error:
-        return False
-    return all(part in LOCAL_HOSTS or part.startswith("/") for part in host.split(","))
 
 
 def lower(pid: int, niceness: int) -> bool:

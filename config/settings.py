@@ -328,9 +328,11 @@ SANDBOX_QUEUE_LENGTH = envint("SANDBOX_QUEUE_LENGTH", 64)
 # 250 ms a few of them (0-7 in 3,000 runs of bench/sandbox.py) were refused as "long".
 SANDBOX_REQUESTS_PER_PROCESS = envint("SANDBOX_REQUESTS_PER_PROCESS", max(1, GUNICORN_THREADS // 2))
 SANDBOX_SLOW_REQUEST_MS = envint("SANDBOX_SLOW_REQUEST_MS", 1000)
-# Learner backends on a sandbox server of this machine run at this niceness, their sessions
-# too (config/priority.py); the embedded sandbox server starts at it (config/embedded.py).
+# The embedded sandbox server starts at this niceness (config/embedded.py), and each backend
+# the app opens on it is niced too, its session as well (config/priority.py). A sandbox server
+# of SANDBOX_DATABASE_URL is the operator's to place (other cores, cgroups, cpu_shares).
 SANDBOX_SERVER_NICE = max(0, min(envint("SANDBOX_SERVER_NICE", 10), 19))
+SANDBOX_SERVER_IS_EMBEDDED = not os.environ.get("SANDBOX_DATABASE_URL", "").strip()
 SANDBOX_QUEUE_WAIT_MS = envint("SANDBOX_QUEUE_WAIT_MS", 3000)
 SANDBOX_DISK_LIMIT_MB = envint("SANDBOX_DISK_LIMIT_MB", 64)
 SANDBOX_EXPIRY_USER_HOURS = envint("SANDBOX_EXPIRY_USER_HOURS", 24)

@@ -794,15 +794,10 @@ def _connect(server: int, name: str, limits: Limits) -> _Learner:
 
 
 def _nice_backend(server: int, conn: psycopg.Connection) -> None:
-    """Learner SQL, seeding and dropping run at SANDBOX_SERVER_NICE on a server of this
-    machine, backend and session (config/priority.py explains why both)."""
-    if settings.SANDBOX_SERVER_NICE and _is_local(_url(server)):
+    """Learner SQL, seeding and dropping run at SANDBOX_SERVER_NICE on the embedded sandbox
+    server, backend and session (config/priority.py explains why both)."""
+    if settings.SANDBOX_SERVER_NICE and settings.SANDBOX_SERVER_IS_EMBEDDED:
         priority.lower(conn.info.backend_pid, settings.SANDBOX_SERVER_NICE)
-
-
-@functools.lru_cache(maxsize=16)
-def _is_local(url: str) -> bool:
-    return priority.is_local(url)
 
 
 def _cheap_scram(conn: psycopg.Connection, version: int) -> None:

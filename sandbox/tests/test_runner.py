@@ -8,7 +8,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from config import priority
 from sandbox import runner
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +58,7 @@ def test_it_analyzes_the_sandboxs_own_tables_without_visiting_others(settings):
     assert reltuples == 500
 
 
-def test_learner_backends_on_a_local_server_run_niced_in_sessions_of_their_own(
+def test_learner_backends_on_the_embedded_server_run_niced_in_sessions_of_their_own(
     client, shop_lesson, settings
 ):
     # PostgreSQL makes each backend a session leader, and autogroup scheduling shares CPU
@@ -67,9 +66,8 @@ def test_learner_backends_on_a_local_server_run_niced_in_sessions_of_their_own(
     # in both ways, or it takes as much CPU as the whole web server.
     from sandbox.tests.conftest import run_json
 
-    url = runner.sandbox_urls()[0]
-    if not priority.is_local(url):
-        pytest.skip("the sandbox server is not on this machine")
+    if not settings.SANDBOX_SERVER_IS_EMBEDDED:
+        pytest.skip("the sandbox server is not the embedded one")
     pid = run_json(client, shop_lesson, "SELECT pg_backend_pid()")["results"][0]["rows"][0][0]
     stat = Path(f"/proc/{pid}/stat")
     if os.geteuid() != 0 and stat.stat().st_uid != os.geteuid():
