@@ -926,9 +926,6 @@ class _Watchdog:
     def watch(self, learner: _Learner, seconds: float, grace: float) -> _Ticket:
         ticket = _Ticket(learner=learner, deadline=time.monotonic() + seconds)
         with self._wake:
-            # The thread sleeps until the earliest deadline; wake it (a thread switch on every
-            # run) only when this one comes first. Runs share one timeout, so it rarely does.
-            sooner = not self._heap or ticket.deadline < self._heap[0][0]
             heapq.heappush(self._heap, (ticket.deadline, next(self._counter), "cancel", ticket))
             heapq.heappush(
                 self._heap, (ticket.deadline + grace, next(self._counter), "terminate", ticket)
@@ -938,8 +935,7 @@ class _Watchdog:
                     target=self._loop, name="sandbox-watchdog", daemon=True
                 )
                 self._thread.start()
-            elif sooner:
-                self._wake.notify()
+            self._wake.notify()
         return ticket
 
     def _loop(self) -> None:
