@@ -17,21 +17,18 @@ import os
 from pathlib import Path
 
 
-def lower(pid: int, niceness: int) -> bool:
-    """Nice one local PostgreSQL backend and its session to ``niceness``; True if done.
-    Never raises: a backend that cannot be niced (another user's, no /proc) runs as it is."""
+def lower(pid: int, niceness: int) -> None:
+    """Nice one local PostgreSQL backend and its session to ``niceness``. Never raises: a
+    backend that cannot be niced (another user's, no /proc) runs as it is."""
     if niceness <= 0:
-        return False
+        return
     try:
         if not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"postgres"):
-            return False  # not a PostgreSQL backend of this machine
+            return  # not a PostgreSQL backend of this machine
     except OSError:
-        return False
-    done = False
+        return
     with contextlib.suppress(OSError):
         if os.getpriority(os.PRIO_PROCESS, pid) < niceness:
             os.setpriority(os.PRIO_PROCESS, pid, niceness)
-        done = True
     with contextlib.suppress(OSError):
         Path(f"/proc/{pid}/autogroup").write_text(str(niceness))
-    return done
