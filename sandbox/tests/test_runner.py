@@ -76,3 +76,22 @@ def test_learner_backends_on_the_embedded_server_run_niced_in_sessions_of_their_
     autogroup = Path(f"/proc/{pid}/autogroup")
     if autogroup.exists():
         assert autogroup.read_text().split()[-1] == str(settings.SANDBOX_SERVER_NICE)
+
+
+def test_learner_sql_and_seeding_run_without_jit(client, shop_lesson):
+    # JIT compilation cannot be interrupted, so no limit can stop a statement while it
+    # compiles; on a server built with JIT (the PostgreSQL 15 service in CI is) a plan that
+    # merely looks expensive compiled before its first row.
+    from sandbox.tests.conftest import run_json
+
+    body = run_json(
+        client, shop_lesson, "SHOW jit; EXPLAIN SELECT generate_series(1, 1000000000000)"
+    )
+    assert body["ok"] is True, body
+    shown, plan = body["results"]
+    assert shown["rows"] == [["off"]]
+    assert not any("JIT" in row[0] for row in plan["rows"]), plan["rows"]
+    with runner._server(0).pool.connection() as conn:
+        assert conn.execute("SHOW jit").fetchone()[0] == "off"
+    with runner._superuser(0) as conn:
+        assert conn.execute("SHOW jit").fetchone()[0] == "off"
