@@ -7,7 +7,10 @@ For every ``sql_sandbox`` lesson, in a throwaway sandbox seeded from its fixture
    and on each variant, with the exercise's plan checks (``grading.grade``, all in rolled-back
    transactions, so the seed stays fresh);
 3. every runnable example runs, in order, as a learner pressing its button would run it (so an
-   example may build on the one before, such as CREATE INDEX then EXPLAIN).
+   example may build on the one before, such as CREATE INDEX then EXPLAIN), and must not list
+   another learner's sandbox: every sandbox is a schema in one database, so an unfiltered
+   ``pg_stat_user_indexes`` or ``pg_class`` shows every learner's tables. A decoy sandbox made
+   before the checks catches that.
 Lessons are checked in parallel (``SANDBOX_CHECK_WORKERS`` threads); the sandboxes are dropped
 at the end. Every failure is a ``ContentError`` with the lesson's path and the block's line.
 """
@@ -27,6 +30,9 @@ from sandbox import grading, runner, statements
 
 FIXTURES = "fixtures"
 
+# The one table of the decoy sandbox: an example whose result names it shows other learners'.
+DECOY_TABLE = "decoy_of_another_learner"
+
 
 def check_lessons(
     lessons: Iterable[LessonSpec], content_dir: Path, display: dict[str, str], workers: int = 4
@@ -45,6 +51,14 @@ def check_lessons(
     errors: list[ContentError] = []
     made: list[str] = []
     try:
+        decoy = runner.new_sandbox_name()
+        made.append(decoy)
+        _provision(
+            runner.server_for("content-check"),
+            decoy,
+            f"CREATE TABLE {DECOY_TABLE} (id int PRIMARY KEY);",
+            [],
+        )
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             checks = pool.map(
                 lambda lesson: _check_lesson(lesson, content_dir, display, made), todo
@@ -112,6 +126,14 @@ def _check_lesson(
             error(
                 line,
                 f"example {example.key!r} fails at {failed!r}: {outcome.error.message}",
+            )
+        elif any(DECOY_TABLE in str(result.rows) for result in outcome.results):
+            error(
+                line,
+                f"example {example.key!r} lists other learners' sandboxes (it showed the table "
+                f"{DECOY_TABLE} of another schema): every sandbox is a schema of one database, "
+                "so filter catalog and statistics views on the learner's own, for example "
+                "WHERE schemaname = current_schema()",
             )
     return errors
 

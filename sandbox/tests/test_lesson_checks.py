@@ -67,6 +67,24 @@ def test_it_reports_a_failing_fixture_and_example(tmp_path, capsys):
     assert "15-btree-indexes.md:12: fixture btree.sql fails: division by zero" in err
 
 
+def test_it_reports_an_example_that_lists_other_learners_sandboxes(tmp_path, capsys):
+    root = copy_content(tmp_path)
+    lesson = root / "postgresql" / "15-btree-indexes.md"
+    text = lesson.read_text()
+    filtered = "  FROM pg_stat_user_indexes\n  WHERE schemaname = current_schema()\n"
+    assert filtered in text
+    lesson.write_text(text.replace(filtered, "  FROM pg_stat_user_indexes\n"))
+    with pytest.raises(CommandError):
+        content_check(lesson, capsys=capsys)
+    err = capsys.readouterr().err
+    line = text[: text.index("id: index-sizes")].count("\n") + 1
+    assert (
+        f"15-btree-indexes.md:{line}: example 'index-sizes' lists other learners' sandboxes"
+    ) in err
+    assert "WHERE schemaname = current_schema()" in err
+    assert runner.existing_names(0) == set()
+
+
 @pytest.mark.slow
 def test_it_passes_every_lesson_of_the_postgresql_track(settings, capsys):
     # With the real limits, not the tests' short ones (lessons sleep, sort and spill on purpose).
