@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
@@ -322,6 +323,15 @@ def _free_slot(server: int, slot: int, counts: list[tuple[str, str]]) -> None:
         _give_back(_SLOT_NAMESPACE, server, slot)
 
 
+def clear_expired_sessions() -> int:
+    """Delete expired sessions (Django's ``clearsessions``), which nothing else removes: a
+    visitor's first sandbox run makes a session, so without this they pile up for ever. Returns
+    how many went."""
+    model = import_module(settings.SESSION_ENGINE).SessionStore.get_model_class()
+    deleted, _ = model.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted
+
+
 # -- sandboxes -----------------------------------------------------------------------------------
 
 
@@ -333,6 +343,7 @@ class SweepReport:
     oversized: int = 0
     pooled: int = 0
     overdue: int = 0
+    sessions: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -593,6 +604,7 @@ class SandboxQuerySet(models.QuerySet):
             except runner.SandboxUnavailable as exc:
                 report.errors.append(f"server {server}: {exc}")
         RunCounter.prune()
+        report.sessions = clear_expired_sessions()
         return report
 
     def stale_graders(self) -> SandboxQuerySet:

@@ -33,7 +33,7 @@ def expand(value: str) -> str:
 
 def test_it_has_an_app_database_a_sandbox_database_and_the_web_app(compose):
     services = compose["services"]
-    assert set(services) == {"db", "sandbox-db", "web"}
+    assert set(services) == {"db", "sandbox-db", "web", "janitor"}
     assert services["db"]["image"] == "postgres:16"
     assert services["sandbox-db"]["image"] == "postgres:16"
     assert "mem_limit" in services["sandbox-db"]
@@ -46,6 +46,21 @@ def test_it_has_an_app_database_a_sandbox_database_and_the_web_app(compose):
 def test_every_service_has_a_health_check(compose):
     for name, service in compose["services"].items():
         assert service["healthcheck"]["test"], name
+
+
+def test_a_janitor_sweeps_beside_gunicorn_with_the_web_apps_settings(compose):
+    # gunicorn alone runs no janitor: expired sandboxes and sessions would pile up.
+    services = compose["services"]
+    janitor = services["janitor"]
+    assert janitor["build"] == services["web"]["build"]
+    assert janitor["environment"] == services["web"]["environment"]
+    command = janitor["command"]
+    assert command[:4] == ["python", "manage.py", "sandbox", "janitor"]
+    assert int(command[command.index("--every") + 1]) <= 600
+    heartbeat = command[command.index("--heartbeat") + 1]
+    assert heartbeat in " ".join(janitor["healthcheck"]["test"])
+    assert janitor["depends_on"] == {"web": {"condition": "service_healthy"}}
+    assert "ports" not in janitor
 
 
 def test_the_web_app_waits_for_healthy_databases(compose):

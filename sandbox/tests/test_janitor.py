@@ -92,6 +92,27 @@ def test_it_reports_from_the_command(empty_lesson):
     assert "dropped 1 expired" in out.getvalue()
 
 
+def test_it_clears_expired_sessions_and_keeps_live_ones(db):
+    from django.contrib.sessions.models import Session
+
+    now = timezone.now()
+    Session.objects.create(session_key="e" * 32, session_data="", expire_date=now - timedelta(1))
+    Session.objects.create(session_key="l" * 32, session_data="", expire_date=now + timedelta(1))
+
+    report = Sandbox.objects.sweep()
+
+    assert report.sessions == 1
+    assert list(Session.objects.values_list("session_key", flat=True)) == ["l" * 32]
+
+
+def test_the_command_touches_its_heartbeat_after_a_sweep(empty_lesson, tmp_path):
+    heartbeat = tmp_path / "heartbeat"
+    out = StringIO()
+    call_command("sandbox", "janitor", "--heartbeat", str(heartbeat), stdout=out)
+    assert heartbeat.exists()
+    assert "expired session(s)" in out.getvalue()
+
+
 def test_it_gives_a_warm_sandbox_to_a_new_learner(shop_lesson, plpgsql_lesson, settings):
     settings.SANDBOX_WARM_POOL_SIZE = 2
     assert Sandbox.objects.refill_pool(0, ["shop.sql"]) == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -25,6 +26,11 @@ class Command(BaseCommand):
             metavar="SECONDS",
             help="Keep running, sweeping every SECONDS (for a process of its own).",
         )
+        janitor.add_argument(
+            "--heartbeat",
+            metavar="PATH",
+            help="Touch this file after every sweep (a health check can look at its age).",
+        )
         sub.add_parser("pool", help="Top up the warm pool of pre-seeded sandboxes.")
         sub.add_parser("bootstrap", help="Create the provisioning role and revoke PUBLIC defaults.")
 
@@ -43,6 +49,8 @@ class Command(BaseCommand):
             else:
                 while True:
                     self._sweep()
+                    if options["heartbeat"]:
+                        Path(options["heartbeat"]).touch()
                     if not options["every"]:
                         break
                     time.sleep(options["every"])
@@ -56,7 +64,8 @@ class Command(BaseCommand):
             f"janitor: dropped {report.expired} expired, {report.half_made} half-made, "
             f"{report.orphans} orphaned; reset {report.oversized} oversized; "
             f"ended {report.overdue} overdue run(s); "
-            f"{report.pooled} warm made ({time.monotonic() - started:.1f} s)"
+            f"{report.pooled} warm made; cleared {report.sessions} expired session(s) "
+            f"({time.monotonic() - started:.1f} s)"
         )
         for error in report.errors:
             self.stderr.write(f"janitor: {error}")
