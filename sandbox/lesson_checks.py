@@ -17,6 +17,7 @@ at the end. Every failure is a ``ContentError`` with the lesson's path and the b
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterable
@@ -53,12 +54,16 @@ def check_lessons(
     try:
         decoy = runner.new_sandbox_name()
         made.append(decoy)
-        _provision(
-            runner.server_for("content-check"),
-            decoy,
-            f"CREATE TABLE {DECOY_TABLE} (id int PRIMARY KEY);",
-            [],
-        )
+        try:
+            _provision(
+                runner.server_for("content-check"),
+                decoy,
+                f"CREATE TABLE {DECOY_TABLE} (id int PRIMARY KEY);",
+                [],
+            )
+        except (psycopg.Error, runner.SandboxUnavailable) as exc:
+            first = display.get(todo[0].path, todo[0].path)
+            return [ContentError(first, 1, f"sandbox unavailable: the decoy sandbox: {exc}")]
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             checks = pool.map(
                 lambda lesson: _check_lesson(lesson, content_dir, display, made), todo
@@ -67,8 +72,10 @@ def check_lessons(
                 errors += found
     finally:
         # Dropped together at the end: concurrent DROP OWNED BY trip over each other's
-        # catalog updates ("tuple concurrently updated").
-        runner.drop(runner.server_for("content-check"), made)
+        # catalog updates ("tuple concurrently updated"). If the server went away, the
+        # janitor's orphan sweep drops them later.
+        with contextlib.suppress(psycopg.Error, runner.SandboxUnavailable):
+            runner.drop(runner.server_for("content-check"), made)
     return errors
 
 

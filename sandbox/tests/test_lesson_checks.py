@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from config import settings as base_settings
 from sandbox import runner
@@ -102,3 +103,12 @@ def test_it_passes_every_lesson_of_the_postgresql_track(settings, capsys):
         setattr(settings, name, getattr(base_settings, name))
     out, err = content_check(capsys=capsys)
     assert "OK: 36 lesson(s) in 1 track(s)" in out, err
+
+
+def test_it_says_when_the_sandbox_server_is_unavailable(capsys):
+    nowhere = "postgresql://nobody@127.0.0.1:1/nothing"
+    with override_settings(SANDBOX_DATABASE_URL=nowhere), pytest.raises(CommandError):
+        content_check(CONTENT / "postgresql" / "15-btree-indexes.md", capsys=capsys)
+    err = capsys.readouterr().err
+    assert "15-btree-indexes.md:1: sandbox unavailable:" in err
+    assert "Traceback" not in err
