@@ -205,7 +205,12 @@ def _split_cached(sql: str, granted: frozenset[str], max_statements: int) -> tup
             f"Syntax error: {message}", 0, index + 1 if isinstance(index, int) else None
         ) from None
     if not raws:
-        raise StatementRefused("There is no SQL statement to run.", 0)
+        # Nothing a privilege could refuse: said as a problem of the input (42601), not 42501.
+        raise SyntaxProblem(
+            "There is no SQL statement to run: write one in the editor (for example "
+            "SELECT 1) and press Run.",
+            0,
+        )
     if len(raws) > max_statements:
         raise StatementRefused(
             f"Statements per run limit: a run may have at most {max_statements} statements "

@@ -52,6 +52,14 @@ def test_it_reports_a_failing_statement_with_the_results_before_it(client, shop_
     assert sql[error["position"] - 1 :].startswith("nope")
 
 
+@pytest.mark.parametrize("sql", ["", "   \n", "-- only a comment"])
+def test_it_says_what_to_do_when_there_is_nothing_to_run(client, shop_lesson, sql):
+    body = run_json(client, shop_lesson, sql)
+    assert body["ok"] is False
+    assert body["error"]["sqlstate"] == "42601"  # the input's problem, not a privilege's
+    assert body["error"]["message"].startswith("There is no SQL statement to run: write one")
+
+
 def test_it_counts_affected_rows(client, shop_lesson):
     body = run_json(client, shop_lesson, "UPDATE items SET price = 1 WHERE id <= 3")
     assert body["results"][0]["rowcount"] == 3
