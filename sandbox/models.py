@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
@@ -24,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config import metrics
+from config.sessions import clear_expired as clear_expired_sessions
 from lessons.models import Lesson, Track
 from sandbox import runner
 from sandbox.statements import Statement
@@ -323,15 +323,6 @@ def _free_slot(server: int, slot: int, counts: list[tuple[str, str]]) -> None:
         _give_back(_SLOT_NAMESPACE, server, slot)
 
 
-def clear_expired_sessions() -> int:
-    """Delete expired sessions (Django's ``clearsessions``), which nothing else removes: a
-    visitor's first sandbox run makes a session, so without this they pile up for ever. Returns
-    how many went."""
-    model = import_module(settings.SESSION_ENGINE).SessionStore.get_model_class()
-    deleted, _ = model.objects.filter(expire_date__lt=timezone.now()).delete()
-    return deleted
-
-
 # -- sandboxes -----------------------------------------------------------------------------------
 
 
@@ -604,7 +595,7 @@ class SandboxQuerySet(models.QuerySet):
             except runner.SandboxUnavailable as exc:
                 report.errors.append(f"server {server}: {exc}")
         RunCounter.prune()
-        report.sessions = clear_expired_sessions()
+        report.sessions = clear_expired_sessions()  # a visitor's first run makes one
         return report
 
     def stale_graders(self) -> SandboxQuerySet:

@@ -264,8 +264,8 @@ def _as_role(server: int, role: str, **options: Any) -> str:
 
 
 def _without_jit(url: str) -> str:
-    """The URL's own ``options`` with JIT off: fixtures seed faster without compiling every
-    INSERT … SELECT, and the janitor's statements are cheap (see ``_options``)."""
+    """The URL's own ``options`` with JIT off, for seeding and janitor connections: their
+    statements, like learners', are not worth an uninterruptible compile (see ``_options``)."""
     return " ".join(filter(None, [conninfo_to_dict(url).get("options", ""), "-c jit=off"]))
 
 
