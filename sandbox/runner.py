@@ -768,8 +768,8 @@ def _options(server: int, limits: Limits, name: str) -> str:
         "max_parallel_workers_per_gather": 0,
         # JIT compilation cannot be interrupted: statement_timeout and cancels wait until it
         # ends. On a server built with JIT (distribution and Docker packages are), a plan that
-        # merely looks expensive paid 90 ms of compiling before its first row, and seconds on
-        # a busy machine with libLLVM paged out, during which no limit could stop it. Sandbox
+        # merely looks expensive paid 90 ms of compiling before its first row, 0.3-0.7 s with
+        # libLLVM paged out on a busy machine, during which no limit could stop it. Sandbox
         # queries are small; the plans learners read are clearer without a JIT section too.
         "jit": "off",
         "search_path": name,
