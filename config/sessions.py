@@ -8,7 +8,10 @@ unused, then BEGIN, INSERT and COMMIT. Both are redundant: the INSERT fails on a
 atomic on its own. Inside a transaction this behaves exactly like Django's backend.
 
 Every request of a visitor with a session reads it, so the read is one plain SELECT instead of
-an ORM query (building and compiling that costs more than the round trip itself).
+an ORM query (building and compiling that costs more than the round trip itself). A caller that
+talks to the database anyway can send that SELECT with its own statement (``lookup``) and hand
+the row back (``use_row``): the sandbox's run path reads the session that way, in the round trip
+that admits the run.
 """
 
 from __future__ import annotations
@@ -19,22 +22,51 @@ from django.db import DatabaseError, IntegrityError, connections, router
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
+_NOT_GIVEN = object()
+
 
 class SessionStore(db.SessionStore):
+    _given_row = _NOT_GIVEN
+
+    @property
+    def loaded(self) -> bool:
+        """Whether this request has read the session already."""
+        return hasattr(self, "_session_cache")
+
+    def lookup(self) -> tuple[str, list] | None:
+        """The SELECT (and its parameters) that reads this session's row, for a caller to send
+        in a round trip of its own and give the row (or None) to ``use_row``. None when there
+        is nothing to read: no session key, or the session was read already."""
+        if self.loaded or not isinstance(self.session_key, str):
+            return None
+        return self._select()
+
+    def _select(self) -> tuple[str, list]:
+        model = self.model
+        table = connections[router.db_for_read(model)].ops.quote_name(model._meta.db_table)
+        return (
+            f"SELECT session_data, expire_date FROM {table} "
+            "WHERE session_key = %s AND expire_date > %s",
+            [self.session_key, timezone.now()],
+        )
+
+    def use_row(self, row: tuple | None) -> None:
+        """The row ``lookup``'s statement found: the session is loaded from it, not read again.
+        The data is checked (signature, expiry) as if it had been read here."""
+        self._given_row = row
+
     def _get_session_from_db(self):
         # As Django's: the session unless missing or expired (then the key is forgotten).
         model = self.model
         if not isinstance(self.session_key, str):
             self._session_key = None
             return None
-        table = connections[router.db_for_read(model)].ops.quote_name(model._meta.db_table)
-        with connections[router.db_for_read(model)].cursor() as cursor:
-            cursor.execute(
-                f"SELECT session_data, expire_date FROM {table} "
-                "WHERE session_key = %s AND expire_date > %s",
-                [self.session_key, timezone.now()],
-            )
-            row = cursor.fetchone()
+        if self._given_row is not _NOT_GIVEN:
+            row, self._given_row = self._given_row, _NOT_GIVEN
+        else:
+            with connections[router.db_for_read(model)].cursor() as cursor:
+                cursor.execute(*self._select())
+                row = cursor.fetchone()
         if row is None:
             self._session_key = None
             return None

@@ -7,6 +7,7 @@ The sandbox server itself is only ever touched through ``sandbox.runner``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -173,19 +174,30 @@ _LESSON_COLUMNS = (
 _TRACK_COLUMNS = ("id", "slug", "title", "is_published")
 
 
-@contextlib.contextmanager
-def admitted_to_sandbox(
-    learner_key: str, lesson_ref: str
-) -> Iterator[tuple[Lesson | None, Sandbox | None]]:
-    """The hot path of every run, in one round trip to the app database: find the published
-    lesson "<track>/<slug>" and the learner's active sandbox for it, count the run, and take a
-    run slot on the sandbox's server; then hold the slot as ``run_slot`` does.
+@dataclass
+class Admission:
+    """What ``admit`` found and took in its one round trip (see there)."""
 
-    Yields ``(lesson, sandbox)``: the lesson (its track attached, without its rendered body) or
-    None when there is no such published lesson; the sandbox (its lesson attached) or None when
-    the learner has none for a sandbox lesson yet. Without a sandbox the run is counted but no
-    slot is taken: the caller places the sandbox first (then ``run_slot(server)``). Raises
-    LimitReached for either limit."""
+    learner_key: str
+    count: int
+    seconds_left: int
+    slot: int | None
+    lesson: Lesson | None
+    sandbox: Sandbox | None
+    session_row: tuple | None = None  # what the session lookup found, when it was given one
+
+    def give_back(self) -> None:
+        """Undo the slot, for an admission that will not be used (the run it counted stays
+        counted)."""
+        if self.slot is not None and self.sandbox is not None:
+            _give_back(_SLOT_NAMESPACE, self.sandbox.server, self.slot)
+            self.slot = None
+
+
+@functools.cache
+def _admission_statement() -> tuple[str, int]:
+    """``admit``'s statement (built once: it runs on every run) and where its sandbox
+    columns start."""
     quote = connection.ops.quote_name
     sandbox_columns = [field.column for field in Sandbox._meta.concrete_fields]
     columns = (
@@ -198,32 +210,54 @@ def admitted_to_sandbox(
     first = len(_LESSON_COLUMNS) + len(_TRACK_COLUMNS)
     sandbox_id = f"found.c{first + sandbox_columns.index('id')}"
     server = f"found.c{first + sandbox_columns.index('server')}"
+    statement = (
+        f"{_count_run()}, found AS ("
+        f"SELECT {select} FROM {quote(Lesson._meta.db_table)} l "
+        f"JOIN {quote(Track._meta.db_table)} t ON t.id = l.track_id "
+        f"LEFT JOIN {quote(Sandbox._meta.db_table)} s ON s.lesson_id = l.id "
+        "AND s.state = %s AND s.learner_key = %s AND l.mode = %s "
+        "WHERE t.slug = %s AND l.slug = %s AND l.is_published AND t.is_published LIMIT 1) "
+        f"SELECT hit.count, hit.seconds_left, CASE WHEN hit.count <= %s AND {sandbox_id} "
+        "IS NOT NULL THEN (SELECT g FROM generate_series(0, %s - 1) AS g "
+        f"WHERE pg_try_advisory_lock(%s, {server} * 10000 + g) LIMIT 1) END, found.* "
+        "FROM hit LEFT JOIN found ON true"
+    )
+    return statement, first
+
+
+def admit(
+    learner_key: str, lesson_ref: str, session_lookup: tuple[str, list] | None = None
+) -> Admission:
+    """The hot path of every run, in one round trip to the app database: find the published
+    lesson "<track>/<slug>" and the learner's active sandbox for it, count the run, and take a
+    run slot on the sandbox's server (only when the rate allows and the sandbox exists).
+
+    ``session_lookup`` is a statement and its parameters that read the request's session
+    (``config.sessions.SessionStore.lookup``): sent in the same round trip, its row (or None)
+    comes back as ``session_row``. Nothing is checked here; ``held`` raises for the limits."""
+    statement, first = _admission_statement()
     track_slug, _, slug = lesson_ref.partition("/")
+    params = [
+        learner_key,
+        Sandbox.State.ACTIVE,
+        learner_key,
+        Lesson.Mode.SQL_SANDBOX,
+        track_slug,
+        slug,
+        settings.SANDBOX_RUNS_PER_MINUTE,
+        settings.SANDBOX_CONCURRENT_RUNS,
+        _SLOT_NAMESPACE,
+    ]
+    session_row = None
     with connection.cursor() as cursor:
-        metrics.execute_lightly(
-            cursor,
-            f"{_count_run()}, found AS ("
-            f"SELECT {select} FROM {quote(Lesson._meta.db_table)} l "
-            f"JOIN {quote(Track._meta.db_table)} t ON t.id = l.track_id "
-            f"LEFT JOIN {quote(Sandbox._meta.db_table)} s ON s.lesson_id = l.id "
-            "AND s.state = %s AND s.learner_key = %s AND l.mode = %s "
-            "WHERE t.slug = %s AND l.slug = %s AND l.is_published AND t.is_published LIMIT 1) "
-            f"SELECT hit.count, hit.seconds_left, CASE WHEN hit.count <= %s AND {sandbox_id} "
-            "IS NOT NULL THEN (SELECT g FROM generate_series(0, %s - 1) AS g "
-            f"WHERE pg_try_advisory_lock(%s, {server} * 10000 + g) LIMIT 1) END, found.* "
-            "FROM hit LEFT JOIN found ON true",
-            [
-                learner_key,
-                Sandbox.State.ACTIVE,
-                learner_key,
-                Lesson.Mode.SQL_SANDBOX,
-                track_slug,
-                slug,
-                settings.SANDBOX_RUNS_PER_MINUTE,
-                settings.SANDBOX_CONCURRENT_RUNS,
-                _SLOT_NAMESPACE,
-            ],
-        )
+        if session_lookup is None:
+            metrics.execute_lightly(cursor, statement, params)
+        else:
+            # Two statements in one round trip: the session's row, then the admission.
+            lookup, lookup_params = session_lookup
+            metrics.execute_lightly(cursor, f"{lookup}; {statement}", [*lookup_params, *params])
+            session_row = cursor.fetchone()
+            cursor.nextset()
         count, seconds_left, slot, *values = cursor.fetchone()
     lesson = sandbox = None
     if values[0] is not None:
@@ -235,12 +269,34 @@ def admitted_to_sandbox(
                 values[first:],
             )
             sandbox.lesson = lesson
-    _check_rate(count, seconds_left)  # over the rate, no slot was taken
-    if sandbox is None:
-        yield lesson, None
+    return Admission(learner_key, count, seconds_left, slot, lesson, sandbox, session_row)
+
+
+@contextlib.contextmanager
+def held(admission: Admission) -> Iterator[tuple[Lesson | None, Sandbox | None]]:
+    """Check the admission against the limits and hold its run slot as ``run_slot`` does.
+
+    Yields ``(lesson, sandbox)``: the lesson (its track attached, without its rendered body) or
+    None when there is no such published lesson; the sandbox (its lesson attached) or None when
+    the learner has none for a sandbox lesson yet. Without a sandbox the run is counted but no
+    slot is taken: the caller places the sandbox first (then ``run_slot(server)``). Raises
+    LimitReached for either limit."""
+    _check_rate(admission.count, admission.seconds_left)  # over the rate, no slot was taken
+    if admission.sandbox is None:
+        yield admission.lesson, None
         return
-    with run_slot(sandbox.server, slot):
-        yield lesson, sandbox
+    with run_slot(admission.sandbox.server, admission.slot):
+        yield admission.lesson, admission.sandbox
+
+
+@contextlib.contextmanager
+def admitted_to_sandbox(
+    learner_key: str, lesson_ref: str
+) -> Iterator[tuple[Lesson | None, Sandbox | None]]:
+    """``admit`` then ``held``: one round trip to find the learner's sandbox, count the run and
+    take a slot, which is held until the block ends."""
+    with held(admit(learner_key, lesson_ref)) as found:
+        yield found
 
 
 def _lesson_from_row(values: list) -> Lesson:
