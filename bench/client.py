@@ -50,3 +50,75 @@ class Browser:
     def form(self, path: str, fields: dict | list) -> tuple[int, bytes]:
         body = urlencode(fields, doseq=True).encode()
         return self.request("POST", path, body, "application/x-www-form-urlencoded")
+
+
+class RawJsonPoster:
+    """POSTs JSON on a keep-alive socket of its own, with the cookies and CSRF token of a
+    ``Browser``, and as little client work as an HTTP request allows: the request head is built
+    once, and the answer is read by its Content-Length. ``http.client`` parses every response's
+    headers with the email package and builds each request anew; measured here that costs
+    0.3-0.6 ms of this process's CPU per request, which would count as the server's time.
+    (The floor it is compared with is libpq, a C client.)"""
+
+    def __init__(self, browser: Browser, path: str, timeout: float = 60):
+        self.port = browser.port
+        self.timeout = timeout
+        cookies = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+        self.head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+            f"Cookie: {cookies}\r\nX-CSRFToken: {browser.cookies.get('csrftoken', '')}\r\n"
+            f"Referer: http://127.0.0.1:{self.port}/\r\nContent-Type: application/json\r\n"
+        ).encode("latin-1")
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+        return sock
+
+    def post(self, body: bytes) -> tuple[int, bytes]:
+        """Status and body of one POST. The server may close a keep-alive connection between
+        requests (it says so, or the socket shows it): then once more on a new one."""
+        request = self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+        for attempt in range(2):
+            if self.sock is None:
+                self.sock = self._connect()
+            try:
+                self.sock.sendall(request)
+                return self._answer()
+            except (ConnectionError, EOFError):
+                self.sock.close()
+                self.sock = None
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _read(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("the server closed the connection")
+        return chunk
+
+    def _answer(self) -> tuple[int, bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self._read()
+        head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length, close = 0, False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                close = True
+        while len(rest) < length:
+            rest += self._read()
+        self.buffer = rest[length:]
+        if close:
+            self.sock.close()
+            self.sock = None
+        return status, rest[:length]
