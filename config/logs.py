@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from django.http import HttpRequest, HttpResponse
 
 from config import metrics
 
 request_log = logging.getLogger("querylab.requests")
+_held = threading.local()
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Hold this thread's ``info_later`` lines until the block ends, then write them. The
+    sandbox holds a run's line until its slot is freed, after the response has been sent, so
+    formatting and writing it is not part of the learner's wait."""
+    if getattr(_held, "records", None) is not None:  # already held further out
+        yield
+        return
+    _held.records = records = []
+    try:
+        yield
+    finally:
+        _held.records = None
+        for logger, message, args, extra in records:
+            logger.info(message, *args, extra=extra)
+
+
+def info_later(logger: logging.Logger, message: str, *args, extra: dict) -> None:
+    """``logger.info``, or held until the end of the enclosing ``held`` block."""
+    records = getattr(_held, "records", None)
+    if records is None:
+        logger.info(message, *args, extra=extra)
+    else:
+        records.append((logger, message, args, extra))
 
 
 class JsonFormatter(logging.Formatter):
@@ -45,19 +74,20 @@ class RequestLogMiddleware:
         outage = getattr(response, "database_unavailable", False)
         # Finding the user reads the session from the database: not when it is down.
         user = None if outage else getattr(request, "user", None)
-        request_log.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-                "user": user.pk if user is not None and user.is_authenticated else None,
-                "htmx": request.headers.get("HX-Request") == "true",
-            },
+        extra = {
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+            "user": user.pk if user is not None and user.is_authenticated else None,
+            "htmx": request.headers.get("HX-Request") == "true",
+        }
+        # Written once the server has sent the response (Django closes it then, before the
+        # request's database connection goes back to the pool): not part of the wait.
+        response._resource_closers.append(
+            lambda: request_log.info(
+                "%s %s %s", request.method, request.path, response.status_code, extra=extra
+            )
         )
         if response.status_code == 429 or (response.status_code >= 500 and not outage):
             metrics.count(

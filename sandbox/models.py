@@ -23,7 +23,7 @@ from django.db import DatabaseError, IntegrityError, connection, models, transac
 from django.db.models import Q
 from django.utils import timezone
 
-from config import metrics
+from config import logs, metrics
 from config.sessions import clear_expired as clear_expired_sessions
 from lessons.models import Lesson, Track
 from sandbox import runner
@@ -349,11 +349,13 @@ def run_slot(server: int, slot: int | None = None) -> Iterator[None]:
                 "concurrent_runs",
             )
     counts: list[tuple[str, str]] = []
-    try:
-        with metrics.held() as counts:
-            yield
-    finally:
-        _free_slot(server, slot, counts)
+    # The run's line is written after the slot is freed: for the API, after the response.
+    with logs.held():
+        try:
+            with metrics.held() as counts:
+                yield
+        finally:
+            _free_slot(server, slot, counts)
 
 
 def _free_slot(server: int, slot: int, counts: list[tuple[str, str]]) -> None:
@@ -839,7 +841,8 @@ class Sandbox(models.Model):
         its length and a hash (to spot the same query repeated) say enough."""
         text = "\n".join(statement.text for statement in statements)
         results = outcome.results if isinstance(outcome, runner.RunOutcome) else []
-        log.info(
+        logs.info_later(
+            log,
             "sandbox %s %s",
             kind,
             "ok" if error is None else f"error {error.sqlstate}",

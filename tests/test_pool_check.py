@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from django.db import connection
 
+from config.db.base import LastInFirstOutPool
 from config.pool_check import check_connection
 
 
@@ -57,3 +58,20 @@ def test_djangos_pool_uses_it_and_replaces_a_dead_connection():
         cursor.execute("SELECT pg_backend_pid()")
         (second,) = cursor.fetchone()
     assert second != first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pool_hands_out_the_connection_returned_last():
+    pool = connection.pool
+    assert isinstance(pool, LastInFirstOutPool)
+    connection.close()  # back to the pool
+    first, second, third = pool.getconn(), pool.getconn(), pool.getconn()
+    pids = [conn.info.backend_pid for conn in (first, second, third)]
+    for conn in (first, second, third):
+        pool.putconn(conn)
+    # The next two requests get the last two connections returned, newest first.
+    again, after = pool.getconn(), pool.getconn()
+    assert [again.info.backend_pid, after.info.backend_pid] == [pids[2], pids[1]]
+    pool.putconn(after)
+    pool.putconn(again)
+    assert pool.getconn().info.backend_pid == pids[2]

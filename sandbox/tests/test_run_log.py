@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.test import RequestFactory
+
 from config.logs import JsonFormatter
 from sandbox.tests.conftest import run_json
 
@@ -36,3 +40,23 @@ def test_it_names_the_bounds_a_run_hit(client, shop_lesson, caplog):
     (line,) = run_lines(caplog)
     assert line["ok"] is False and line["sqlstate"] == "57014"
     assert line["bounds"] == ["statement_timeout", "rows"]
+
+
+@pytest.mark.django_db(transaction=True)  # a real handler closes connections between requests
+def test_a_runs_lines_are_written_once_the_response_has_been_sent(shop_lesson, caplog):
+    # As a WSGI server sees it: the body is sent first, then the response closed.
+    secret = "a" * 32  # a CSRF secret, sent as cookie and header
+    request = RequestFactory().post(
+        "/api/sandbox/run",
+        json.dumps({"lesson": shop_lesson.ref, "sql": "SELECT 1"}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=secret,
+        HTTP_COOKIE=f"csrftoken={secret}",
+    )
+    lines = ("sandbox.models", "querylab.requests")
+    with caplog.at_level(logging.INFO):
+        response = WSGIHandler()(request.environ, lambda status, headers: None)
+        assert json.loads(b"".join(response))["ok"] is True
+        assert [record for record in caplog.records if record.name in lines] == []
+        response.close()
+    assert [record.name for record in caplog.records if record.name in lines] == list(lines)
