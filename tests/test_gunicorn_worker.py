@@ -74,3 +74,10 @@ def test_a_busy_process_leaves_new_connections_to_an_idle_one():
             assert sorted(per_process.values()) == [2, 2, 2], per_process
             # None waited behind another for a thread (that would take 2 s or more).
             assert max(seconds for _, seconds in answers) < 1.9, answers
+
+
+def test_a_worker_leaves_what_it_loaded_at_start_out_of_garbage_collection():
+    with slow_app(workers=1, threads=2) as port:
+        frozen, _ = get(port, "/gc")
+    # The app and gunicorn's own modules (the test app is small; Django's are ~90,000).
+    assert int(frozen) > 10_000
