@@ -1,8 +1,16 @@
-"""Where `manage.py serve` listens: --host/--port, else GUNICORN_BIND, else HOST and PORT."""
+"""Where `manage.py serve` listens: --host/--port, else GUNICORN_BIND, else HOST and PORT; and
+that stopping it stops the web server it started."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 from config.management.commands.serve import Command
+from tests.servers import ROOT
 
 
 def options(*argv: str):
@@ -27,3 +35,30 @@ def test_without_gunicorn_bind_it_reads_host_and_port(monkeypatch):
     monkeypatch.setenv("PORT", "8123")
     parsed = options()
     assert (parsed.host, parsed.port) == ("127.0.0.2", 8123)
+
+
+# Stands in for `serve` once the database is ready: runs a "web server" that writes its pid
+# and waits, as run_until_stopped runs gunicorn.
+SERVE = """
+import sys
+from config.management.commands.serve import run_until_stopped
+server = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"
+sys.exit(run_until_stopped([sys.executable, "-c", server, sys.argv[1]], {}) != -15)
+"""
+
+
+def test_stopping_serve_with_sigterm_stops_the_web_server(tmp_path):
+    pid_file = tmp_path / "server.pid"
+    serve = subprocess.Popen([sys.executable, "-c", SERVE, str(pid_file)], cwd=ROOT)
+    deadline = time.monotonic() + 20
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the web server did not start"
+        time.sleep(0.05)
+    server = int(pid_file.read_text())
+    serve.send_signal(signal.SIGTERM)  # what systemd or supervisord sends
+    assert serve.wait(timeout=20) == 0  # it saw the server end from that SIGTERM
+    try:
+        os.kill(server, 0)
+    except ProcessLookupError:
+        return
+    raise AssertionError(f"the web server (pid {server}) outlived serve")

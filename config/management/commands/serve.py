@@ -54,14 +54,26 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             env.setdefault("GUNICORN_ACCESSLOG", "-")
         command = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG]
-        process = subprocess.Popen(command, env=env)
-        try:
-            process.wait()
-        except KeyboardInterrupt:
-            process.send_signal(signal.SIGTERM)
-            process.wait()
-        if process.returncode not in (0, -signal.SIGTERM, -signal.SIGINT):
-            sys.exit(process.returncode)
+        returncode = run_until_stopped(command, env)
+        if returncode not in (0, -signal.SIGTERM, -signal.SIGINT):
+            sys.exit(returncode)
+
+
+def run_until_stopped(command: list[str], env: dict[str, str]) -> int:
+    """Run the web server until it exits, or until this process is stopped: Ctrl+C (SIGINT) or
+    SIGTERM, which service managers send to the process they started, is passed on as SIGTERM
+    (gunicorn's graceful stop). Without that, a ``serve`` stopped with SIGTERM left gunicorn
+    running, still holding the port. Returns the server's exit code."""
+    process = subprocess.Popen(command, env=env)
+    previous = signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
+    try:
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                process.send_signal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _start_sandbox_janitor() -> None:
