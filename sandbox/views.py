@@ -227,7 +227,8 @@ def _admission(request: HttpRequest, ref: str) -> Admission:
     guess: the session expired, was logged out of, or was tampered with) its slot is given
     back and the run is admitted for the learner the session names, as without a guess."""
     session = request.session
-    guess = _known_learners.get(session.session_key)
+    sent_key = session.session_key  # a session that turns out to be gone forgets its key
+    guess = _known_learners.get(sent_key)
     lookup = session.lookup() if guess and hasattr(session, "lookup") else None
     if lookup is not None:
         admission = admit(guess, ref, lookup)
@@ -235,7 +236,7 @@ def _admission(request: HttpRequest, ref: str) -> Admission:
         if learner_key(request) == guess:
             return admission
         admission.give_back()
-        _known_learners.forget(session.session_key)
+        _known_learners.forget(sent_key)  # so a stale key is guessed at most once
     key = learner_key(request)
     _known_learners.remember(session.session_key, key)
     return admit(key, ref)

@@ -198,9 +198,11 @@ def test_a_session_ended_elsewhere_no_longer_runs_as_its_user(
     run_json(other_client, shop_lesson, "SELECT 1")  # this process now knows the session
     theirs = Sandbox.objects.get(learner_key=f"user:{other_learner.pk}")
     # Logged out in another tab: the session's row is gone, this browser still sends its key.
-    Session.objects.filter(session_key=other_client.session.session_key).delete()
+    old_key = other_client.session.session_key
+    Session.objects.filter(session_key=old_key).delete()
     answer = run_json(other_client, shop_lesson, "SELECT current_user")
     assert answer["results"][0]["rows"] != [[theirs.name]]
+    assert views._known_learners.get(old_key) is None  # not guessed again
     assert Sandbox.objects.get(pk=theirs.pk).learner_key == f"user:{other_learner.pk}"
     assert _advisory_locks() == 0
 
