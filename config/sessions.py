@@ -28,16 +28,11 @@ _NOT_GIVEN = object()
 class SessionStore(db.SessionStore):
     _given_row = _NOT_GIVEN
 
-    @property
-    def loaded(self) -> bool:
-        """Whether this request has read the session already."""
-        return hasattr(self, "_session_cache")
-
     def lookup(self) -> tuple[str, list] | None:
         """The SELECT (and its parameters) that reads this session's row, for a caller to send
         in a round trip of its own and give the row (or None) to ``use_row``. None when there
         is nothing to read: no session key, or the session was read already."""
-        if self.loaded or not isinstance(self.session_key, str):
+        if hasattr(self, "_session_cache") or not isinstance(self.session_key, str):
             return None
         return self._select()
 

@@ -289,16 +289,6 @@ def held(admission: Admission) -> Iterator[tuple[Lesson | None, Sandbox | None]]
         yield admission.lesson, admission.sandbox
 
 
-@contextlib.contextmanager
-def admitted_to_sandbox(
-    learner_key: str, lesson_ref: str
-) -> Iterator[tuple[Lesson | None, Sandbox | None]]:
-    """``admit`` then ``held``: one round trip to find the learner's sandbox, count the run and
-    take a slot, which is held until the block ends."""
-    with held(admit(learner_key, lesson_ref)) as found:
-        yield found
-
-
 def _lesson_from_row(values: list) -> Lesson:
     values = list(values)
     languages = _LESSON_COLUMNS.index("sandbox_languages")
