@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config import logs, metrics
+from config.prepared import PreparedStatement
 from config.sessions import clear_expired as clear_expired_sessions
 from lessons.models import Lesson, Track
 from sandbox import runner
@@ -91,12 +92,12 @@ class RunCounter(models.Model):
         return deleted
 
 
-def _count_run() -> str:
+def _count_run(learner_key: str = "%s") -> str:
     # One atomic statement: the ORM's get-then-set would lose counts between workers.
     table = connection.ops.quote_name(RunCounter._meta.db_table)
     return (
         f"WITH hit AS (INSERT INTO {table} (learner_key, minute, count) "
-        "VALUES (%s, date_trunc('minute', now()), 1) "
+        f"VALUES ({learner_key}, date_trunc('minute', now()), 1) "
         "ON CONFLICT (learner_key, minute) "
         f"DO UPDATE SET count = {table}.count + 1 "
         "RETURNING count, 60 - extract(second FROM now())::int AS seconds_left)"
@@ -195,9 +196,12 @@ class Admission:
 
 
 @functools.cache
-def _admission_statement() -> tuple[str, int]:
-    """``admit``'s statement (built once: it runs on every run) and where its sandbox
-    columns start."""
+def _admission_statement() -> tuple[PreparedStatement, int]:
+    """``admit``'s statement, prepared on each app-database connection (it runs on every run:
+    planning it cost several times what running it does), and where its sandbox columns
+    start. The sandbox state and lesson mode are written into the text, not passed: with
+    them as parameters the partial index on active sandboxes could not serve a generic plan,
+    so PostgreSQL planned the statement anew every time."""
     quote = connection.ops.quote_name
     sandbox_columns = [field.column for field in Sandbox._meta.concrete_fields]
     columns = (
@@ -210,19 +214,30 @@ def _admission_statement() -> tuple[str, int]:
     first = len(_LESSON_COLUMNS) + len(_TRACK_COLUMNS)
     sandbox_id = f"found.c{first + sandbox_columns.index('id')}"
     server = f"found.c{first + sandbox_columns.index('server')}"
-    statement = (
-        f"{_count_run()}, found AS ("
+    active, sandbox_mode = _literal(Sandbox.State.ACTIVE), _literal(Lesson.Mode.SQL_SANDBOX)
+    # $1 learner key, $2 track slug, $3 lesson slug, $4 runs a minute, $5 run slots, $6 the
+    # slots' advisory-lock key space.
+    body = (
+        f"{_count_run('$1')}, found AS ("
         f"SELECT {select} FROM {quote(Lesson._meta.db_table)} l "
         f"JOIN {quote(Track._meta.db_table)} t ON t.id = l.track_id "
         f"LEFT JOIN {quote(Sandbox._meta.db_table)} s ON s.lesson_id = l.id "
-        "AND s.state = %s AND s.learner_key = %s AND l.mode = %s "
-        "WHERE t.slug = %s AND l.slug = %s AND l.is_published AND t.is_published LIMIT 1) "
-        f"SELECT hit.count, hit.seconds_left, CASE WHEN hit.count <= %s AND {sandbox_id} "
-        "IS NOT NULL THEN (SELECT g FROM generate_series(0, %s - 1) AS g "
-        f"WHERE pg_try_advisory_lock(%s, {server} * 10000 + g) LIMIT 1) END, found.* "
+        f"AND s.state = {active} AND s.learner_key = $1 AND l.mode = {sandbox_mode} "
+        "WHERE t.slug = $2 AND l.slug = $3 AND l.is_published AND t.is_published LIMIT 1) "
+        f"SELECT hit.count, hit.seconds_left, CASE WHEN hit.count <= $4 AND {sandbox_id} "
+        "IS NOT NULL THEN (SELECT g FROM generate_series(0, $5 - 1) AS g "
+        f"WHERE pg_try_advisory_lock($6, {server} * 10000 + g) LIMIT 1) END, found.* "
         "FROM hit LEFT JOIN found ON true"
     )
-    return statement, first
+    types = ["text", "text", "text", "integer", "integer", "integer"]
+    return PreparedStatement("querylab_admit", types, body), first
+
+
+def _literal(value: str) -> str:
+    """A constant of the code (never input) as an SQL string literal."""
+    if not value.replace("_", "").isalnum():
+        raise ValueError(f"not a plain constant: {value!r}")
+    return f"'{value}'"
 
 
 def admit(
@@ -239,9 +254,6 @@ def admit(
     track_slug, _, slug = lesson_ref.partition("/")
     params = [
         learner_key,
-        Sandbox.State.ACTIVE,
-        learner_key,
-        Lesson.Mode.SQL_SANDBOX,
         track_slug,
         slug,
         settings.SANDBOX_RUNS_PER_MINUTE,
@@ -250,12 +262,9 @@ def admit(
     ]
     session_row = None
     with connection.cursor() as cursor:
-        if session_lookup is None:
-            metrics.execute_lightly(cursor, statement, params)
-        else:
-            # Two statements in one round trip: the session's row, then the admission.
-            lookup, lookup_params = session_lookup
-            metrics.execute_lightly(cursor, f"{lookup}; {statement}", [*lookup_params, *params])
+        # With a session lookup, two statements in one round trip: the session's row first.
+        statement.execute(cursor, params, before=session_lookup)
+        if session_lookup is not None:
             session_row = cursor.fetchone()
             cursor.nextset()
         count, seconds_left, slot, *values = cursor.fetchone()

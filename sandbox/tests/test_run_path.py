@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from sandbox import runner, statements, views
-from sandbox.models import Sandbox
+from sandbox.models import Sandbox, _admission_statement
 from sandbox.tests.conftest import api, run_json
 
 pytestmark = pytest.mark.django_db
@@ -150,7 +150,7 @@ def test_outside_a_transaction_a_run_costs_two_app_database_statements(client, s
     # From then on the session is read in the round trip that admits the run.
     statements = [query["sql"] for query in queries]
     assert len(statements) == 2, [sql[:80] for sql in statements]
-    assert "django_session" in statements[0] and "pg_try_advisory_lock" in statements[0]
+    assert "django_session" in statements[0] and "EXECUTE querylab_admit" in statements[0]
     assert "config_counter" in statements[1] and "pg_advisory_unlock" in statements[1]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -170,7 +170,7 @@ def test_a_signed_in_learners_run_reads_the_session_with_the_admission(
     sandbox = Sandbox.objects.get(learner_key=f"user:{other_learner.pk}")
     assert answer["results"][0]["rows"] == [[sandbox.name]]
     sessions = [query["sql"] for query in queries if "django_session" in query["sql"]]
-    assert len(sessions) == 1 and "pg_try_advisory_lock" in sessions[0], sessions
+    assert len(sessions) == 1 and "EXECUTE querylab_admit" in sessions[0], sessions
 
 
 def test_a_wrong_guess_of_whose_session_it_is_never_runs_in_their_sandbox(
@@ -247,3 +247,29 @@ def test_a_run_whose_response_a_middleware_replaces_still_frees_its_slot(
         assert cursor.fetchone() == (0,)
     assert getattr(metrics._held, "rows", None) is None  # counts are written at once again
     assert run_json(client, shop_lesson, "SELECT 2")["results"][0]["rows"] == [[2]]
+
+
+def test_the_admissions_kept_plan_finds_the_sandbox_by_the_index_of_active_ones(shop_lesson):
+    # Planning the admission cost several times running it, so it is prepared on each
+    # connection and PostgreSQL keeps a generic plan (one for any parameters). That plan must
+    # still be able to use the partial index on active sandboxes: it could not when the state
+    # was a parameter, and PostgreSQL then planned every run anew.
+    statement, _ = _admission_statement()
+    sandbox = Sandbox.objects.create(
+        name="qlt_probe", learner_key="session:probe", lesson=shop_lesson
+    )
+    types = ", ".join(statement.parameter_types)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the tables here are tiny
+        cursor.execute(f"PREPARE probe_admit ({types}) AS {statement.body}".replace("%", "%%"))
+        try:
+            cursor.execute(
+                "EXPLAIN EXECUTE probe_admit (%s, %s, %s, 1000, 8, 0)",
+                [sandbox.learner_key, shop_lesson.track.slug, shop_lesson.slug],
+            )
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE probe_admit")
+    assert "$1" in plan, plan  # generic: the parameters are left in
+    assert "sandbox_one_active_per_learner_and_lesson" in plan, plan
