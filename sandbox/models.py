@@ -571,7 +571,10 @@ class SandboxQuerySet(models.QuerySet):
 
     def refill_pool(self, server: int = 0, fixtures: list[str] | None = None) -> int:
         """Top the warm pool up to SANDBOX_WARM_POOL_SIZE for each fixture (by default, those
-        of published sandbox lessons). Returns how many sandboxes were made."""
+        of published sandbox lessons). Returns how many sandboxes were made. With the pool off
+        (size 0) no fixture is read."""
+        if settings.SANDBOX_WARM_POOL_SIZE <= 0:
+            return 0
         if fixtures is None:
             fixtures = sorted(
                 set(

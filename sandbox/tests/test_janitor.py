@@ -134,6 +134,17 @@ def test_it_gives_a_warm_sandbox_to_a_new_learner(shop_lesson, plpgsql_lesson, s
     assert outcome.results[0].rows == [[2000]]
 
 
+def test_with_the_warm_pool_off_it_reads_no_fixture(shop_lesson, settings, caplog):
+    settings.SANDBOX_WARM_POOL_SIZE = 0
+    settings.SANDBOX_FIXTURES_DIR = "/nonexistent"  # a missing fixture would be warned about
+    report = Sandbox.objects.sweep()
+    assert report.pooled == 0 and not report.errors
+    assert "fixture" not in caplog.text
+    settings.SANDBOX_WARM_POOL_SIZE = 1
+    assert Sandbox.objects.refill_pool(0) == 0
+    assert "The sandbox fixture 'shop.sql' is not in" in caplog.text
+
+
 def test_it_resets_to_the_fixture(client, shop_lesson):
     run_json(client, shop_lesson, "CREATE TABLE mine (a int); DELETE FROM items")
     before = Sandbox.objects.get()
