@@ -13,10 +13,15 @@ psycopg connection object: a connection replaced after a restart is a new object
 again. If the server does not have it after all (``DEALLOCATE``, ``DISCARD ALL``), has it
 already, or can no longer use its plan because a migration changed a column it returns, the
 statement is sent again in the form that fits, once each, outside a transaction.
+
+A connection pooler in transaction mode (PgBouncer's) hands each transaction to any server
+session, so a statement prepared on one may be missing on the next; Querylab needs session
+pooling anyway, since its run slots are session advisory locks.
 """
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Sequence
 
@@ -26,19 +31,27 @@ from config import metrics
 
 _MISSING = "26000"  # invalid_sql_statement_name: no prepared statement of that name
 _DUPLICATE = "42P05"  # duplicate_prepared_statement
-_CHANGED = "0A000"  # feature_not_supported: "cached plan must not change result type"
+_CHANGED = "0A000"  # feature_not_supported, and only with this message:
+_CHANGED_MESSAGE = "cached plan must not change result type"
 
 
 class PreparedStatement:
     def __init__(self, name: str, parameter_types: Sequence[str], body: str) -> None:
-        """``body`` refers to its parameters as ``$1``, ``$2``…, of ``parameter_types``."""
-        self.name = name
+        """``body`` refers to its parameters as ``$1``, ``$2``…, of ``parameter_types``.
+
+        The name on the server ends in a hash of the statement, so a connection that has a
+        statement of that name has this very statement: after a deploy that changed it, a
+        session still holding the old one cannot pass it off as the new."""
+        types = ", ".join(parameter_types)
+        digest = hashlib.sha256(f"({types}) {body}".encode()).hexdigest()[:12]
+        self.name = f"{name}_{digest}"
         self.parameter_types = list(parameter_types)
         self.body = body
-        types = ", ".join(parameter_types)
+        arguments = f" ({', '.join(['%s'] * len(parameter_types))})" if parameter_types else ""
         # The text goes through the client-side binding of the parameters: % is doubled.
-        self._prepare = f"PREPARE {name} ({types}) AS {body.replace('%', '%%')}"
-        self._execute = f"EXECUTE {name} ({', '.join(['%s'] * len(parameter_types))})"
+        types = f" ({types})" if parameter_types else ""
+        self._prepare = f"PREPARE {self.name}{types} AS {body.replace('%', '%%')}"
+        self._execute = f"EXECUTE {self.name}{arguments}"
         self._ready: weakref.WeakSet = weakref.WeakSet()
 
     def execute(self, cursor, params: Sequence, before: tuple[str, Sequence] | None = None) -> None:
@@ -51,24 +64,30 @@ class PreparedStatement:
         head = [] if raw in self._ready else [self._prepare]
         for attempt in range(3):
             text = "; ".join([*head, *([before[0]] if before else []), self._execute])
+            # Counted as there before the answer: PREPARE outlasts the failure of a statement
+            # after it in the same round trip (it is not undone with the transaction), and if
+            # it failed because the statement was there already, that is the same statement.
+            self._ready.add(raw)
             try:
                 metrics.execute_lightly(cursor, text, [*(before[1] if before else ()), *params])
             except DatabaseError as exc:
-                state = getattr(exc.__cause__, "sqlstate", None)
+                cause = exc.__cause__
+                state = getattr(cause, "sqlstate", None)
                 # Inside a transaction the error has ended it: nothing more can be sent.
                 if attempt == 2 or connection.in_atomic_block:
+                    if state == _MISSING:
+                        self._ready.discard(raw)
                     raise
                 if state == _MISSING:
                     self._ready.discard(raw)
                     head = [self._prepare]
                 elif state == _DUPLICATE and head == [self._prepare]:
                     head = []
-                elif state == _CHANGED:
+                elif state == _CHANGED and _CHANGED_MESSAGE in str(cause):
                     head = [f"DEALLOCATE {self.name}", self._prepare]
                 else:
                     raise
                 continue
             for _ in head:
                 cursor.nextset()
-            self._ready.add(raw)
             return
