@@ -9,6 +9,15 @@ from pathlib import Path
 import pytest
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _static_root_exists():
+    """whitenoise warns, for every test client, that STATIC_ROOT does not exist (a fresh
+    checkout before its first collectstatic): hundreds of lines that hid real warnings."""
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture
 def learner(django_user_model):
     return django_user_model.objects.create_user("ada", "ada@example.com", "correct-horse-42")
