@@ -42,14 +42,15 @@ class PreparedStatement:
         The name on the server ends in a hash of the statement, so a connection that has a
         statement of that name has this very statement: after a deploy that changed it, a
         session still holding the old one cannot pass it off as the new."""
+        self.parameter_types = list(parameter_types)
+        self.body = body
         types = ", ".join(parameter_types)
         digest = hashlib.sha256(f"({types}) {body}".encode()).hexdigest()[:12]
         self.name = f"{name}_{digest}"
-        self.parameter_types = list(parameter_types)
-        self.body = body
+        # No parameters: no parentheses at all (PostgreSQL refuses empty ones).
+        types = f" ({types})" if parameter_types else ""
         arguments = f" ({', '.join(['%s'] * len(parameter_types))})" if parameter_types else ""
         # The text goes through the client-side binding of the parameters: % is doubled.
-        types = f" ({types})" if parameter_types else ""
         self._prepare = f"PREPARE {self.name}{types} AS {body.replace('%', '%%')}"
         self._execute = f"EXECUTE {self.name}{arguments}"
         self._ready: weakref.WeakSet = weakref.WeakSet()
@@ -73,13 +74,12 @@ class PreparedStatement:
             except DatabaseError as exc:
                 cause = exc.__cause__
                 state = getattr(cause, "sqlstate", None)
-                # Inside a transaction the error has ended it: nothing more can be sent.
-                if attempt == 2 or connection.in_atomic_block:
-                    if state == _MISSING:
-                        self._ready.discard(raw)
-                    raise
                 if state == _MISSING:
                     self._ready.discard(raw)
+                # Inside a transaction the error has ended it: nothing more can be sent.
+                if attempt == 2 or connection.in_atomic_block:
+                    raise
+                if state == _MISSING:
                     head = [self._prepare]
                 elif state == _DUPLICATE and head == [self._prepare]:
                     head = []
