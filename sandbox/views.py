@@ -76,12 +76,34 @@ def _payload(request: HttpRequest) -> dict:
     if request.content_type == "application/json":
         try:
             data = json.loads(request.body or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise BadRequest("The body is not valid JSON.") from None
+        except RecursionError:
+            raise BadRequest("The body is not valid JSON: it is nested too deeply.") from None
+        except ValueError as exc:
+            # Also Python's guard against integers of more than 4,300 digits.
+            detail = "a number is too long" if "digits" in str(exc) else "it cannot be parsed"
+            raise BadRequest(f"The body is not valid JSON: {detail}.") from None
         if not isinstance(data, dict):
             raise BadRequest("The body must be a JSON object.")
-        return data
-    return request.POST.dict()
+    else:
+        data = request.POST.dict()
+    for name, value in data.items():
+        if isinstance(value, str):
+            _refuse_unstorable_text(name, value)
+    return data
+
+
+def _refuse_unstorable_text(name: str, value: str) -> None:
+    """PostgreSQL text can hold neither a NUL byte nor a lone surrogate. Without this, a NUL
+    silently ended the SQL there (the rest never ran) and a surrogate crashed the parser."""
+    if "\x00" in value:
+        raise BadRequest(f'"{name}" contains a NUL character (\\u0000); remove it and try again.')
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadRequest(
+            f'"{name}" contains a lone surrogate (\\u{ord(value[exc.start]):04x}), which is '
+            "not valid Unicode text; remove it and try again."
+        ) from None
 
 
 def _lesson_ref(data: dict) -> str:
