@@ -7,6 +7,10 @@ no connection can be had in time, with ``psycopg_pool.PoolTimeout``. They answer
 request context, because the context processors (the signed-in user, the notification badge)
 would need the database that is down.
 
+Only a lost, refused or exhausted connection is an outage. Bad input that reaches the
+database (a NUL byte in a search, a page number past bigint: ``DataError``) answers 400 with a
+message instead, and is not logged as an outage.
+
 Two hooks, because Django turns an exception into a response where it happens: the
 middleware's ``process_exception`` catches what a view raises (also with ``DEBUG`` on), and
 ``server_error`` (``handler500``) catches what a middleware raises, such as the session being
@@ -20,8 +24,15 @@ import sys
 from collections.abc import Callable
 
 import psycopg
-from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
+import psycopg_pool
+from django.db import DataError, InterfaceError, OperationalError
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseServerError,
+    JsonResponse,
+)
 from django.template import loader
 from django.views import defaults
 
@@ -31,9 +42,38 @@ RETRY_AFTER_SECONDS = 5
 MESSAGE = "Querylab cannot reach its database right now. Please try again in a few seconds."
 
 
+# SQLSTATEs of a server that is going away or refuses connections: class 08 (connection
+# exception), admin/crash shutdown, "cannot connect now" (starting up), too many connections.
+OUTAGE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}
+
+BAD_INPUT_MESSAGE = (
+    "The request carried a value the database cannot accept (for example a NUL character or a "
+    "number too large). Check the address or the text you sent and try again."
+)
+
+
 def is_database_outage(exc: BaseException | None) -> bool:
-    # PoolTimeout is a psycopg.OperationalError; Django wraps psycopg's errors as DatabaseError.
-    return isinstance(exc, DatabaseError | psycopg.OperationalError)
+    """True when the database could not be reached: a lost or refused connection, an exhausted
+    pool. Not for errors the server answered about a statement (bad data, a bug)."""
+    if isinstance(exc, psycopg_pool.PoolTimeout | InterfaceError | psycopg.InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError | psycopg.OperationalError):
+        return False
+    # Django wraps psycopg's error; the original carries the server's SQLSTATE, if any. None
+    # means no server answered (the connection failed or broke).
+    original = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    if isinstance(original, psycopg_pool.PoolTimeout):
+        return True
+    sqlstate = getattr(original, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in OUTAGE_SQLSTATES
+
+
+def bad_input_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """The 400 answer for a request whose input the database refused (``DataError``)."""
+    log.info("bad input refused by the database", extra={"path": request.path})
+    if request.path.startswith("/api/"):
+        return JsonResponse({"ok": False, "error": BAD_INPUT_MESSAGE}, status=400)
+    return HttpResponseBadRequest(BAD_INPUT_MESSAGE, content_type="text/plain; charset=utf-8")
 
 
 def unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
@@ -67,6 +107,8 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if is_database_outage(exc):
             return unavailable_response(request, exc)
+        if isinstance(exc, DataError):
+            return bad_input_response(request, exc)
         return None
 
 
@@ -75,6 +117,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     exc = sys.exc_info()[1]
     if is_database_outage(exc):
         return unavailable_response(request, exc)
+    if isinstance(exc, DataError):
+        return bad_input_response(request, exc)
     try:
         return defaults.server_error(request)
     except Exception:  # no 500.html, or it failed to render

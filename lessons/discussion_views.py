@@ -54,9 +54,13 @@ def _require_staff(request: HttpRequest) -> None:
         raise PermissionDenied("Only moderators can do that.")
 
 
+# Far past any real discussion; larger numbers would overflow the OFFSET (a bigint).
+MAX_PAGE_NUMBER = 100_000
+
+
 def _page_number(request: HttpRequest) -> int:
     try:
-        return max(1, int(request.GET.get("page", "1")))
+        return min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE_NUMBER)
     except ValueError:
         return 1
 

@@ -76,7 +76,8 @@ def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse
 
 @require_safe
 def search(request: HtmxHttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:200]
+    # PostgreSQL text cannot hold a NUL character; nobody means to search for one.
+    query = request.GET.get("q", "").replace("\x00", "").strip()[:200]
     results = []
     if query:
         results = list(Lesson.objects.search(query).select_related("track")[:20])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.urls import path
 from psycopg_pool import PoolTimeout
 
@@ -18,6 +18,16 @@ def pool_exhausted(request):
     raise PoolTimeout("couldn't get a connection after 10.00 sec")
 
 
+def bad_value(request):
+    with connection.cursor() as cursor:  # the server answers 22P02: a DataError, not an outage
+        cursor.execute("SELECT %s::integer", ["not a number"])
+
+
+def statement_error(request):
+    with connection.cursor() as cursor:  # an OperationalError the server answered (57014)
+        cursor.execute("SET LOCAL statement_timeout = 1; SELECT pg_sleep(1)")
+
+
 def bug(request):
     raise ZeroDivisionError("not a database problem")
 
@@ -27,6 +37,9 @@ urlpatterns = [
     path("api/outage", database_gone),
     path("outage/pool/", pool_exhausted),
     path("outage/bug/", bug),
+    path("outage/bad-value/", bad_value),
+    path("api/bad-value", bad_value),
+    path("outage/statement-error/", statement_error),
     *site_urlpatterns,
 ]
 __all__ = ["handler500", "urlpatterns"]

@@ -44,3 +44,43 @@ def test_it_logs_the_outage_without_reading_the_session(client, learner, caplog)
     (record,) = [r for r in caplog.records if r.name == "querylab.requests"]
     assert record.status == 503
     assert record.user is None  # the session is in the database that is down
+
+
+@pytest.mark.django_db
+def test_it_answers_bad_input_refused_by_the_database_with_a_400(client, caplog):
+    with caplog.at_level(logging.WARNING, logger="querylab.unavailable"):
+        response = client.get("/outage/bad-value/")
+    assert response.status_code == 400
+    assert "Retry-After" not in response
+    assert "cannot accept" in response.content.decode()
+    assert not [r for r in caplog.records if "database unavailable" in r.getMessage()]
+
+
+@pytest.mark.django_db
+def test_it_answers_bad_input_to_the_api_as_json(client):
+    response = client.post("/api/bad-value", {}, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["ok"] is False and "cannot accept" in response.json()["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_leaves_a_statement_the_server_refused_as_a_500_not_an_outage():
+    client = Client(raise_request_exception=False)
+    assert client.get("/outage/statement-error/").status_code == 500
+
+
+@pytest.mark.django_db
+def test_it_answers_a_search_for_a_nul_character(client):
+    response = client.get("/search/?q=%00")
+    assert response.status_code == 200
+    assert "cannot reach its database" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_answers_a_discussion_page_number_past_bigint(client):
+    from lessons.models import Lesson, Track
+
+    track = Track.objects.create(slug="sql", title="SQL")
+    Lesson.objects.create(track=track, slug="joins", step=1, title="Joins")
+    response = client.get("/learn/sql/joins/discussion/?page=99999999999999999999")
+    assert response.status_code == 200
