@@ -273,6 +273,9 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
 
+# Django's debug pages hide every credential, also in settings named *_URL (config/debug_page.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.debug_page.CredentialsFilter"
+
 SILENCED_SYSTEM_CHECKS = [
     # HSTS preload is a one-way door; leave it to whoever deploys to opt in.
     "security.W021",
