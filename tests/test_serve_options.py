@@ -9,7 +9,10 @@ import subprocess
 import sys
 import time
 
-from config.management.commands.serve import Command
+import pytest
+from django.core.management import CommandError, call_command
+
+from config.management.commands.serve import Command, is_loopback
 from tests.servers import ROOT
 
 
@@ -62,3 +65,29 @@ def test_stopping_serve_with_sigterm_stops_the_web_server(tmp_path):
     except ProcessLookupError:
         return
     raise AssertionError(f"the web server (pid {server}) outlived serve")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "querylab.example"])
+def test_with_debug_on_it_refuses_to_listen_beyond_this_machine(settings, host):
+    settings.DEBUG = True
+    with pytest.raises(CommandError, match="set DEBUG=0") as refused:
+        call_command("serve", "--host", host)
+    assert f"Refusing to serve on {host} with DEBUG on" in str(refused.value)
+    assert "SECRET_KEY" in str(refused.value) and "ALLOWED_HOSTS" in str(refused.value)
+
+
+def test_with_debug_on_it_refuses_a_public_gunicorn_bind(settings, monkeypatch):
+    settings.DEBUG = True
+    monkeypatch.setenv("GUNICORN_BIND", "0.0.0.0:8000")
+    with pytest.raises(CommandError, match="Refusing to serve on 0.0.0.0"):
+        call_command("serve")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.3", "localhost", "::1", "[::1]"])
+def test_loopback_addresses_are_this_machine_only(host):
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.1", "example.org", ""])
+def test_other_addresses_are_not(host):
+    assert not is_loopback(host)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import threading
 
 from django.conf import settings
 from django.core.management import call_command, get_commands
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from config.gunicorn import __file__ as GUNICORN_CONFIG
 
@@ -30,6 +31,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host: str, port: int, dev: bool, **options):
+        if settings.DEBUG and not is_loopback(host):
+            raise CommandError(PUBLIC_DEBUG_REFUSED.format(host=host))
         # Settings have already started the embedded databases if no URL is configured.
         self.stdout.write("Preparing the database…")
         call_command("migrate", interactive=False, verbosity=0)
@@ -57,6 +60,26 @@ class Command(BaseCommand):
         returncode = run_until_stopped(command, env)
         if returncode not in (0, -signal.SIGTERM, -signal.SIGINT):
             sys.exit(returncode)
+
+
+PUBLIC_DEBUG_REFUSED = (
+    "Refusing to serve on {host} with DEBUG on: Django's debug pages show code, settings and "
+    "requests to whoever can reach them, so a debug site listens on this machine only "
+    "(127.0.0.1, ::1 or localhost). To serve other machines, set DEBUG=0; that also needs "
+    "SECRET_KEY, ALLOWED_HOSTS with the site's host name, and TLS in front (or "
+    "SECURE_SSL_REDIRECT=0 behind a proxy that does not set X-Forwarded-Proto). See the "
+    "README's Deploying section."
+)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (from --host or GUNICORN_BIND) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # another host name: it may resolve to any address
+        return False
 
 
 def run_until_stopped(command: list[str], env: dict[str, str]) -> int:
