@@ -11,8 +11,9 @@ Two layers, so that a mistake in one is caught by the other:
    schemes, and puts rel="nofollow ugc noopener" on every link.
 
 On SQL sandbox lessons an SQL code block gets `data-sql` (the code, escaped) on its wrapper, which
-the sandbox's JavaScript (static/sandbox/sandbox.js) gives a "Run in sandbox" button, and a plain
-button.run-in-sandbox of its own for pages without that script (static/js/discussion.js).
+the sandbox's JavaScript (static/sandbox/sandbox.js) gives a "Load into sandbox" button, and a
+plain button.run-in-sandbox of its own for pages without that script (static/js/discussion.js).
+Both load the SQL into the editor and never run it: a post is someone else's SQL.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _render_fence(self, tokens, idx, options, env) -> str:
         sql = html.escape(code.strip(), quote=True)
         return (
             f'<div class="code-block sql-block" data-sql="{sql}">{highlighted}'
-            '<button class="run-in-sandbox">Run in sandbox</button></div>\n'
+            '<button class="run-in-sandbox">Load into sandbox</button></div>\n'
         )
     return f'<div class="code-block">{highlighted}</div>\n'
 

@@ -38,7 +38,7 @@ def test_it_offers_sql_to_the_sandbox_only_on_sandbox_lessons():
         '<div class="code-block sql-block" '
         "data-sql=\"SELECT count(*) FROM orders WHERE note = '&lt;b&gt;';\">" in runnable
     )
-    assert '<button class="run-in-sandbox" type="button">Run in sandbox</button>' in runnable
+    assert '<button class="run-in-sandbox" type="button">Load into sandbox</button>' in runnable
     assert runnable.count("data-sql") == 1  # one button from the sandbox's script, not two
     assert "data-sql" not in render_post(text, runnable_sql=False)
     assert "data-sql" not in render_post("```python\nx = 1\n```", runnable_sql=True)

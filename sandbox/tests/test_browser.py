@@ -40,6 +40,7 @@ def test_it_gives_lesson_examples_a_run_button(page, shop_lesson):
     page.evaluate(
         """() => {
             const pre = document.createElement('pre');
+            pre.setAttribute('data-example', 'count-items');
             pre.setAttribute('data-sql', 'SELECT count(*) AS n FROM items');
             pre.textContent = 'SELECT count(*) AS n FROM items';
             document.querySelector('main').prepend(pre);
@@ -58,6 +59,7 @@ def test_it_links_back_to_the_example_that_was_run(page, shop_lesson):
         """() => {
             const figure = document.createElement('figure');
             figure.id = 'example-count-items';
+            figure.setAttribute('data-example', 'count-items');
             figure.setAttribute('data-sql', 'SELECT count(*) AS n FROM items');
             figure.innerHTML = '<h3 class="block-title">Count the items</h3>';
             document.querySelector('main').prepend(figure);
@@ -69,3 +71,49 @@ def test_it_links_back_to_the_example_that_was_run(page, shop_lesson):
     back = page.locator(".sandbox-back")
     assert back.inner_text() == "↑ Back to “Count the items”"
     assert back.get_attribute("href") == "#example-count-items"
+
+
+def test_sql_in_someone_elses_post_is_loaded_never_run(page, shop_lesson, learner, other_learner):
+    from django.test import Client
+
+    from lessons.models import Thread
+    from sandbox.tests.conftest import run_json
+
+    Thread.objects.start(
+        lesson=shop_lesson,
+        author=other_learner,
+        title="Try this, it is faster",
+        body="```sql\nDELETE FROM items;\n```",
+    )
+    page.context.add_cookies(_session_cookie(page, learner))
+    page.goto("/learn/sql/indexes/")
+    post = page.locator(".post-body").first
+    post.get_by_role("button", name="Load into sandbox").click()
+    assert page.input_value("#sandbox-sql") == "DELETE FROM items;"
+    page.wait_for_timeout(500)  # a run, if one were started, would answer within this
+    assert page.locator("#sandbox-output .sandbox-table, #sandbox-output .sandbox-ok").count() == 0
+    assert post.get_by_role("button", name="Run in sandbox").count() == 0
+    client = Client()
+    client.force_login(learner)
+    body = run_json(client, shop_lesson, "SELECT count(*) FROM items")
+    assert body["results"][0]["rows"] == [[2000]]
+
+
+def _session_cookie(page, user) -> list[dict]:
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return [
+        {
+            "name": settings.SESSION_COOKIE_NAME,
+            "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+            "url": page.url if page.url.startswith("http") else _base_url(page),
+        }
+    ]
+
+
+def _base_url(page) -> str:
+    page.goto("/")
+    return page.url

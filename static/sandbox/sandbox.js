@@ -90,8 +90,12 @@
     if (!section) return;
     root.querySelectorAll("[data-sql]:not([data-sql-ready])").forEach((element) => {
       element.setAttribute("data-sql-ready", "1");
+      // Only the lesson's own examples (written by instructors) run at the click. SQL anywhere
+      // else, such as someone's discussion post, is loaded into the editor for the learner to
+      // read and run: one click must never run a stranger's `DELETE FROM books;`.
+      const runsAtOnce = element.hasAttribute("data-example") && !element.closest(".post-body");
       // Lesson examples carry a hidden placeholder button in their header; use it in place.
-      let button = element.querySelector("button.run-sql");
+      let button = runsAtOnce ? element.querySelector("button.run-sql") : null;
       if (button) {
         button.hidden = false;
         button.disabled = false;
@@ -99,13 +103,13 @@
         button = document.createElement("button");
         button.type = "button";
         button.className = "button button-small button-ghost sandbox-run-example";
-        button.textContent = "Run in sandbox";
+        button.textContent = runsAtOnce ? "Run in sandbox" : "Load into sandbox";
         element.insertAdjacentElement("afterend", button);
       }
       button.addEventListener("click", () => {
         const sql = element.getAttribute("data-sql") || element.textContent;
         showWayBack(section, element);
-        section.sandboxLoad(sql.trim(), true);
+        section.sandboxLoad(sql.trim(), runsAtOnce);
       });
     });
   }
