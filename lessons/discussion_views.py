@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -109,6 +110,18 @@ def _thread_response(request: HttpRequest, thread_id: int, anchor: str = "") -> 
     return redirect(reverse("lessons:thread", args=[thread_id]) + anchor)
 
 
+def _post_form_context(request: HttpRequest, post: Post, form) -> dict:
+    """The context of a form about one post (reply, edit, flag)."""
+    thread = post.thread
+    return {
+        "post": post,
+        "thread": thread,
+        "thread_title": thread.title_for(request.user),
+        "lesson": thread.lesson,
+        "form": form,
+    }
+
+
 def _form_response(
     request: HttpRequest, template: str, context: dict, status: int = 200
 ) -> HttpResponse:
@@ -188,9 +201,12 @@ def post_reply(request: HttpRequest, post_id: int) -> HttpResponse:
     parent = _post_or_404(post_id)
     if not parent.thread.can_reply(request.user):
         raise PermissionDenied("This thread is locked.")
+    if not parent.can_reply(request.user):
+        raise PermissionDenied(
+            "This post was removed or hidden by a moderator; it takes no replies."
+        )
     form = ReplyForm(request.POST or None, author=request.user, auto_id=f"reply-{post_id}-%s")
-    context = {"post": parent, "thread": parent.thread, "lesson": parent.thread.lesson}
-    context["form"] = form
+    context = _post_form_context(request, parent, form)
     template = "lessons/discussion_reply_form.html"
     if request.method != "POST":
         return _form_response(request, template, context)
@@ -213,7 +229,7 @@ def post_edit(request: HttpRequest, post_id: int) -> HttpResponse:
         raise PermissionDenied("You can only edit your own posts.")
     initial = {"body": post.body, "title": post.thread.title}
     form = EditForm(request.POST or None, post=post, initial=initial, auto_id=f"edit-{post_id}-%s")
-    context = {"post": post, "thread": post.thread, "lesson": post.thread.lesson, "form": form}
+    context = _post_form_context(request, post, form)
     template = "lessons/discussion_edit_form.html"
     if request.method != "POST":
         return _form_response(request, template, context)
@@ -261,7 +277,7 @@ def post_flag(request: HttpRequest, post_id: int) -> HttpResponse:
     if not post.can_flag(request.user):
         raise PermissionDenied("You cannot flag this post.")
     form = FlagForm(request.POST or None, auto_id=f"flag-{post_id}-%s")
-    context = {"post": post, "thread": post.thread, "lesson": post.thread.lesson, "form": form}
+    context = _post_form_context(request, post, form)
     template = "lessons/discussion_flag_form.html"
     if request.method != "POST":
         return _form_response(request, template, context)
@@ -330,9 +346,13 @@ def thread_moderate(request: HttpRequest, thread_id: int) -> HttpResponse:
 
 @login_required
 def notifications(request: HttpRequest) -> HttpResponse:
+    hidden_opening = Post.objects.filter(
+        thread=OuterRef("post__thread"), parent__isnull=True, hidden_at__isnull=False
+    )
     items = (
         Notification.objects.filter(recipient=request.user)
         .select_related("post__author", "post__thread__lesson__track")
+        .annotate(thread_hidden=Exists(hidden_opening))
         .order_by("-created_at")[:100]
     )
     return render(request, "lessons/notifications.html", {"notifications": items})

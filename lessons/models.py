@@ -559,6 +559,9 @@ class ThreadQuerySet(models.QuerySet):
         return thread
 
 
+HIDDEN_THREAD_TITLE = "[hidden thread]"
+
+
 class Thread(models.Model):
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="threads")
     author = models.ForeignKey(
@@ -599,6 +602,18 @@ class Thread(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    @functools.cached_property
+    def is_hidden(self) -> bool:
+        """A thread is hidden when a moderator hid its opening post: then its title, like its
+        text, is shown to staff only."""
+        opening = self.__dict__.get("opening")  # set by attach_posts, saving a query
+        if opening is not None:
+            return opening.is_hidden
+        return self.posts.filter(parent__isnull=True, hidden_at__isnull=False).exists()
+
+    def title_for(self, user) -> str:
+        return self.title if user.is_staff or not self.is_hidden else HIDDEN_THREAD_TITLE
+
     def can_reply(self, user) -> bool:
         return user.is_authenticated and (not self.is_locked or user.is_staff)
 
@@ -638,6 +653,7 @@ class Thread(models.Model):
                 post.is_answer = post.pk == thread.answer_id
                 post.user_can_edit = post.can_edit(user)
                 post.user_can_delete = post.can_delete(user)
+                post.user_can_reply = post.can_reply(user)
                 post.user_can_vote = post.can_vote(user)
                 post.user_can_flag = post.can_flag(user)
                 post.user_can_mark_answer = thread.can_mark_as_answer(user, post)
@@ -871,6 +887,13 @@ class Post(models.Model):
     def can_delete(self, user) -> bool:
         return self.can_edit(user)
 
+    def can_reply(self, user) -> bool:
+        """Anyone who may write in the thread, to a post they can read: not a deleted one, and
+        (except for staff) not a hidden one or one in a hidden thread."""
+        if not self.thread.can_reply(user) or self.is_deleted:
+            return False
+        return user.is_staff or not (self.is_hidden or self.thread.is_hidden)
+
     def can_vote(self, user) -> bool:
         return (
             user.is_authenticated
@@ -1073,7 +1096,7 @@ class Notification(models.Model):
         lesson = post.thread.lesson
         for user in get_user_model().objects.filter(pk__in=recipient_ids).exclude(email=""):
             send_mail(
-                f"{author} replied in “{post.thread.title}”",
+                f"{author} replied in “{post.thread.title_for(user)}”",
                 f"{author} replied to you in the discussion of “{lesson.title}”.\n\n"
                 f"{post.body}\n\nSee it on Querylab: {settings.SITE_URL}"
                 f"{reverse('lessons:thread', args=[post.thread_id])}#post-{post.pk}",
