@@ -2,16 +2,18 @@
 
 Lesson pages are the same for every visitor who is not signed in, except for the CSRF token.
 A cached page is stored with a placeholder instead of the token, and each response gets a fresh
-token (and the CSRF cookie) for its visitor. Entries are dropped when `content sync` records a new
-ContentRevision or a discussion changes (lessons.models.discussion_stamp); the stamps are read at
-most once per LESSON_PAGE_CACHE_SECONDS per process, so an edit shows up within that time.
-Signed-in visitors, query strings, pending messages and non-GET requests always get a fresh
-render.
+token (and the CSRF cookie) for its visitor. The placeholder is random, made anew for each
+render and stored with the page, so no text on the page (a discussion post, say) can contain it.
+Entries are dropped when `content sync` records a new ContentRevision or a discussion changes
+(lessons.models.discussion_stamp); the stamps are read at most once per
+LESSON_PAGE_CACHE_SECONDS per process, so an edit shows up within that time. Signed-in
+visitors, query strings, pending messages and non-GET requests always get a fresh render.
 """
 
 from __future__ import annotations
 
 import functools
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -22,11 +24,10 @@ from django.middleware.csrf import get_token
 
 from lessons.models import ContentRevision, discussion_stamp
 
-CSRF_PLACEHOLDER = "\ue002csrf-token\ue002"
 MAX_ENTRIES = 2000
 
 _lock = threading.Lock()
-_pages: dict[str, bytes] = {}
+_pages: dict[str, tuple[bytes, bytes]] = {}  # path: (page, the placeholder in it)
 _stamp = {"revision": -1, "checked": 0.0}
 
 
@@ -58,9 +59,8 @@ def _fresh() -> None:
         _stamp.update(revision=revision, checked=now)
 
 
-def _respond(request: HttpRequest, body: bytes) -> HttpResponse:
-    token = get_token(request).encode()
-    return HttpResponse(body.replace(CSRF_PLACEHOLDER.encode(), token))
+def _respond(request: HttpRequest, body: bytes, placeholder: bytes) -> HttpResponse:
+    return HttpResponse(body.replace(placeholder, get_token(request).encode()))
 
 
 def cache_anonymous_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -74,18 +74,20 @@ def cache_anonymous_page(view: Callable[..., HttpResponse]) -> Callable[..., Htt
         if not _cacheable(request):
             return view(request, *args, **kwargs)
         _fresh()
-        body = _pages.get(request.path)
-        if body is not None:
-            return _respond(request, body)
-        request.page_cache_placeholder = True
+        cached = _pages.get(request.path)
+        if cached is not None:
+            return _respond(request, *cached)
+        # Letters and digits only, like a real token: the same in HTML, attributes and JSON.
+        placeholder = f"csrfplaceholder{secrets.token_hex(16)}"
+        request.page_cache_placeholder = placeholder
         response = view(request, *args, **kwargs)
         if response.status_code == 200 and not response.streaming:
             with _lock:
                 if len(_pages) >= MAX_ENTRIES:
                     _pages.clear()
-                _pages[request.path] = response.content
+                _pages[request.path] = (response.content, placeholder.encode())
             response.content = response.content.replace(
-                CSRF_PLACEHOLDER.encode(), get_token(request).encode()
+                placeholder.encode(), get_token(request).encode()
             )
         return response
 
@@ -94,8 +96,5 @@ def cache_anonymous_page(view: Callable[..., HttpResponse]) -> Callable[..., Htt
 
 def csrf_context(request: HttpRequest) -> dict[str, str]:
     """Context that puts the placeholder where the page would show this visitor's token."""
-    return (
-        {"csrf_token": CSRF_PLACEHOLDER}
-        if getattr(request, "page_cache_placeholder", False)
-        else {}
-    )
+    placeholder = getattr(request, "page_cache_placeholder", None)
+    return {"csrf_token": placeholder} if placeholder else {}
