@@ -9,4 +9,4 @@ class LessonsConfig(AppConfig):
     name = "lessons"
 
     def ready(self) -> None:
-        from lessons import signals  # noqa: F401 (connects the log-in merge)
+        from lessons import signals  # noqa: F401 (connects the log-in merge and the stamp)

@@ -1,12 +1,15 @@
-"""Signed-out progress joins the account on sign-up or log-in."""
+"""What happens on others' events: signed-out progress joins the account on sign-up or log-in,
+and every discussion change moves the stamp the anonymous page cache compares."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from lessons.models import LEARNER_SESSION_KEY, Learner
+from lessons.models import LEARNER_SESSION_KEY, Learner, Post, Thread, Vote
+from lessons.models.discussion import mark_discussion_changed
 
 
 @receiver(user_logged_in, dispatch_uid="lessons.merge_visitor_progress")
@@ -20,3 +23,10 @@ def merge_visitor_progress(sender, request, user, **kwargs) -> None:
     if visitor_id and visitor_id != learner.pk and learner.absorb(visitor_id):
         messages.success(request, "We saved your progress from this device.")
     request.session[LEARNER_SESSION_KEY] = learner.pk
+
+
+@receiver([post_save, post_delete], sender=Thread, dispatch_uid="lessons.stamp_thread")
+@receiver([post_save, post_delete], sender=Post, dispatch_uid="lessons.stamp_post")
+@receiver([post_save, post_delete], sender=Vote, dispatch_uid="lessons.stamp_vote")
+def discussion_changed(sender, **kwargs) -> None:
+    mark_discussion_changed()

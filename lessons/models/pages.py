@@ -1,0 +1,190 @@
+"""Read models for pages: what the lesson, track and progress pages show of one learner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    pass
+from lessons.models.catalog import Lesson, Track
+from lessons.models.learning import (
+    Confidence,
+    FlashcardReview,
+    Learner,
+    LessonProgress,
+    QuizAttempt,
+    SelfCheckMark,
+)
+
+
+@dataclass
+class LessonPageState:
+    """What the lesson page shows of one learner's progress (see lesson_page_state)."""
+
+    progress: LessonProgress | None = None
+    step: int = 0  # this lesson's position among the track's published lessons
+    total: int = 0  # published lessons in the track
+    completed_in_track: int = 0  # of those
+    completed_ids: set[int] = field(default_factory=set)
+    started_ids: set[int] = field(default_factory=set)
+    quiz: dict[str, dict] = field(default_factory=dict)  # key → {"attempts", "correct"}
+    self_checks: dict[str, bool] = field(default_factory=dict)  # key → got it
+    cards: dict[str, dict] = field(default_factory=dict)  # key → {"knew_it", "due_on"}
+    next_step: Lesson | None = None  # the track's first lesson not completed yet
+    is_new: bool = False  # a visitor with nothing recorded yet: the page sends a beacon
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.completed_in_track / self.total) if self.total else 0
+
+    @property
+    def confidence_levels(self) -> list[tuple[int, str]]:
+        return Confidence.choices
+
+    def as_json(self) -> dict:
+        """The per-item state learning.js applies to the lesson's static quiz and cards."""
+        return {"quiz": self.quiz, "selfChecks": self.self_checks, "cards": self.cards}
+
+
+def lesson_page_state(request, lesson: Lesson, steps: list[Lesson]) -> LessonPageState:
+    """The learner's progress for the lesson page, recording that they opened it: its header,
+    the ticks in the track's step menu (`steps`, from Lesson.objects.outline) and the state of
+    the lesson's quiz, self-check and cards. Two queries whatever the track's length.
+
+    A visitor with no Learner yet gets the blank state and no writes: the same page as every
+    new visitor (so the anonymous page cache can serve it, and crawlers create no rows). The
+    page's beacon then records the visit (learning_views.opened)."""
+    rows = LessonProgress.objects.open_lesson(request, lesson, steps)
+    if rows:
+        return _page_state(rows[0].learner_id, lesson, steps, rows)
+    if not request.user.is_authenticated:
+        return LessonPageState(total=len(steps), step=_step_of(lesson, steps), is_new=True)
+    # A user without a Learner row yet: open_lesson found nothing, so there is nothing to read.
+    learner = Learner.objects.for_request(request, create=True)
+    return _page_state(None, lesson, steps, [LessonProgress.objects.start(learner, lesson)])
+
+
+def _step_of(lesson: Lesson | None, steps: list[Lesson]) -> int:
+    return next((n for n, step in enumerate(steps, 1) if lesson and step.pk == lesson.pk), 0)
+
+
+def lesson_progress_state(
+    learner: Learner | None, lesson: Lesson | None, steps: list[Lesson]
+) -> LessonPageState:
+    """As lesson_page_state, without recording a visit: for the header's htmx refresh, and
+    for the track page (no `lesson`: only the track's progress, in one query)."""
+    rows = []
+    if learner is not None:
+        rows = list(LessonProgress.objects.filter(learner=learner, lesson__in=steps))
+    return _page_state(learner and lesson and learner.pk, lesson, steps, rows)
+
+
+def _page_state(
+    learner_id: int | None, lesson: Lesson, steps: list[Lesson], rows: list[LessonProgress]
+) -> LessonPageState:
+    state = LessonPageState(total=len(steps), step=_step_of(lesson, steps))
+    for row in rows:
+        if row.is_completed:
+            state.completed_ids.add(row.lesson_id)
+        else:
+            state.started_ids.add(row.lesson_id)
+        if lesson and row.lesson_id == lesson.pk:
+            state.progress = row
+    state.completed_in_track = len(state.completed_ids)
+    state.next_step = next((step for step in steps if step.pk not in state.completed_ids), None)
+    if learner_id is not None:
+        _fill_part_states(state, learner_id, lesson)
+    return state
+
+
+def _fill_part_states(state: LessonPageState, learner_id: int, lesson: Lesson) -> None:
+    # One UNION query for the three kinds of per-item state; oldest first so later rows win.
+    none_date = Cast(models.Value(None), models.DateField())  # typed, or UNION sees text
+    quiz = QuizAttempt.objects.filter(learner=learner_id, question__lesson=lesson).values_list(
+        models.Value("quiz"), "question__key", "is_correct", none_date, "created_at"
+    )
+    checks = SelfCheckMark.objects.filter(learner=learner_id, item__lesson=lesson).values_list(
+        models.Value("check"), "item__key", "got_it", none_date, "updated_at"
+    )
+    cards = FlashcardReview.objects.filter(learner=learner_id, card__lesson=lesson).values_list(
+        models.Value("card"), "card__key", "knew_it", "due_on", "updated_at"
+    )
+    rows = sorted(quiz.union(checks, cards, all=True), key=lambda row: row[4])
+    for kind, key, flag, due_on, _at in rows:
+        if kind == "quiz":
+            entry = state.quiz.setdefault(key, {"attempts": 0, "correct": False})
+            entry["attempts"] += 1
+            entry["correct"] = flag
+        elif kind == "check":
+            state.self_checks[key] = flag
+        else:
+            state.cards[key] = {"knew_it": flag, "due_on": due_on.isoformat() if due_on else None}
+
+
+@dataclass
+class TrackProgress:
+    track: Track
+    lessons: list[Lesson]
+
+    @property
+    def completed(self) -> int:
+        return sum(lesson.status == LessonProgress.Status.COMPLETED for lesson in self.lessons)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.completed / len(self.lessons)) if self.lessons else 0
+
+
+@dataclass
+class ProgressOverview:
+    tracks: list[TrackProgress]
+    review: list[Lesson]
+    cards_due: int
+    cards_in_review: int
+
+
+def progress_overview(learner: Learner | None) -> ProgressOverview:
+    """Every published track with, per lesson, the learner's status, confidence and quiz score:
+    `first_try_right` of the `answered` questions right on the first try, `not_tried` left."""
+    lessons = (
+        Lesson.objects.published()
+        .select_related("track")
+        .annotate(
+            question_count=models.Count(
+                "quiz_questions", filter=models.Q(quiz_questions__is_active=True)
+            )
+        )
+        .order_by("track__order", "track__title", "step")
+    )
+    progress, first_tries = {}, {}
+    if learner is not None:
+        progress = {row.lesson_id: row for row in LessonProgress.objects.filter(learner=learner)}
+        for lesson_id, is_correct in (
+            QuizAttempt.objects.filter(learner=learner, question__is_active=True)
+            .order_by("question_id", "created_at")
+            .distinct("question_id")
+            .values_list("question__lesson_id", "is_correct")
+        ):
+            first_tries.setdefault(lesson_id, []).append(is_correct)
+    tracks: dict[int, TrackProgress] = {}
+    for lesson in lessons:
+        row = progress.get(lesson.pk)
+        lesson.status = row.status if row else ""
+        lesson.confidence = row.get_confidence_display() if row and row.confidence else ""
+        lesson.low_confidence = bool(row) and Confidence.is_low(row.confidence)
+        tries = first_tries.get(lesson.pk, [])
+        lesson.answered, lesson.first_try_right = len(tries), sum(tries)
+        lesson.not_tried = lesson.question_count - lesson.answered
+        tracks.setdefault(lesson.track_id, TrackProgress(lesson.track, [])).lessons.append(lesson)
+    cards = FlashcardReview.objects.filter(learner=learner).in_review() if learner else None
+    return ProgressOverview(
+        tracks=list(tracks.values()),
+        review=learner.review_lessons() if learner else [],
+        cards_due=cards.filter(due_on__lte=timezone.localdate()).count() if cards else 0,
+        cards_in_review=cards.count() if cards else 0,
+    )
