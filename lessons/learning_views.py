@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
+from lessons.learners import learner_for
 from lessons.learning_forms import ConfidenceForm, QuizAnswerForm, YesNoForm
 from lessons.models import (
     Confidence,
@@ -48,7 +49,7 @@ def _get_question(lesson: Lesson, key: str) -> QuizQuestion:
 
 
 def _learner(request: HttpRequest) -> Learner:
-    return Learner.objects.for_request(request, create=True)
+    return learner_for(request, create=True)
 
 
 def _changed(response: HttpResponse) -> HttpResponse:
@@ -88,7 +89,7 @@ def self_check(request: HttpRequest, track: str, slug: str, key: str) -> HttpRes
     lesson = _get_lesson(track, slug)
     item = get_object_or_404(SelfCheckItem.objects.active(), lesson=lesson, key=key)
     context = {"lesson": lesson, "item": item, "mark": None}
-    learner = Learner.objects.for_request(request, create=request.method == "POST")
+    learner = learner_for(request, create=request.method == "POST")
     if request.method == "POST":
         form = YesNoForm(request.POST)
         if not form.is_valid():
@@ -155,14 +156,14 @@ def lesson_progress(request: HttpRequest, track: str, slug: str) -> HttpResponse
     """The lesson header's progress line, refreshed by htmx on "progressChanged", with the
     done card and the step menus' tick out of band."""
     lesson = _get_lesson(track, slug)
-    learner = Learner.objects.for_request(request, create=False)
+    learner = learner_for(request, create=False)
     state = lesson_progress_state(learner, lesson, Lesson.objects.outline(lesson.track))
     return render(request, f"{PARTIALS}#progress_refresh", {"lesson": lesson, "loop": state})
 
 
 @require_GET
 def progress_page(request: HttpRequest) -> HttpResponse:
-    learner = Learner.objects.for_request(request, create=False)
+    learner = learner_for(request, create=False)
     context = {"overview": progress_overview(learner)}
     return render(request, "lessons/progress.html", context)
 
@@ -170,7 +171,7 @@ def progress_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 def progress_export(request: HttpRequest) -> HttpResponse:
     """Everything the learner did, as JSON: their data is theirs."""
-    learner = Learner.objects.for_request(request, create=False)
+    learner = learner_for(request, create=False)
     data = learner.export() if learner else Learner.empty_export()
     stamp = timezone.now().strftime("%Y%m%d")
     response = JsonResponse(data, json_dumps_params={"indent": 2})
@@ -181,7 +182,7 @@ def progress_export(request: HttpRequest) -> HttpResponse:
 @require_GET
 def review_page(request: HttpRequest) -> HttpResponse:
     """Flashcards marked "review again", across all lessons, due ones first."""
-    learner = Learner.objects.for_request(request, create=False)
+    learner = learner_for(request, create=False)
     reviews = []
     if learner is not None:
         reviews = list(

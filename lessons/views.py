@@ -12,13 +12,13 @@ from django_htmx.middleware import HtmxDetails
 from lessons.content import preview_lesson
 from lessons.discussion_views import discussion_context
 from lessons.forms import PreviewForm
+from lessons.learners import learner_for, visitor_id
 from lessons.models import (
-    Learner,
     Lesson,
     Track,
     TrackPosition,
-    lesson_page_state,
     lesson_progress_state,
+    open_lesson_page,
     snippet_html,
 )
 from lessons.page_cache import cache_anonymous_page, csrf_context
@@ -35,7 +35,7 @@ def _get_track(slug: str) -> Track:
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
     tracks = Track.objects.published().with_lesson_counts()
-    learner = Learner.objects.for_request(request, create=False)
+    learner = learner_for(request, create=False)
     resume = learner.continue_lesson() if learner else None
     return render(request, "lessons/home.html", {"tracks": tracks, "resume": resume})
 
@@ -45,7 +45,7 @@ def track_detail(request: HttpRequest, track: str) -> HttpResponse:
     track_obj = _get_track(track)
     steps = Lesson.objects.outline(track_obj)
     minutes = sum(step.reading_minutes for step in steps)
-    learner = Learner.objects.for_request(request, create=False)
+    learner = learner_for(request, create=False)
     loop = lesson_progress_state(learner, None, steps)
     context = {"track": track_obj, "steps": steps, "minutes": minutes, "loop": loop}
     return render(request, "lessons/track.html", context)
@@ -65,7 +65,7 @@ def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse
         "position": TrackPosition.of(lesson_obj, steps),
         # Opening a lesson starts it. A visitor without a session gets the same cacheable page
         # as every new visitor; its beacon (learning.js) records the visit.
-        "loop": lesson_page_state(request, lesson_obj, steps),
+        "loop": open_lesson_page(request.user, visitor_id(request), lesson_obj, steps),
         **discussion_context(request, lesson_obj),
         **csrf_context(request),
     }

@@ -27,6 +27,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from lessons.learners import learner_for
 from lessons.models import Lesson, LessonProgress
 from sandbox import grading, plans, runner, statements
 from sandbox.models import (
@@ -538,7 +539,9 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
         payload["solution_html"] = _solution_html(exercise)
         lesson = exercise.lesson
         LessonProgress.objects.exercise_passed(
-            request, lesson, all_passed=ExerciseAttempt.passed_all(key, lesson)
+            learner_for(request, create=True),
+            lesson,
+            all_passed=ExerciseAttempt.passed_all(key, lesson),
         )
     response = _exercise_answer(request, payload, "verdict")
     if verdict.passed:

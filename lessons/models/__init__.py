@@ -68,8 +68,8 @@ from lessons.models.pages import (
     LessonPageState,
     ProgressOverview,
     TrackProgress,
-    lesson_page_state,
     lesson_progress_state,
+    open_lesson_page,
     progress_overview,
 )
 
@@ -122,7 +122,7 @@ __all__ = [
     "FlashcardReviewQuerySet",
     "FlashcardReview",
     "LessonPageState",
-    "lesson_page_state",
+    "open_lesson_page",
     "lesson_progress_state",
     "TrackProgress",
     "ProgressOverview",

@@ -48,22 +48,6 @@ class LearnerQuerySet(models.QuerySet):
         learner, _ = self.get_or_create(user=user)
         return learner
 
-    def for_request(self, request, *, create: bool) -> Learner | None:
-        """The Learner behind this request: the signed-in user's, else the visitor's whose id
-        the session holds. With `create`, a visitor gets one (and the session remembers it);
-        without, a visitor who has done nothing yet gets None."""
-        user = request.user
-        learner_id = request.session.get(LEARNER_SESSION_KEY)
-        owner = {"user": user} if user.is_authenticated else {"user__isnull": True}
-        learner = self.filter(pk=learner_id, **owner).first() if learner_id else None
-        if learner is None and user.is_authenticated:
-            learner = self.for_user(user)
-        elif learner is None and create:
-            learner = self.create()
-        if learner is not None and learner.pk != learner_id:
-            request.session[LEARNER_SESSION_KEY] = learner.pk
-        return learner
-
 
 class Learner(models.Model):
     """Whoever is learning: a user, or (user is null) a signed-out visitor's session."""
@@ -257,29 +241,29 @@ class LessonProgressQuerySet(models.QuerySet):
         params = [learner.pk, lesson.pk, LessonProgress.Status.STARTED, now, now]
         return next(iter(LessonProgress.objects.raw(sql, params)))
 
-    def exercise_passed(self, request, lesson: Lesson, *, all_passed: bool) -> LessonProgress:
+    def exercise_passed(
+        self, learner: Learner, lesson: Lesson, *, all_passed: bool
+    ) -> LessonProgress:
         """A graded exercise of `lesson` passed: the lesson is started, and completed once every
         one of its exercises has passed. Unlike a quiz (unlimited retries), a passing query is
         evidence the learner can do what the lesson teaches, so it may complete the lesson."""
-        learner = Learner.objects.for_request(request, create=True)
         progress = self.start(learner, lesson)
         if all_passed:
             progress.mark_complete()
         return progress
 
-    def open_lesson(self, request, lesson: Lesson, steps: list[Lesson]) -> list[LessonProgress]:
-        """The lesson page's one query: find the request's learner (the user's, else the
-        session's visitor), record that they opened `lesson` (as start() does) and return their
-        rows for every lesson in `steps`. Empty when the request has no learner yet."""
+    def open_lesson(
+        self, user_id: int | None, visitor_id: int | None, lesson: Lesson, steps: list[Lesson]
+    ) -> list[LessonProgress]:
+        """Record that a learner opened `lesson` (as start() does) and return their rows for
+        every lesson in `steps`, in one query: the learner is the user's (`user_id`), else the
+        signed-out visitor's (`visitor_id`, from their session). Empty when there is none."""
         learners = Learner._meta.db_table
-        if request.user.is_authenticated:
-            owner, owner_params = "user_id = %s", [request.user.pk]
+        if user_id is not None:
+            owner, owner_params = "user_id = %s", [user_id]
+        elif visitor_id is not None:
+            owner, owner_params = "id = %s AND user_id IS NULL", [visitor_id]
         else:
-            owner, owner_params = (
-                "id = %s AND user_id IS NULL",
-                [request.session.get(LEARNER_SESSION_KEY)],
-            )
-        if owner_params[0] is None:
             return []
         now = timezone.now()
         table = LessonProgress._meta.db_table

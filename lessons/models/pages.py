@@ -24,7 +24,7 @@ from lessons.models.learning import (
 
 @dataclass
 class LessonPageState:
-    """What the lesson page shows of one learner's progress (see lesson_page_state)."""
+    """What the lesson page shows of one learner's progress (see open_lesson_page)."""
 
     progress: LessonProgress | None = None
     step: int = 0  # this lesson's position among the track's published lessons
@@ -51,21 +51,26 @@ class LessonPageState:
         return {"quiz": self.quiz, "selfChecks": self.self_checks, "cards": self.cards}
 
 
-def lesson_page_state(request, lesson: Lesson, steps: list[Lesson]) -> LessonPageState:
-    """The learner's progress for the lesson page, recording that they opened it: its header,
-    the ticks in the track's step menu (`steps`, from Lesson.objects.outline) and the state of
-    the lesson's quiz, self-check and cards. Two queries whatever the track's length.
+def open_lesson_page(
+    user, visitor_id: int | None, lesson: Lesson, steps: list[Lesson]
+) -> LessonPageState:
+    """Record that the learner opened `lesson` (a write, on the page's GET: opening a lesson
+    starts it) and return what the lesson page shows of their progress: its header, the ticks
+    in the track's step menu (`steps`, from Lesson.objects.outline) and the state of the
+    lesson's quiz, self-check and cards. Two queries whatever the track's length.
 
-    A visitor with no Learner yet gets the blank state and no writes: the same page as every
-    new visitor (so the anonymous page cache can serve it, and crawlers create no rows). The
-    page's beacon then records the visit (learning_views.opened)."""
-    rows = LessonProgress.objects.open_lesson(request, lesson, steps)
+    `user` is the signed-in user or AnonymousUser; `visitor_id` the signed-out visitor's
+    Learner id from their session. A visitor with no Learner yet gets the blank state and no
+    writes: the same page as every new visitor (so the anonymous page cache can serve it, and
+    crawlers create no rows). The page's beacon then records the visit (learning_views.opened)."""
+    user_id = user.pk if user.is_authenticated else None
+    rows = LessonProgress.objects.open_lesson(user_id, visitor_id, lesson, steps)
     if rows:
         return _page_state(rows[0].learner_id, lesson, steps, rows)
-    if not request.user.is_authenticated:
+    if user_id is None:
         return LessonPageState(total=len(steps), step=_step_of(lesson, steps), is_new=True)
     # A user without a Learner row yet: open_lesson found nothing, so there is nothing to read.
-    learner = Learner.objects.for_request(request, create=True)
+    learner = Learner.objects.for_user(user)
     return _page_state(None, lesson, steps, [LessonProgress.objects.start(learner, lesson)])
 
 
@@ -76,7 +81,7 @@ def _step_of(lesson: Lesson | None, steps: list[Lesson]) -> int:
 def lesson_progress_state(
     learner: Learner | None, lesson: Lesson | None, steps: list[Lesson]
 ) -> LessonPageState:
-    """As lesson_page_state, without recording a visit: for the header's htmx refresh, and
+    """As open_lesson_page, without recording a visit: for the header's htmx refresh, and
     for the track page (no `lesson`: only the track's progress, in one query)."""
     rows = []
     if learner is not None:
