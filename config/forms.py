@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UserCreationForm
 from django.contrib.auth.models import User
 
 from config import spoofing
@@ -53,3 +53,11 @@ class SignupForm(UsernameRulesMixin, UserCreationForm):
         super().__init__(*args, **kwargs)
         self.fields["email"].required = False
         self.fields["email"].help_text = "Optional. Only used if you forget your password."
+
+
+class AdminUserAddForm(UsernameRulesMixin, AdminUserCreationForm):
+    """The admin's "Add user" form, under the same username rules as signing up."""
+
+
+class AdminUserEditForm(UsernameRulesMixin, UserChangeForm):
+    """The admin's user form, where a username can be changed, under the same rules."""
