@@ -8,10 +8,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     PATH="/opt/venv/bin:$PATH"
 
-# PyICU (look-alike usernames, config/spoofing.py) is built against the system's ICU.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends g++ pkg-config libicu-dev \
-    && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir uv
 WORKDIR /app
 COPY pyproject.toml uv.lock ./

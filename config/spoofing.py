@@ -18,7 +18,7 @@ config.models.UsernameSkeleton stores `username_skeleton()` so a look-alike is f
   letter): Vietnamese needs two (ệ), some Indic scripts three; piles of dozens or thousands
   exist only to draw over the lines around them.
 - **Look-alike usernames.** Unicode TR 39's confusable skeleton, from ICU's SpoofChecker
-  (PyICU), the reference implementation, with the Unicode data of the ICU it is built on.
+  (PyICU, from the icukit-pyicu wheel, which bundles ICU 78), the reference implementation.
 """
 
 from __future__ import annotations
