@@ -8,3 +8,6 @@ class QuerylabConfig(AppConfig):
 
     name = "config"
     verbose_name = "Querylab"
+
+    def ready(self) -> None:
+        from config import signals  # noqa: F401 (stores usernames' confusable skeletons)

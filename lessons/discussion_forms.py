@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from config import spoofing
 from lessons.models import Flag, Post
 
 BODY_HELP = (
@@ -50,8 +51,19 @@ class _PostTextForm(forms.Form):
         self.author = author
         self.check_duplicates = check_duplicates
 
+    def clean_title(self) -> str:
+        title = self.cleaned_data["title"]
+        spoofing.check_text(
+            title, what="The title", direction_characters=spoofing.ALL_DIRECTION_CHARACTERS
+        )
+        return title
+
     def clean_body(self) -> str:
         body = self.cleaned_data["body"]
+        # Bodies keep the direction marks (LRM, RLM, ALM): right-to-left prose needs them.
+        spoofing.check_text(
+            body, what="Your post", direction_characters=spoofing.DIRECTION_CONTROLS
+        )
         if (
             self.check_duplicates
             and self.author is not None
