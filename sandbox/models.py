@@ -965,8 +965,7 @@ class PlanRecord(models.Model):
 class ExerciseAttempt(models.Model):
     """One "Check" of a learner's answer to an exercise, or a request to see its solution.
 
-    ``learner_key`` is the sandbox's learner key ("user:<id>" or "session:<token>");
-    ``sandbox.signals.exercise_passed`` is sent after a passing attempt is saved."""
+    ``learner_key`` is the sandbox's learner key ("user:<id>" or "session:<token>")."""
 
     class Kind(models.TextChoices):
         CHECK = "check", "Checked an answer"
@@ -1037,14 +1036,7 @@ class ExerciseAttempt(models.Model):
 
     @classmethod
     def record(cls, learner_key: str, exercise, sql: str, passed: bool, feedback: list[str]):
-        """Save a checked answer; on a pass, send ``exercise_passed`` (progress listens)."""
-        from sandbox.signals import exercise_passed
-
-        attempt = cls.objects.create(
+        """Save a checked answer (the view then records the lesson's progress)."""
+        return cls.objects.create(
             learner_key=learner_key, exercise=exercise, sql=sql, passed=passed, feedback=feedback
         )
-        if passed:
-            exercise_passed.send(
-                sender=cls, learner_key=learner_key, exercise=exercise, attempt=attempt
-            )
-        return attempt

@@ -1,4 +1,4 @@
-"""The only module that talks to the sandbox database (see shared/SANDBOX.md).
+"""The only module that talks to the sandbox database (see sandbox/README.md).
 
 Layout on a sandbox server (``SANDBOX_DATABASE_URL``, a superuser URL, used only to bootstrap):
 

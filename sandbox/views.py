@@ -2,8 +2,8 @@
 
 ``POST /api/sandbox/run|explain|reset`` take JSON (``{"lesson": "<track>/<slug>", "sql": …}``)
 or, from the htmx UI, a form with the same fields. htmx requests get HTML fragments of
-``sandbox/_sandbox.html``; everything else gets the JSON pinned in DESIGN.md. Extra keys beyond
-the pinned ones: ``results[].types`` (column type names) and ``notices``.
+``sandbox/_sandbox.html``; everything else gets the JSON documented in sandbox/README.md (with
+``results[].types``, the column type names, and ``notices``).
 
 Error positions (``error.position``) are 1-based character offsets into the submitted SQL, so a
 client can mark them in what the learner typed.
