@@ -394,6 +394,10 @@ class LessonPart(models.Model):
     class Meta:
         abstract = True
         ordering = ["lesson", "position"]
+        # Each concrete part gets its own: quizquestion_unique_key, flashcard_unique_key, …
+        constraints = [
+            models.UniqueConstraint(fields=["lesson", "key"], name="%(class)s_unique_key")
+        ]
 
     def __str__(self) -> str:
         return f"{self.lesson_id}:{self.key}"
@@ -405,11 +409,6 @@ class QuizQuestion(LessonPart):
     prompt_html = models.TextField()
     explanation_html = models.TextField()  # shown after answering, whatever the answer
     allows_many = models.BooleanField(default=False)  # more than one correct choice
-
-    class Meta(LessonPart.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["lesson", "key"], name="quizquestion_unique_key")
-        ]
 
 
 class QuizChoice(models.Model):
@@ -436,21 +435,11 @@ class SelfCheckItem(LessonPart):
     question_html = models.TextField()
     answer_html = models.TextField()
 
-    class Meta(LessonPart.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["lesson", "key"], name="selfcheckitem_unique_key")
-        ]
-
 
 class InterviewQuestion(LessonPart):
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="interview_questions")
     question_html = models.TextField()
     answer_html = models.TextField()
-
-    class Meta(LessonPart.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["lesson", "key"], name="interviewquestion_unique_key")
-        ]
 
 
 class Flashcard(LessonPart):
@@ -458,22 +447,12 @@ class Flashcard(LessonPart):
     front_html = models.TextField()
     back_html = models.TextField()
 
-    class Meta(LessonPart.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["lesson", "key"], name="flashcard_unique_key")
-        ]
-
 
 class SqlExample(LessonPart):
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="sql_examples")
     title = models.CharField(max_length=200, blank=True)
     sql = models.TextField()
     note_html = models.TextField(blank=True)
-
-    class Meta(LessonPart.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["lesson", "key"], name="sqlexample_unique_key")
-        ]
 
 
 class Exercise(LessonPart):
@@ -487,11 +466,6 @@ class Exercise(LessonPart):
     variants = models.JSONField(default=list, blank=True)
     # [{"check": "index_scan_on"|"uses_index"|"no_seq_scan"|"max_rows_read", "value": str|int}]
     plan_checks = models.JSONField(default=list, blank=True)
-
-    class Meta(LessonPart.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["lesson", "key"], name="exercise_unique_key")
-        ]
 
 
 class ContentRevisionQuerySet(models.QuerySet):
