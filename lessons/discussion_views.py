@@ -9,6 +9,9 @@ discussion.js lets htmx swap those into the form).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -23,6 +26,7 @@ from django_htmx.http import reswap, retarget
 from lessons.discussion_forms import EditForm, FlagForm, ReplyForm, ThreadForm
 from lessons.models import Flag, Lesson, ModerationAction, Notification, Post, Thread
 
+T = TypeVar("T")
 DISCUSSION = "lessons/_discussion.html"
 
 
@@ -130,6 +134,21 @@ def _form_response(
     return render(request, f"{template}{partial}", context, status=status)
 
 
+def _write_post(request: HttpRequest, template: str, context: dict, write: Callable[[dict], T]):
+    """What starting a thread and replying share: the form on GET; on POST, in one transaction,
+    the posting limits, then the form's checks, then ``write(cleaned_data)``. Returns (what was
+    written, None), or (None, the response that shows the form: new, too fast or invalid)."""
+    if request.method != "POST":
+        return None, _form_response(request, template, context)
+    with transaction.atomic():
+        limit = Post.objects.posting_limit_for(request.user)
+        if limit:
+            return None, _too_fast(request, limit, template, context)
+        if not context["form"].is_valid():
+            return None, _form_response(request, template, context, status=422)
+        return write(context["form"].cleaned_data), None
+
+
 def _too_fast(request: HttpRequest, limit, template: str, context: dict) -> HttpResponse:
     context["form"].add_error(None, limit.message)
     response = _form_response(request, template, context, status=429)
@@ -174,22 +193,20 @@ def thread_create(request: HttpRequest, track: str, slug: str) -> HttpResponse:
         auto_id="new-thread-%s",
     )
     context = {"lesson": lesson, "form": form, "topic": topic, "topic_index": topic_index}
-    template = "lessons/discussion_thread_form.html"
-    if request.method != "POST":
-        return _form_response(request, template, context)
-    with transaction.atomic():
-        limit = Post.objects.posting_limit_for(request.user)
-        if limit:
-            return _too_fast(request, limit, template, context)
-        if not form.is_valid():
-            return _form_response(request, template, context, status=422)
-        new_thread = Thread.objects.start(
+    new_thread, answer = _write_post(
+        request,
+        "lessons/discussion_thread_form.html",
+        context,
+        lambda data: Thread.objects.start(
             lesson=lesson,
             author=request.user,
-            title=form.cleaned_data["title"],
-            body=form.cleaned_data["body"],
+            title=data["title"],
+            body=data["body"],
             starter_topic=topic,
-        )
+        ),
+    )
+    if answer:
+        return answer
     if request.htmx:
         response = render(request, f"{DISCUSSION}#discussion", discussion_context(request, lesson))
         return reswap(retarget(response, "#discussion"), "outerHTML")
@@ -206,19 +223,14 @@ def post_reply(request: HttpRequest, post_id: int) -> HttpResponse:
             "This post was removed or hidden by a moderator; it takes no replies."
         )
     form = ReplyForm(request.POST or None, author=request.user, auto_id=f"reply-{post_id}-%s")
-    context = _post_form_context(request, parent, form)
-    template = "lessons/discussion_reply_form.html"
-    if request.method != "POST":
-        return _form_response(request, template, context)
-    with transaction.atomic():
-        limit = Post.objects.posting_limit_for(request.user)
-        if limit:
-            return _too_fast(request, limit, template, context)
-        if not form.is_valid():
-            return _form_response(request, template, context, status=422)
-        reply = parent.thread.add_reply(
-            author=request.user, parent=parent, body=form.cleaned_data["body"]
-        )
+    reply, answer = _write_post(
+        request,
+        "lessons/discussion_reply_form.html",
+        _post_form_context(request, parent, form),
+        lambda data: parent.thread.add_reply(author=request.user, parent=parent, body=data["body"]),
+    )
+    if answer:
+        return answer
     return _thread_response(request, parent.thread_id, f"#post-{reply.pk}")
 
 
