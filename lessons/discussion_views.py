@@ -31,9 +31,7 @@ DISCUSSION = "lessons/_discussion.html"
 
 
 def _lesson_or_404(track: str, slug: str) -> Lesson:
-    return get_object_or_404(
-        Lesson.objects.published().select_related("track"), track__slug=track, slug=slug
-    )
+    return get_object_or_404(Lesson.objects.published_at(track, slug))
 
 
 def _thread_or_404(thread_id: int) -> Thread:

@@ -35,9 +35,7 @@ PARTIALS = "lessons/_learning.html"
 
 
 def _get_lesson(track: str, slug: str) -> Lesson:
-    return get_object_or_404(
-        Lesson.objects.published().select_related("track"), track__slug=track, slug=slug
-    )
+    return get_object_or_404(Lesson.objects.published_at(track, slug))
 
 
 def _get_question(lesson: Lesson, key: str) -> QuizQuestion:

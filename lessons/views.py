@@ -55,9 +55,7 @@ def track_detail(request: HttpRequest, track: str) -> HttpResponse:
 @cache_anonymous_page
 def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse:
     lesson_obj = get_object_or_404(
-        Lesson.objects.published().select_related("track").defer("body_text", "search_vector"),
-        track__slug=track,
-        slug=lesson,
+        Lesson.objects.published_at(track, lesson).defer("body_text", "search_vector")
     )
     steps = Lesson.objects.outline(lesson_obj.track)
     context = {

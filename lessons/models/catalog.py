@@ -184,10 +184,14 @@ class LessonQuerySet(models.QuerySet):
             step.track = track  # so that get_absolute_url() needs no query per step
         return steps
 
+    def published_at(self, track: str, slug: str) -> LessonQuerySet:
+        """The published lesson at /learn/<track>/<slug>/, with its track: at most one row."""
+        return self.published().select_related("track").filter(track__slug=track, slug=slug)
+
     def by_ref(self, ref: str) -> Lesson:
         """The published lesson named by "<track>/<slug>"; raises Lesson.DoesNotExist."""
         track_slug, _, slug = ref.partition("/")
-        return self.published().select_related("track").get(track__slug=track_slug, slug=slug)
+        return self.published_at(track_slug, slug).get()
 
 
 class Lesson(models.Model):
