@@ -108,11 +108,9 @@
         source: button,
         target: planBox,
         swap: "innerHTML",
-        values: {
-          lesson: section.dataset.lesson,
-          sql: query.sql,
-          params: JSON.stringify(query.params || []),
-        },
+        // The lab answers each statement's SQL with its parameters already inlined (as
+        // PostgreSQL received it), so it can be explained as it is.
+        values: { lesson: section.dataset.lesson, sql: query.sql },
       });
     });
     return button;
@@ -141,8 +139,8 @@
     return list.length > 6 ? shown + ", … #" + list[list.length - 1].number : shown;
   }
 
-  // Statements of one repeated shape: the hint, the SQL once, then each statement's parameters,
-  // time and rows in a table (closed by default) with its own Explain.
+  // Statements of one repeated shape (its hint is in the summary above): the SQL once, then each
+  // statement's parameters, time and rows in a table (closed by default) with its own Explain.
   function groupedQueries(section, group) {
     const item = el("li", "lab-query lab-group");
     const planBox = el("div", "lab-plan");
@@ -151,8 +149,8 @@
     const head = queryHead(numbers(group.entries), null, badge);
     const total = group.entries.reduce((sum, entry) => sum + (entry.query.ms || 0), 0);
     head.appendChild(el("span", "muted small", ms(total) + " in all"));
+    head.appendChild(explainButton(section, group.entries[0].query, planBox));
     item.appendChild(head);
-    if (group.hint) item.appendChild(el("p", "lab-hint")).appendChild(withCode(group.hint));
     item.appendChild(sqlBlock(group.entries[0].query.sql));
     const details = item.appendChild(el("details", "lab-group-details"));
     details.appendChild(el("summary", "small", "Each of the " + group.entries.length + " statements: parameters, time, rows"));
@@ -213,7 +211,7 @@
     repeated.forEach((shape) => {
       const note = box.appendChild(el("p", "lab-repeated"));
       note.setAttribute("role", "note");
-      note.appendChild(el("strong", null, "Repeated ×" + shape.count + ": "));
+      note.appendChild(el("strong", null, "Repeated: "));
       note.appendChild(withCode(shape.hint || "the same query shape ran " + shape.count + " times."));
     });
     return box;
