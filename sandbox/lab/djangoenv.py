@@ -38,6 +38,13 @@ def configure() -> None:
         LOGGING_CONFIG=None,
     )
     django.setup()
+    # contrib.postgres (kept for its lookups: __search, __trigram_similar, __unaccent) looks
+    # up the hstore and citext types on every new connection: two round trips per run for
+    # types the lab's models do not use.
+    from django.contrib.postgres.signals import register_type_handlers
+    from django.db.backends.signals import connection_created
+
+    connection_created.disconnect(register_type_handlers)
 
 
 def load_models(models_dir: Path, name: str) -> ModuleType:
@@ -99,7 +106,9 @@ def database(params: dict, options: str) -> dict:
         "CONN_HEALTH_CHECKS": False,
         "TIME_ZONE": None,
         "OPTIONS": {
-            "options": options,
+            # TimeZone at login: otherwise Django sets it with set_config(), which the sandbox
+            # revokes from learner roles.
+            "options": f"{options} -c TimeZone=UTC".strip(),
             "application_name": "querylab-lab",
             "connect_timeout": 3,
         },
