@@ -99,8 +99,9 @@ class QAItem:
 class Example:
     key: str
     title: str
-    sql: str
+    sql: str  # in a django_lab lesson, the Python (also in `code`)
     note_html: str
+    code: str = ""  # django_lab: the Python; "" for SQL examples
 
 
 @dataclass
@@ -551,6 +552,7 @@ def _block_example(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec
         title=_text(data.get("title")),
         sql=_text(data[code_key]) + "\n",
         note_html=lesson.markdown(_text(data.get("note")), base + data.line_of("note")),
+        code=_text(data[code_key]) + "\n" if lab else "",
     )
     lesson.public_text += [example.title, example.sql]
     spec.examples.append(example)
@@ -638,7 +640,12 @@ def _block_exercise(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpe
     lesson.public_text += [exercise.title, _text(data["prompt"])]
     spec.exercises.append(exercise)
     lesson_ref = f"{spec.track}/{spec.slug}"
-    return {"exercise": exercise, "number": len(spec.exercises), "lesson_ref": lesson_ref}
+    return {
+        "exercise": exercise,
+        "number": len(spec.exercises),
+        "lesson_ref": lesson_ref,
+        "mode": spec.mode,
+    }
 
 
 _BLOCKS = {

@@ -132,10 +132,8 @@ def test_code_must_be_a_string(lab_client, lab_lesson):
     assert "code" in response.json()["error"]
 
 
-def test_an_sql_lesson_is_refused(lab_client, lab_settings, lab_track):
-    sql_lesson = Lesson.objects.create(
-        track=lab_track, slug="sql", step=2, title="SQL", mode="sql_sandbox", fixture="library.sql"
-    )
+def test_a_lesson_without_a_lab_is_refused(lab_client, lab_settings, lab_track):
+    sql_lesson = Lesson.objects.create(track=lab_track, slug="sql", step=2, title="Reading")
     response = lab_client.post(
         "/api/lab/run", {"lesson": sql_lesson.ref, "code": "1"}, content_type="application/json"
     )
