@@ -4,6 +4,8 @@ an exercise graded on query count), and the lab's output shown as text whatever 
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -15,13 +17,27 @@ from sandbox import runner
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+CONTENT = Path(settings.BASE_DIR) / "content"
 LESSON_URL = "/learn/postgresql/django-orm-n-plus-one/"
 FIXED_LOOP = """for book in Book.objects.select_related("author").order_by("id")[:20]:
     print(book.title, "by", book.author.name)"""
 
 
+@pytest.fixture(scope="session")
+def lab_worker():
+    """One real lab worker for the session, started as the site starts it."""
+    from sandbox.lab import launch
+
+    folder = Path(tempfile.mkdtemp(prefix="querylab-lab-browser-"))
+    with (folder / "worker.log").open("w") as log:
+        process = launch.start_worker(folder / "worker.sock", CONTENT / "models", stderr=log)
+        yield folder / "worker.sock"
+        launch.stop_worker(process)
+
+
 @pytest.fixture
-def published():
+def published(settings, lab_worker):
+    settings.LAB_WORKER_SOCKET = str(lab_worker)
     report = sync_content(settings.CONTENT_DIR)
     assert [str(error) for error in report.errors] == []
     yield
