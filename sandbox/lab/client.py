@@ -37,6 +37,7 @@ def limits() -> dict:
         "max_rows": settings.SANDBOX_MAX_ROWS,
         "check_max_rows": settings.SANDBOX_CHECK_MAX_ROWS,
         "recursion": settings.LAB_RECURSION_LIMIT,
+        "statement_timeout_ms": settings.SANDBOX_STATEMENT_TIMEOUT_MS,
     }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import os
 import sys
 import time
 import traceback
@@ -64,7 +65,11 @@ def warm_up() -> None:
     "é".encode("latin-1")
 
 
-def handle(request: dict, uid: int) -> dict:
+def handle(request: dict, deliver) -> dict:
+    """Answer one request. ``deliver`` sends an answer at once: a run that reaches a bound is
+    answered and the child exits there, whatever ``try``/``except`` the learner wrapped
+    around the statement or print that crossed it."""
+    _state["deliver"] = deliver
     op = request.get("op")
     try:
         if op == "run":
@@ -196,6 +201,7 @@ def _limits(request: dict) -> dict:
 def _connect(request: dict) -> None:
     from sandbox.lab import djangoenv
 
+    _state["statement_timeout_ms"] = _limits(request).get("statement_timeout_ms", 0)
     djangoenv.use_role(request["db"], request["options"])
 
 
@@ -208,6 +214,10 @@ def _finish_with(answer_of):
         answer["error"] = {"type": "LimitExceeded", "message": message, "line": None}
         answer["bound"] = bound
         _state["answer"] = answer
+        deliver = _state.get("deliver")
+        if deliver is not None:
+            deliver(answer)
+            os._exit(0)
         raise _Finished
 
     return on_limit
@@ -281,6 +291,18 @@ def _exception_json(exc: BaseException) -> dict:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else kind
     if isinstance(exc, restricted.Refused):
         kind = "NotAllowed"
+    elif "temp_file_limit" in message:
+        kind = "LimitExceeded"
+        message = (
+            f"Temp file limit: a statement may not spill more to disk. (PostgreSQL: {message})"
+        )
+    elif "canceling statement due to statement timeout" in message:
+        seconds = int(_state.get("statement_timeout_ms", 0)) / 1000
+        kind = "LimitExceeded"
+        message = (
+            f"Statement timeout: a statement may run for at most {seconds:g} s. "
+            f"(PostgreSQL: {message})"
+        )
     return {"type": kind, "message": message[:2000], "line": _line_of_error(exc)}
 
 

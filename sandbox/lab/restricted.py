@@ -61,6 +61,15 @@ def compile_code(source: str, filename: str = "<lab>"):
         tree = ast.parse(source, filename=filename, mode="exec")
     except SyntaxError as exc:
         raise CompileProblem(f"SyntaxError: {exc.msg}", exc.lineno) from None
+    for node in ast.walk(tree):
+        # RestrictedPython compiles an import into a call of __import__, which the lab does
+        # not hand in; refusing it here gives a clear message before anything runs.
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            raise CompileProblem(
+                "Not allowed in the lab: import. The models, F, Q, the aggregates and the "
+                "common functions are already there.",
+                node.lineno,
+            )
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = tree.body[-1]
         call = last.value

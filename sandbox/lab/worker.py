@@ -54,6 +54,7 @@ class Child:
     slot: int
     limits: dict
     started: float
+    killed: bool = False
 
 
 class Worker:
@@ -114,22 +115,29 @@ class Worker:
         self.selector.register(wake_read, selectors.EVENT_READ, "wake")
         print(f"lab worker listening on {self.socket_path}", file=sys.stderr, flush=True)
         while True:
-            timeout = None
-            if self.children:
-                timeout = max(
-                    0.0, min(c.deadline for c in self.children.values()) - time.monotonic()
-                )
-            for key, _ in self.selector.select(timeout):
-                if key.data == "accept":
-                    self._accept(server)
-                elif key.data == "wake":
-                    with contextlib.suppress(BlockingIOError):
-                        while wake_read.recv(4096):
-                            pass
-                else:
-                    self._read(key.fileobj)
-            self._reap()
-            self._enforce_deadlines()
+            waiting = [c.deadline for c in self.children.values() if not c.killed]
+            if waiting:
+                timeout: float | None = max(0.0, min(waiting) - time.monotonic())
+            else:
+                timeout = 1.0 if self.children else None  # killed children not yet reaped
+            try:
+                self._turn(timeout)
+            except Exception as exc:  # one bad request must not end the worker
+                print(f"lab worker: {exc!r}", file=sys.stderr, flush=True)
+
+    def _turn(self, timeout: float | None) -> None:
+        wake_read = self.wake[0]
+        for key, _ in self.selector.select(timeout):
+            if key.data == "accept":
+                self._accept(self.server)
+            elif key.data == "wake":
+                with contextlib.suppress(BlockingIOError):
+                    while wake_read.recv(4096):
+                        pass
+            else:
+                self._read(key.fileobj)
+        self._reap()
+        self._enforce_deadlines()
 
     def _accept(self, server: socket.socket) -> None:
         while True:
@@ -203,8 +211,8 @@ class Worker:
                 self._become_child(conn, slot, limits)
                 from sandbox.lab import execution
 
-                answer = execution.handle(request, self.uid_base + slot)
                 conn.setblocking(True)
+                answer = execution.handle(request, lambda answer: send_frame(conn, answer))
                 send_frame(conn, answer)
                 os._exit(0)
             except BaseException:
@@ -260,14 +268,13 @@ class Worker:
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
         for child in list(self.children.values()):
-            if child.deadline <= now and not getattr(child, "killed", False):
-                child.killed = True  # type: ignore[attr-defined]
+            if child.deadline <= now and not child.killed:
+                child.killed = True
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child.pid, signal.SIGKILL)
                 # Answer at once; the reaper frees the slot when the kernel is done with it.
                 self._answer_and_drop(child.sock, _timeout_answer(child))
                 child.sock = _Closed()  # type: ignore[assignment]
-                child.deadline = float("inf")
 
 
 class _Closed:
