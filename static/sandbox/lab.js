@@ -134,9 +134,16 @@
     return item;
   }
 
+  // "#2–#21", or "#2, #4–#6, #9" when other statements came in between.
   function numbers(list) {
-    const shown = list.slice(0, 6).map((entry) => "#" + entry.number).join(", ");
-    return list.length > 6 ? shown + ", … #" + list[list.length - 1].number : shown;
+    const ranges = [];
+    list.forEach(({ number }) => {
+      const last = ranges[ranges.length - 1];
+      if (last && number === last[1] + 1) last[1] = number;
+      else ranges.push([number, number]);
+    });
+    const text = ranges.map(([a, b]) => (a === b ? "#" + a : "#" + a + "–#" + b));
+    return text.length > 4 ? text.slice(0, 3).join(", ") + ", … " + text[text.length - 1] : text.join(", ");
   }
 
   // Statements of one repeated shape (its hint is in the summary above): the SQL once, then each
@@ -207,7 +214,8 @@
     count.appendChild(el("strong", "lab-count-number", String(queries.length)));
     count.appendChild(el("span", "lab-count-label", queries.length === 1 ? " query" : " queries"));
     const total = queries.reduce((sum, query) => sum + (query.ms || 0), 0);
-    if (queries.length) count.appendChild(el("span", "muted small", " · " + ms(total) + " in PostgreSQL"));
+    if (queries.length > 1) count.appendChild(el("span", "muted small", " · " + ms(total) + " for all " + queries.length));
+    else if (queries.length) count.appendChild(el("span", "muted small", " · " + ms(total)));
     repeated.forEach((shape) => {
       const note = box.appendChild(el("p", "lab-repeated"));
       note.setAttribute("role", "note");
@@ -346,6 +354,18 @@
     if (!section) return;
     setUp(section);
     setUpExercises(document, section.dataset.lesson);
+  });
+  // Checking an exercise answers with problems written like the lessons, `code` in backticks.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const target = event.detail.target;
+    if (!target || !target.closest(".block-exercise")) return;
+    target.querySelectorAll(".exercise-verdict li, .lab-repeated").forEach((item) => {
+      Array.from(item.childNodes).forEach((node) => {
+        if (node.nodeType === Node.TEXT_NODE && node.textContent.split("`").length > 2) {
+          node.replaceWith(withCode(node.textContent));
+        }
+      });
+    });
   });
   // A plan that cannot be made (a bad request, a limit) still has a message to show.
   document.addEventListener("htmx:beforeSwap", (event) => {
