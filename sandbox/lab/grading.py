@@ -78,8 +78,6 @@ def grade_lab(exercise, code: str) -> tuple[Verdict, dict]:
             "Your code was stopped: " + (answer.get("error") or {}).get("message", "Stopped.")
         )
         return verdict, details
-    if answer.get("error") and not sets:
-        raise SolutionBroken(f"the check could not run: {answer['error'].get('message')}")
     if not answer.get("ok") and "current" in answer:
         # A bound (statements, output, time) stopped the run: say which, as for a run.
         current = answer["current"]
@@ -90,6 +88,8 @@ def grade_lab(exercise, code: str) -> tuple[Verdict, dict]:
         verdict.problems.append(f"Your code was stopped: {message}")
         details["queries"] = current.get("queries") or []
         return verdict, details
+    if answer.get("error") and not sets:
+        raise SolutionBroken(f"the check could not run: {answer['error'].get('message')}")
     for position, outcome in enumerate(sets):
         label = (
             "On the lesson's data"
