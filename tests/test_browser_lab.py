@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from lessons.models import Lesson, Track
 from lessons.sync import sync_content
 from sandbox import runner
+from tests.accessibility import serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -79,6 +80,14 @@ def test_a_learner_finds_an_n_plus_one_fixes_it_and_passes_an_exercise(page, pub
     expect(count).to_contain_text("1 query")
     expect(lab.locator(".lab-repeated")).to_have_count(0)
     expect(lab.locator(".lab-sql")).to_contain_text('INNER JOIN "lab_author"')
+
+    # Reset, as in the SQL sandbox (after a confirmation).
+    page.once("dialog", lambda dialog: dialog.accept())
+    lab.get_by_role("button", name="Reset").click()
+    expect(lab.locator(".sandbox-reset")).to_contain_text("reset to the lesson's starting data")
+    page.focus("#lab-code")
+    page.keyboard.press("Control+Enter")
+    expect(count).to_contain_text("1 query")
 
     # Its plan, through the SQL sandbox's plan view.
     lab.locator(".lab-query").first.get_by_role("button", name="Explain").click()
@@ -183,3 +192,32 @@ def test_it_indents_python_with_four_spaces(page, lab_lesson):
     page.keyboard.press("Tab")
     assert page.input_value("#lab-code") == "for b in Book.objects.all():\n    "
     assert page.locator("#lab .sandbox-highlight .t-k").first.inner_text() == "for"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_lab_and_its_output_pass_axe(page, lab_lesson, scheme):
+    loop = [
+        query(f"SELECT name FROM lab_author WHERE id = {n} LIMIT 21", [n], "aa") for n in range(3)
+    ]
+    answered(
+        page,
+        {
+            "ok": True,
+            "output": "printed\n",
+            "result": {
+                "columns": ["id", "name"],
+                "rows": [[1, "Ada"], [2, None]],
+                "truncated": True,
+            },
+            "queries": [query("SELECT id FROM lab_book LIMIT 3", [], "bb"), *loop],
+            "repeated": [{"fingerprint": "aa", "count": 3, "hint": "an N+1: `select_related`"}],
+            "error": None,
+        },
+    )
+    page.emulate_media(color_scheme=scheme)
+    page.goto("/learn/orm/lab/")
+    page.fill("#lab-code", "Book.objects.all()")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator("#lab .lab-count")).to_contain_text("4 queries")
+    page.locator(".lab-group-details summary").click()
+    assert serious_violations(page) == []
