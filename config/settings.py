@@ -352,3 +352,22 @@ SANDBOX_IDLE_CONNECTIONS = envint("SANDBOX_IDLE_CONNECTIONS", 64)  # kept open p
 SANDBOX_IDLE_CONNECTION_SECONDS = envint("SANDBOX_IDLE_CONNECTION_SECONDS", 120)
 SANDBOX_PROVISIONER_POOL_SIZE = envint("SANDBOX_PROVISIONER_POOL_SIZE", 4)
 SANDBOX_REFILL_IN_BACKGROUND = envbool("SANDBOX_REFILL_IN_BACKGROUND", True)
+
+# The Django ORM lab (LAB.md, sandbox/lab/). The worker is a process of its own that holds no
+# secret; the web process reaches it over a unix socket (mode 0600). Several sockets, comma-
+# separated, spread runs over several workers.
+LAB_WORKER_SOCKET = envstr("LAB_WORKER_SOCKET", str(DATA_DIR / "lab" / "worker.sock"))
+LAB_MODELS_DIR = Path(envstr("LAB_MODELS_DIR", str(CONTENT_DIR / "models")))
+LAB_RUN_TIMEOUT_MS = envint("LAB_RUN_TIMEOUT_MS", 5000)  # wall clock, enforced by the worker
+LAB_CPU_SECONDS = envint("LAB_CPU_SECONDS", 2)
+LAB_MEMORY_MB = envint("LAB_MEMORY_MB", 256)  # address space on top of the warm worker's
+LAB_OPEN_FILES = envint("LAB_OPEN_FILES", 16)
+LAB_MAX_QUERIES = envint("LAB_MAX_QUERIES", 100)  # statements per run
+LAB_MAX_OUTPUT = envint("LAB_MAX_OUTPUT", 64 * 1024)  # printed characters per run
+LAB_MAX_CODE_LENGTH = envint("LAB_MAX_CODE_LENGTH", 20_000)
+LAB_RECURSION_LIMIT = envint("LAB_RECURSION_LIMIT", 200)
+# With DEBUG=0 the worker refuses to start without OS isolation (root to drop to a uid of its
+# own per run, or bubblewrap) unless the operator says it is isolated another way.
+LAB_ISOLATED_BY_OPERATOR = envbool("LAB_ISOLATED_BY_OPERATOR", False)
+LAB_USE_BWRAP = envbool("LAB_USE_BWRAP", True)  # when /usr/bin/bwrap is there
+LAB_START_WORKER = envbool("LAB_START_WORKER", True)  # `serve` starts one beside the site

@@ -42,13 +42,16 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 WORDS_PER_MINUTE = 200
 
 LEVELS = ("beginner", "intermediate", "advanced")
-MODES = ("reading", "sql_sandbox")
+MODES = ("reading", "sql_sandbox", "django_lab")
+RUNNABLE_MODES = ("sql_sandbox", "django_lab")
+MODELS_FOLDER = "models"
+MODEL_MODULE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 SANDBOX_LANGUAGES = ("plpgsql", "sql")
 PLAN_CHECKS = {"index_scan_on": str, "uses_index": str, "no_seq_scan": str, "max_rows_read": int}
 BLOCK_TYPES = ("quiz", "selfcheck", "interview", "flashcards", "pitfall", "example", "exercise")
 
 REQUIRED_KEYS = ("title", "step", "level", "mode", "reviewed", "version", "summary")
-OPTIONAL_KEYS = ("discussion", "fixture", "sandbox_languages")
+OPTIONAL_KEYS = ("discussion", "fixture", "sandbox_languages", "models")
 TRACK_KEYS = ("title", "summary", "order")
 
 
@@ -96,8 +99,9 @@ class QAItem:
 class Example:
     key: str
     title: str
-    sql: str
+    sql: str  # in a django_lab lesson, the Python (also in `code`)
     note_html: str
+    code: str = ""  # django_lab: the Python; "" for SQL examples
 
 
 @dataclass
@@ -111,6 +115,7 @@ class ExerciseSpec:
     variants: list[dict[str, str]]
     plan_checks: list[dict[str, Any]]
     line: int = 0
+    max_queries: int | None = None  # django_lab only
 
 
 @dataclass
@@ -141,6 +146,7 @@ class LessonSpec:
     fixture: str
     sandbox_languages: list[str]
     source_hash: str
+    lab_models: str = ""  # django_lab: content/models/<lab_models>.py
     body_html: str = ""
     body_text: str = ""
     toc: list[dict[str, Any]] = field(default_factory=list)
@@ -529,22 +535,28 @@ def _block_pitfall(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec
 
 
 def _block_example(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec) -> dict | None:
-    ok = _check_keys(lesson, data, base, "example block", ("id", "sql"), ("title", "note"))
+    # In a django_lab lesson an example is Python (`code:`), kept in Example.sql all the same.
+    lab = spec.mode == "django_lab"
+    code_key, language = ("code", "python") if lab else ("sql", "sql")
+    ok = _check_keys(lesson, data, base, "example block", ("id", code_key), ("title", "note"))
     key = lesson.claim_key(data.get("id"), base + data.line, "example")
-    if spec.mode != "sql_sandbox":
-        lesson.error(base + data.line, "runnable examples need `mode: sql_sandbox`")
+    if spec.mode not in RUNNABLE_MODES:
+        lesson.error(
+            base + data.line, "runnable examples need `mode: sql_sandbox` or `mode: django_lab`"
+        )
         ok = False
     if not ok or key is None:
         return None
     example = Example(
         key=key,
         title=_text(data.get("title")),
-        sql=_text(data["sql"]) + "\n",
+        sql=_text(data[code_key]) + "\n",
         note_html=lesson.markdown(_text(data.get("note")), base + data.line_of("note")),
+        code=_text(data[code_key]) + "\n" if lab else "",
     )
     lesson.public_text += [example.title, example.sql]
     spec.examples.append(example)
-    return {"example": example, "code_html": _highlight(example.sql, "sql")}
+    return {"example": example, "code_html": _highlight(example.sql, language), "lab": lab}
 
 
 def _block_exercise(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpec) -> dict | None:
@@ -554,8 +566,17 @@ def _block_exercise(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpe
         base,
         "exercise block",
         ("id", "prompt", "solution"),
-        ("title", "order_matters", "hints", "variants", "plan_checks"),
+        ("title", "order_matters", "hints", "variants", "plan_checks")
+        + (("max_queries",) if spec.mode == "django_lab" else ()),
     )
+    max_queries = data.get("max_queries")
+    if max_queries is not None and (
+        not isinstance(max_queries, int) or isinstance(max_queries, bool) or max_queries < 1
+    ):
+        lesson.error(
+            base + data.line_of("max_queries"), "`max_queries` must be a whole number from 1"
+        )
+        ok, max_queries = False, None
     key = lesson.claim_key(data.get("id"), base + data.line, "exercise")
     order_matters = data.get("order_matters", False)
     if not isinstance(order_matters, bool):
@@ -596,8 +617,8 @@ def _block_exercise(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpe
             ok = False
         else:
             plan_checks.append({"check": name, "value": value})
-    if spec.mode != "sql_sandbox":
-        lesson.error(base + data.line, "exercises need `mode: sql_sandbox`")
+    if spec.mode not in RUNNABLE_MODES:
+        lesson.error(base + data.line, "exercises need `mode: sql_sandbox` or `mode: django_lab`")
         ok = False
     if not ok or key is None:
         return None
@@ -614,11 +635,17 @@ def _block_exercise(lesson: _Lesson, data: _LineDict, base: int, spec: LessonSpe
         variants=variants,
         plan_checks=plan_checks,
         line=base + data.line,
+        max_queries=max_queries,
     )
     lesson.public_text += [exercise.title, _text(data["prompt"])]
     spec.exercises.append(exercise)
     lesson_ref = f"{spec.track}/{spec.slug}"
-    return {"exercise": exercise, "number": len(spec.exercises), "lesson_ref": lesson_ref}
+    return {
+        "exercise": exercise,
+        "number": len(spec.exercises),
+        "lesson_ref": lesson_ref,
+        "mode": spec.mode,
+    }
 
 
 _BLOCKS = {
@@ -633,7 +660,10 @@ _BLOCKS = {
 
 
 def _front_matter(
-    lesson: _Lesson, tokens: list[Token], fixtures: set[str] | None
+    lesson: _Lesson,
+    tokens: list[Token],
+    fixtures: set[str] | None,
+    lab_models: set[str] | None = None,
 ) -> dict[str, Any] | None:
     if not tokens or tokens[0].type != "front_matter":
         lesson.error(1, "the file must start with YAML front matter between `---` lines")
@@ -708,8 +738,31 @@ def _front_matter(
             )
         else:
             values["fixture"] = fixture
-    if get("mode") == "sql_sandbox" and not fixture:
-        lesson.error(1, "`mode: sql_sandbox` needs a `fixture`")
+    if get("mode") in RUNNABLE_MODES and not fixture:
+        lesson.error(1, f"`mode: {get('mode')}` needs a `fixture`")
+    models = get("models")
+    if get("mode") == "django_lab":
+        if "sandbox_languages" in data:
+            lesson.error(
+                base + data.line_of("sandbox_languages"),
+                "`sandbox_languages` is not allowed with `mode: django_lab`",
+            )
+        if models is None:
+            lesson.error(1, "`mode: django_lab` needs `models` (a module in content/models/)")
+        elif not isinstance(models, str) or not MODEL_MODULE.match(models):
+            lesson.error(
+                base + data.line_of("models"),
+                "`models` must be a module name like library (content/models/library.py)",
+            )
+        elif lab_models is not None and models not in lab_models:
+            lesson.error(
+                base + data.line_of("models"),
+                f"model module {MODELS_FOLDER}/{models}.py does not exist",
+            )
+        else:
+            values["models"] = models
+    elif models is not None:
+        lesson.error(base + data.line_of("models"), "`models` needs `mode: django_lab`")
     values["_step_line"] = base + data.line_of("step")
     return values
 
@@ -721,6 +774,7 @@ def parse_lesson(
     display_path: str | None = None,
     lesson_urls: dict[str, str] | None = None,
     fixtures: set[str] | None = None,
+    lab_models: set[str] | None = None,
 ) -> tuple[LessonSpec | None, list[ContentError]]:
     """Parse, validate and render one lesson.
 
@@ -740,7 +794,7 @@ def parse_lesson(
 
     env: dict[str, Any] = {}
     tokens = MARKDOWN.parse(text, env)
-    meta = _front_matter(lesson, tokens, fixtures)
+    meta = _front_matter(lesson, tokens, fixtures, lab_models)
     if meta is None:
         return None, lesson.errors
     # With bad front-matter values, go on with stand-ins so that the body is checked too.
@@ -765,6 +819,7 @@ def parse_lesson(
         fixture=meta.get("fixture", ""),
         sandbox_languages=list(meta.get("sandbox_languages", [])),
         source_hash=source_hash(text),
+        lab_models=meta.get("models", ""),
         line_of_step=meta["_step_line"],
     )
 
@@ -942,6 +997,7 @@ def check_tree(content_dir: Path, only: Iterable[str] | None = None) -> CheckRes
             display_path=_display(content_dir, relative),
             lesson_urls=urls,
             fixtures=fixtures,
+            lab_models=_model_modules(content_dir),
         )
         lesson_errors += [error for error in errors if relative in selected]
         if spec:
@@ -997,4 +1053,12 @@ def preview_lesson(
             urls[relative] = lesson_url(relative.split("/")[0], match["slug"])
     fixtures_dir = content_dir / FIXTURES_FOLDER
     fixtures = {p.name for p in fixtures_dir.glob("*.sql")} if fixtures_dir.is_dir() else set()
-    return parse_lesson(text, path, lesson_urls=urls, fixtures=fixtures)
+    return parse_lesson(
+        text, path, lesson_urls=urls, fixtures=fixtures, lab_models=_model_modules(content_dir)
+    )
+
+
+def _model_modules(content_dir: Path) -> set[str]:
+    """The lab model modules (content/models/<name>.py) a django_lab lesson may name."""
+    folder = content_dir / MODELS_FOLDER
+    return {p.stem for p in folder.glob("*.py")} if folder.is_dir() else set()

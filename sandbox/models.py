@@ -40,10 +40,34 @@ class FixtureMissing(RuntimeError):
     """The lesson names a fixture file that is not there."""
 
 
+# Lessons whose page has a sandbox: SQL lessons, and Django ORM lab lessons (sandbox/lab/).
+SANDBOX_MODES = (Lesson.Mode.SQL_SANDBOX, Lesson.Mode.DJANGO_LAB)
+LAB_SEED_PREFIX = "lab:"
+
+
+def seed_name(lesson: Lesson) -> str:
+    """What a lesson's sandboxes are seeded from, as kept in ``Sandbox.fixture``: its fixture
+    file, or for a lab lesson ``lab:<models>+<fixture>`` (the tables Django makes for
+    content/models/<models>.py, then the fixture's data)."""
+    if lesson.mode == Lesson.Mode.DJANGO_LAB:
+        return f"{LAB_SEED_PREFIX}{lesson.lab_models}+{lesson.fixture}"
+    return lesson.fixture
+
+
 def fixture_sql(name: str) -> str:
-    """The SQL of a fixture under SANDBOX_FIXTURES_DIR ("" for none). Only plain file names."""
+    """The SQL of a fixture under SANDBOX_FIXTURES_DIR ("" for none). Only plain file names,
+    or a lab seed name (``seed_name``)."""
     if not name:
         return ""
+    if name.startswith(LAB_SEED_PREFIX):
+        from sandbox.lab import seeding
+
+        models, _, data = name[len(LAB_SEED_PREFIX) :].partition("+")
+        try:
+            ddl = seeding.ddl_for(models)
+        except seeding.ModelsBroken as exc:
+            raise FixtureMissing(str(exc)) from exc
+        return ddl + "\n" + fixture_sql(data)
     folder = Path(settings.SANDBOX_FIXTURES_DIR).resolve()
     path = (folder / name).resolve()
     if path.parent != folder or not path.is_file():
@@ -170,6 +194,7 @@ _LESSON_COLUMNS = (
     "mode",
     "fixture",
     "sandbox_languages",
+    "lab_models",
     "is_published",
 )
 _TRACK_COLUMNS = ("id", "slug", "title", "is_published")
@@ -214,7 +239,8 @@ def _admission_statement() -> tuple[PreparedStatement, int]:
     first = len(_LESSON_COLUMNS) + len(_TRACK_COLUMNS)
     sandbox_id = f"found.c{first + sandbox_columns.index('id')}"
     server = f"found.c{first + sandbox_columns.index('server')}"
-    active, sandbox_mode = _literal(Sandbox.State.ACTIVE), _literal(Lesson.Mode.SQL_SANDBOX)
+    active = _literal(Sandbox.State.ACTIVE)
+    sandbox_modes = ", ".join(_literal(mode) for mode in SANDBOX_MODES)
     # $1 learner key, $2 track slug, $3 lesson slug, $4 runs a minute, $5 run slots, $6 the
     # slots' advisory-lock key space.
     body = (
@@ -222,7 +248,7 @@ def _admission_statement() -> tuple[PreparedStatement, int]:
         f"SELECT {select} FROM {quote(Lesson._meta.db_table)} l "
         f"JOIN {quote(Track._meta.db_table)} t ON t.id = l.track_id "
         f"LEFT JOIN {quote(Sandbox._meta.db_table)} s ON s.lesson_id = l.id "
-        f"AND s.state = {active} AND s.learner_key = $1 AND l.mode = {sandbox_mode} "
+        f"AND s.state = {active} AND s.learner_key = $1 AND l.mode IN ({sandbox_modes}) "
         "WHERE t.slug = $2 AND l.slug = $3 AND l.is_published AND t.is_published LIMIT 1) "
         f"SELECT hit.count, hit.seconds_left, CASE WHEN hit.count <= $4 AND {sandbox_id} "
         "IS NOT NULL THEN (SELECT g FROM generate_series(0, $5 - 1) AS g "
@@ -428,7 +454,7 @@ class SandboxQuerySet(models.QuerySet):
                 learner_key=learner_key,
                 lesson__slug=slug,
                 lesson__track__slug=track,
-                lesson__mode=Lesson.Mode.SQL_SANDBOX,
+                lesson__mode__in=SANDBOX_MODES,
                 lesson__is_published=True,
                 lesson__track__is_published=True,
             )
@@ -458,17 +484,17 @@ class SandboxQuerySet(models.QuerySet):
         lesson yet (the API has just looked). Should they have one after all (a concurrent
         request), that one is returned."""
         server = runner.server_for(learner_key)
-        seed = fixture_sql(lesson.fixture)
+        seed = fixture_sql(seed_name(lesson))
         digest = fixture_digest(seed)
         claimed = self._claim_warm(learner_key, lesson, server, digest)
         if claimed is not None:
-            Sandbox.objects.refill_soon(server, lesson.fixture)
+            Sandbox.objects.refill_soon(server, seed_name(lesson))
             claimed.just_made = True
             return claimed
         sandbox = self.create(
             name=runner.new_sandbox_name(),
             server=server,
-            fixture=lesson.fixture,
+            fixture=seed_name(lesson),
             fixture_digest=digest,
             state=Sandbox.State.PROVISIONING,
         )
@@ -490,7 +516,7 @@ class SandboxQuerySet(models.QuerySet):
             # Another request of the same learner won the race: use theirs, drop ours.
             sandbox.drop()
             return self.active().get(learner_key=learner_key, lesson=lesson)
-        Sandbox.objects.refill_soon(server, lesson.fixture)
+        Sandbox.objects.refill_soon(server, seed_name(lesson))
         sandbox.refresh_from_db()
         sandbox.lesson = lesson
         sandbox.just_made = True
@@ -543,7 +569,7 @@ class SandboxQuerySet(models.QuerySet):
     def grader_for(self, lesson: Lesson) -> Sandbox:
         """The sandbox that grades the lesson's exercises: a seed of its fixture shared by every
         learner, never changed (each check runs in a transaction that is rolled back)."""
-        seed = fixture_sql(lesson.fixture)
+        seed = fixture_sql(seed_name(lesson))
         digest = fixture_digest(seed)
         server = runner.server_for("grader")
         found = self.filter(state=Sandbox.State.GRADER, server=server, fixture_digest=digest)
@@ -554,7 +580,7 @@ class SandboxQuerySet(models.QuerySet):
         grader = self.create(
             name=runner.new_sandbox_name(),
             server=server,
-            fixture=lesson.fixture,
+            fixture=seed_name(lesson),
             fixture_digest=digest,
             state=Sandbox.State.PROVISIONING,
         )
@@ -577,11 +603,12 @@ class SandboxQuerySet(models.QuerySet):
             return 0
         if fixtures is None:
             fixtures = sorted(
-                set(
-                    Lesson.objects.published()
-                    .filter(mode=Lesson.Mode.SQL_SANDBOX)
-                    .values_list("fixture", flat=True)
-                )
+                {
+                    seed_name(lesson)
+                    for lesson in Lesson.objects.published()
+                    .filter(mode__in=SANDBOX_MODES)
+                    .only("mode", "fixture", "lab_models")
+                }
             )
         made = 0
         for fixture in fixtures:

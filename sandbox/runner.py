@@ -1409,3 +1409,17 @@ def run_scratch(
 
 class ScratchFailed(RuntimeError):
     """A scratch run could not go on (a variant's setup failed, or the run was stopped)."""
+
+
+# -- the Django ORM lab ----------------------------------------------------------------------------
+
+
+def lab_connection(server: int, name: str, limits: Limits | None = None) -> tuple[dict, str]:
+    """What a lab run needs to connect as sandbox ``name`` (sandbox/lab/worker.py): the role's
+    own connection parameters and the same startup options as SQL runs (statement, lock and
+    idle timeouts, work_mem, jit off, search_path). Only that role: the worker never sees the
+    provisioning or superuser URLs, nor SECRET_KEY (passwords are derived from it here)."""
+    limits = limits or Limits.from_settings()
+    params = conninfo_to_dict(_as_role(server, _checked(name)))
+    wanted = ("host", "port", "dbname", "user", "password", "hostaddr", "sslmode")
+    return {key: params[key] for key in wanted if params.get(key)}, _options(server, limits, name)

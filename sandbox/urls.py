@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from sandbox import views
+from sandbox.lab import api as lab_api
 
 app_name = "sandbox"
 urlpatterns = [
@@ -11,6 +12,8 @@ urlpatterns = [
     path("api/sandbox/reset", views.reset, name="reset"),
     path("api/sandbox/check", views.check_exercise, name="check"),
     path("api/sandbox/solution", views.exercise_solution, name="solution"),
+    path("api/lab/run", lab_api.run, name="lab_run"),
+    path("api/lab/check", lab_api.check, name="lab_check"),
     path("sandbox/plans/compare", views.compare_plans, name="compare"),
     path("sandbox/<slug:track>/<slug:slug>/", views.lesson_sandbox, name="lesson"),
 ]

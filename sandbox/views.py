@@ -118,7 +118,7 @@ def _sandbox_lesson(ref: str, lesson: Lesson | None) -> Lesson:
     """The lesson if it has a sandbox, else BadRequest."""
     if lesson is None:
         raise BadRequest(f"No published lesson {ref!r}.")
-    if lesson.mode != Lesson.Mode.SQL_SANDBOX:
+    if lesson.mode not in (Lesson.Mode.SQL_SANDBOX, Lesson.Mode.DJANGO_LAB):
         raise BadRequest(f"The lesson {ref!r} has no sandbox.")
     return lesson
 
@@ -513,6 +513,8 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
     try:
         data = _payload(request)
         exercise = _exercise(data)
+        if exercise.lesson.mode == Lesson.Mode.DJANGO_LAB:
+            raise BadRequest("This exercise is a Django ORM lab exercise: use /api/lab/check.")
         sql = _sql(data)
         key = learner_key(request)
         with _share.taken(), admitted(key, runner.server_for("grader")):
@@ -572,4 +574,6 @@ def exercise_solution(request: HttpRequest) -> HttpResponse:
 def _solution_html(exercise) -> str:
     from lessons.content import code_block_html
 
-    return code_block_html(exercise.solution_sql, "sql")
+    # A Django ORM lab exercise's solution is Python.
+    language = "python" if exercise.lesson.mode == Lesson.Mode.DJANGO_LAB else "sql"
+    return code_block_html(exercise.solution_sql, language)

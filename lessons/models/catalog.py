@@ -198,6 +198,7 @@ class Lesson(models.Model):
     class Mode(models.TextChoices):
         READING = "reading", "Reading"
         SQL_SANDBOX = "sql_sandbox", "SQL sandbox"
+        DJANGO_LAB = "django_lab", "Django ORM lab"
 
     class Level(models.TextChoices):
         BEGINNER = "beginner", "Beginner"
@@ -213,6 +214,8 @@ class Lesson(models.Model):
     fixture = models.CharField(max_length=200, blank=True)
     # Procedural languages this lesson's sandboxes may use (for example ["plpgsql"]).
     sandbox_languages = models.JSONField(default=list, blank=True)
+    # django_lab lessons: the model module content/models/<lab_models>.py (sandbox/lab/).
+    lab_models = models.CharField(max_length=50, blank=True)
     is_published = models.BooleanField(default=True)
 
     level = models.CharField(max_length=20, choices=Level.choices, default=Level.BEGINNER)
@@ -258,6 +261,7 @@ class Lesson(models.Model):
         self.mode = spec.mode
         self.fixture = spec.fixture
         self.sandbox_languages = spec.sandbox_languages
+        self.lab_models = spec.lab_models
         self.level = spec.level
         self.summary = spec.summary
         self.reviewed = spec.reviewed
@@ -347,6 +351,7 @@ class Lesson(models.Model):
                     "hints_html": e.hints_html,
                     "variants": e.variants,
                     "plan_checks": e.plan_checks,
+                    "max_queries": e.max_queries,
                 }
                 for e in spec.exercises
             },
@@ -470,6 +475,9 @@ class Exercise(LessonPart):
     variants = models.JSONField(default=list, blank=True)
     # [{"check": "index_scan_on"|"uses_index"|"no_seq_scan"|"max_rows_read", "value": str|int}]
     plan_checks = models.JSONField(default=list, blank=True)
+    # django_lab exercises: at most this many statements (None: no limit). In a lab lesson
+    # solution_sql holds the reference Python, and SqlExample.sql an example's Python.
+    max_queries = models.PositiveIntegerField(null=True, blank=True)
 
 
 class ContentRevisionQuerySet(models.QuerySet):

@@ -1,0 +1,135 @@
+"""``POST /api/lab/run`` and ``POST /api/lab/check``: the Django ORM lab's JSON API.
+
+Same session, CSRF, admission (runs per minute, runs at once per sandbox server, the process's
+share of slow requests) and error shapes as the SQL API (``sandbox.views.sandbox_api``): the
+web process finds or makes the learner's sandbox, derives its role's connection and sends the
+worker only that, the lesson's model module name, the code and the limits.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+from django_htmx.http import trigger_client_event
+
+from lessons.learners import learner_for
+from lessons.models import Lesson, LessonProgress
+from sandbox import grading, runner
+from sandbox.lab import client
+from sandbox.lab.grading import grade_lab
+from sandbox.models import ExerciseAttempt, FixtureMissing, LimitReached, Sandbox, admitted
+from sandbox.views import (
+    BadRequest,
+    _exercise,
+    _exercise_answer,
+    _share,
+    _solution_html,
+    learner_key,
+    sandbox_api,
+)
+
+# Keys of the pinned answer (DESIGN.md); "bound" (which limit stopped the run) is extra.
+_ANSWER_KEYS = ("ok", "output", "result", "queries", "repeated", "error", "bound")
+
+
+def _code(data: dict) -> str:
+    code = data.get("code")
+    if not isinstance(code, str):
+        raise BadRequest('"code" must be a string.')
+    if len(code) > settings.LAB_MAX_CODE_LENGTH:
+        raise BadRequest(
+            f"Code length limit: at most {settings.LAB_MAX_CODE_LENGTH} characters "
+            f"(this is {len(code)})."
+        )
+    return code
+
+
+def _lab_lesson(lesson: Lesson) -> Lesson:
+    if lesson.mode != Lesson.Mode.DJANGO_LAB:
+        raise BadRequest(f"The lesson {lesson.ref!r} is not a Django ORM lab lesson.")
+    return lesson
+
+
+def run_code(sandbox: Sandbox, lesson: Lesson, code: str) -> dict:
+    """Run learner code in the learner's sandbox through a worker; the pinned answer."""
+    db, options = runner.lab_connection(sandbox.server, sandbox.name)
+    answer = client.call(
+        {
+            "op": "run",
+            "db": db,
+            "options": options,
+            "models": lesson.lab_models,
+            "code": code,
+            "limits": client.limits(),
+        }
+    )
+    sandbox._touch(None)
+    return {key: answer.get(key) for key in _ANSWER_KEYS} | {
+        "queries": answer.get("queries") or [],
+        "repeated": answer.get("repeated") or [],
+    }
+
+
+@sandbox_api
+def run(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
+    code = _code(data)
+    lesson = _lab_lesson(sandbox.lesson)
+    return JsonResponse(run_code(sandbox, lesson, code))
+
+
+@never_cache
+@require_POST
+def check(request: HttpRequest) -> HttpResponse:
+    """Grade a lab answer: ``{"lesson", "exercise", "code"}`` → the SQL check's answer
+    (``passed``, ``problems``, ``rows``, ``plan_problems``, ``plan_checked``, ``solution`` once
+    passed) plus ``queries``, ``repeated`` and ``max_queries``."""
+    try:
+        data = _payload(request)
+        exercise = _exercise(data)
+        if exercise.lesson.mode != Lesson.Mode.DJANGO_LAB:
+            raise BadRequest("This exercise is checked by /api/sandbox/check.")
+        code = _code(data)
+        key = learner_key(request)
+        with _share.taken(), admitted(key, runner.server_for("grader")):
+            verdict, details = grade_lab(exercise, code)
+            ExerciseAttempt.record(
+                key, exercise, code, verdict.passed, verdict.problems + verdict.plan_problems
+            )
+    except BadRequest as exc:
+        return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
+    except LimitReached as exc:
+        payload = {"ok": False, "error": exc.message, "retry_after": exc.retry_after}
+        return _exercise_answer(request, payload, "problem", 429)
+    except runner.SandboxBusy as exc:
+        payload = {"ok": False, "error": str(exc), "retry_after": 1}
+        return _exercise_answer(request, payload, "problem", 429)
+    except (runner.SandboxUnavailable, FixtureMissing) as exc:
+        payload = {"ok": False, "error": f"Checking is unavailable: {exc}", "retry_after": 30}
+        return _exercise_answer(request, payload, "problem", 503)
+    except grading.SolutionBroken:
+        message = "This exercise's reference solution failed; it has been reported to us."
+        return _exercise_answer(request, {"ok": False, "error": message}, "problem", 500)
+    payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key, **details}
+    payload["plan_checked"] = bool(exercise.plan_checks)
+    payload["max_queries"] = exercise.max_queries
+    if verdict.passed:
+        payload["solution"] = exercise.solution_sql
+        payload["solution_html"] = _solution_html(exercise)
+        lesson = exercise.lesson
+        LessonProgress.objects.exercise_passed(
+            learner_for(request, create=True),
+            lesson,
+            all_passed=ExerciseAttempt.passed_all(key, lesson),
+        )
+    response = _exercise_answer(request, payload, "verdict")
+    if verdict.passed:
+        trigger_client_event(response, "progressChanged")
+    return response
+
+
+def _payload(request: HttpRequest) -> dict:
+    from sandbox.views import _payload as payload_of
+
+    return payload_of(request)

@@ -1,0 +1,98 @@
+"""The web process's side of the lab worker's socket (sandbox/lab/worker.py)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import struct
+
+from django.conf import settings
+
+_HEADER = struct.Struct(">I")
+_next = itertools.count()
+
+
+class LabUnavailable(RuntimeError):
+    """No lab worker answers."""
+
+
+class LabBusy(RuntimeError):
+    """Every run slot of every worker is taken."""
+
+
+def sockets() -> list[str]:
+    return [path.strip() for path in str(settings.LAB_WORKER_SOCKET).split(",") if path.strip()]
+
+
+def limits() -> dict:
+    """The bounds of one run, sent with it (the worker has no settings of its own)."""
+    return {
+        "wall_seconds": settings.LAB_RUN_TIMEOUT_MS / 1000,
+        "cpu_seconds": settings.LAB_CPU_SECONDS,
+        "memory_mb": settings.LAB_MEMORY_MB,
+        "open_files": settings.LAB_OPEN_FILES,
+        "max_queries": settings.LAB_MAX_QUERIES,
+        "max_output": settings.LAB_MAX_OUTPUT,
+        "max_rows": settings.SANDBOX_MAX_ROWS,
+        "check_max_rows": settings.SANDBOX_CHECK_MAX_ROWS,
+        "recursion": settings.LAB_RECURSION_LIMIT,
+        "statement_timeout_ms": settings.SANDBOX_STATEMENT_TIMEOUT_MS,
+    }
+
+
+def call(request: dict, wall_seconds: float | None = None) -> dict:
+    """Send one request to a worker and return its answer. Workers are tried in turn from a
+    rotating start (more workers, more runs at once); a busy one passes to the next."""
+    paths = sockets()
+    if not paths:
+        raise LabUnavailable("LAB_WORKER_SOCKET names no worker")
+    wait = (wall_seconds or settings.LAB_RUN_TIMEOUT_MS / 1000) + 5
+    start = next(_next)
+    body = json.dumps(request).encode()
+    busy = False
+    for offset in range(len(paths)):
+        path = paths[(start + offset) % len(paths)]
+        try:
+            answer = _exchange(path, body, wait)
+        except (FileNotFoundError, ConnectionRefusedError):
+            continue
+        if answer.get("busy"):
+            busy = True
+            continue
+        return answer
+    if busy:
+        raise LabBusy("Lab busy: every run slot is taken; try again in a moment.")
+    raise LabUnavailable("no lab worker answers")
+
+
+def _exchange(path: str, body: bytes, wait: float) -> dict:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(wait)
+        try:
+            sock.connect(path)
+            sock.sendall(_HEADER.pack(len(body)) + body)
+            header = _read(sock, 4)
+            (size,) = _HEADER.unpack(header)
+            return json.loads(_read(sock, size))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise
+        except (OSError, ValueError) as exc:
+            raise LabUnavailable(f"the lab worker did not answer: {exc}") from exc
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(min(size - len(chunks), 1 << 20))
+        if not chunk:
+            raise OSError("connection closed")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def ping(path: str, timeout: float = 1.0) -> bool:
+    try:
+        return bool(_exchange(path, json.dumps({"op": "ping"}).encode(), timeout).get("ok"))
+    except (OSError, LabUnavailable):
+        return False

@@ -1,0 +1,653 @@
+"""What a lab child does with one request, after ``worker`` has limited it: connect as the
+learner's role (wall 3), run the restricted code (wall 1), record every statement, and answer.
+
+Requests (from ``client``):
+
+- ``{"op": "run", "db": {...}, "options": str, "models": str, "code": str, "limits": {...}}``
+- ``{"op": "grade", ..., "answer": str, "solution": str, "setups": [str], "explain": bool}``:
+  inside one transaction that is rolled back, for each setup (``""`` = the fixture as seeded)
+  run the solution and the answer from a savepoint, and answer both results and statements.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import os
+import sys
+import time
+import traceback
+import uuid
+from collections import Counter
+from typing import Any
+
+_state: dict[str, Any] = {}
+
+
+class _Finished(BaseException):
+    pass
+
+
+def warm_up() -> None:
+    """Import and exercise what a run needs, in the warm parent: children fork with it loaded
+    (and a child that dropped privileges may not be able to read the files any more)."""
+    import json  # noqa: F401
+
+    import pglast  # noqa: F401
+    import psycopg  # noqa: F401
+    from django.contrib.postgres import aggregates, search  # noqa: F401
+    from django.db import connection  # noqa: F401
+    from django.db.backends.postgresql import (  # noqa: F401  # noqa: F401
+        base,
+        creation,
+        features,
+        introspection,
+        operations,
+        schema,
+    )
+    from django.db.models import functions  # noqa: F401
+    from django.db.models.sql import compiler, subqueries  # noqa: F401
+
+    from sandbox.lab import restricted
+
+    code = restricted.compile_code("x = [1]\nfor y in x:\n    print(y)\nx")
+    output = restricted.Output(100, lambda bound, message: None)
+    exec(code, restricted.namespace({}, output, {}))  # noqa: S102 - our own code
+    import traceback  # noqa: F401
+
+    pglast.fingerprint("SELECT 1")
+    pglast.parse_sql("SELECT 1")
+    import encodings.idna  # noqa: F401
+    import encodings.latin_1  # noqa: F401
+    import json.decoder  # noqa: F401
+    import json.encoder  # noqa: F401
+
+    "é".encode("latin-1")
+
+
+def handle(request: dict, deliver) -> dict:
+    """Answer one request. ``deliver`` sends an answer at once: a run that reaches a bound is
+    answered and the child exits there, whatever ``try``/``except`` the learner wrapped
+    around the statement or print that crossed it."""
+    _state["deliver"] = deliver
+    op = request.get("op")
+    try:
+        if op == "run":
+            return _run(request)
+        if op == "grade":
+            return _grade(request)
+        return _error_answer("request", f"unknown op {op!r}")
+    except _Finished:
+        return _state["answer"]
+
+
+# -- one run ---------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """Every statement the run sends: SQL (parameters inlined, ready to EXPLAIN), parameters,
+    time, rows, fingerprint. Past ``max_queries`` the run ends. In grading, transaction control
+    is refused (a COMMIT would keep data in the shared grader)."""
+
+    def __init__(self, max_queries: int, grading: bool, on_limit):
+        self.queries: list[dict] = []
+        self.max_queries = max_queries
+        self.grading = grading
+        self.on_limit = on_limit
+        self.paused = False
+
+    def __call__(self, execute, sql, params, many, context):
+        import pglast
+        from django.db import connection
+
+        text = _composed(connection, sql, params, many)
+        if self.paused:
+            return execute(sql, params, many, context)
+        if len(self.queries) >= self.max_queries:
+            self.on_limit(
+                "statements",
+                f"Statement limit: a lab run may send at most {self.max_queries} statements, "
+                "so it was stopped.",
+            )
+        try:
+            parsed = pglast.parse_sql(text)
+        except Exception:
+            parsed = None
+        if parsed is not None and len(parsed) > 1:
+            from sandbox.lab.restricted import Refused
+
+            raise Refused("One statement at a time: a query may not carry a second statement.")
+        kind = type(parsed[0].stmt).__name__ if parsed else ""
+        if self.grading and kind == "TransactionStmt":
+            from pglast.enums import TransactionStmtKind
+
+            if parsed[0].stmt.kind not in (
+                TransactionStmtKind.TRANS_STMT_SAVEPOINT,
+                TransactionStmtKind.TRANS_STMT_RELEASE,
+                TransactionStmtKind.TRANS_STMT_ROLLBACK_TO,
+            ):
+                from sandbox.lab.restricted import Refused
+
+                raise Refused(
+                    "Leave out BEGIN, COMMIT and ROLLBACK: an answer is checked inside a "
+                    "transaction of its own."
+                )
+        entry = {
+            "sql": text,
+            "params": _json_params(params),
+            "ms": 0.0,
+            "rows": None,
+            "fingerprint": _fingerprint(text),
+        }
+        self.queries.append(entry)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            entry["ms"] = round((time.perf_counter() - started) * 1000, 3)
+            cursor = context.get("cursor")
+            rowcount = getattr(cursor, "rowcount", -1) if cursor is not None else -1
+            entry["rows"] = rowcount if rowcount is not None and rowcount >= 0 else None
+
+
+def _composed(connection, sql: str, params, many: bool) -> str:
+    if many or params is None:
+        return sql if params is None else f"{sql} -- executemany"
+    try:
+        return connection.ops.compose_sql(sql, params)
+    except Exception:
+        return sql
+
+
+def _fingerprint(text: str) -> str:
+    import pglast
+
+    try:
+        return pglast.fingerprint(text)
+    except Exception:
+        return ""
+
+
+def _json_params(params) -> list:
+    if params is None:
+        return []
+    if isinstance(params, dict):
+        params = list(params.values())
+    out = []
+    for value in list(params)[:50]:
+        out.append(_json_value(value))
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return (
+            value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        )
+    if isinstance(value, (decimal.Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    text = str(value)
+    return text[:1000]
+
+
+def _limits(request: dict) -> dict:
+    return request.get("limits") or {}
+
+
+def _connect(request: dict) -> None:
+    from sandbox.lab import djangoenv
+
+    _state["statement_timeout_ms"] = _limits(request).get("statement_timeout_ms", 0)
+    djangoenv.use_role(request["db"], request["options"])
+
+
+def _finish_with(answer_of):
+    """A limit handler: build the answer from what was recorded so far and end the run."""
+
+    def on_limit(bound: str, message: str) -> None:
+        answer = answer_of()
+        answer["ok"] = False
+        answer["error"] = {"type": "LimitExceeded", "message": message, "line": None}
+        answer["bound"] = bound
+        _state["answer"] = answer
+        deliver = _state.get("deliver")
+        if deliver is not None:
+            deliver(answer)
+            os._exit(0)
+        raise _Finished
+
+    return on_limit
+
+
+def _namespace(request: dict, output):
+    from django.core.exceptions import (
+        FieldError,
+        MultipleObjectsReturned,
+        ObjectDoesNotExist,
+        ValidationError,
+    )
+    from django.db import DatabaseError, DataError, IntegrityError, ProgrammingError
+
+    from sandbox.lab import djangoenv, restricted
+
+    module = sys.modules.get(f"{djangoenv.APP_MODULE}.{request['models']}")
+    if module is None:
+        raise restricted.Refused(f"The lab has no models {request['models']!r}.")
+    exceptions = {
+        "ObjectDoesNotExist": ObjectDoesNotExist,
+        "MultipleObjectsReturned": MultipleObjectsReturned,
+        "FieldError": FieldError,
+        "ValidationError": ValidationError,
+        "DatabaseError": DatabaseError,
+        "IntegrityError": IntegrityError,
+        "DataError": DataError,
+        "ProgrammingError": ProgrammingError,
+    }
+    return restricted.namespace(djangoenv.model_classes(module), output, exceptions)
+
+
+def execute_code(code: str, request: dict, recorder: Recorder, output) -> tuple[Any, dict | None]:
+    """Compile and run ``code``; return (value of its last expression, error or None)."""
+    from sandbox.lab import restricted
+
+    try:
+        compiled = restricted.compile_code(code)
+    except restricted.CompileProblem as exc:
+        return None, {"type": "NotAllowed", "message": exc.message, "line": exc.line}
+    names = _namespace(request, output)
+    try:
+        exec(compiled, names)  # noqa: S102 - restricted code, see restricted.py
+    except _Finished:
+        raise
+    except restricted.LimitHit:
+        raise
+    except RecursionError:
+        return None, {
+            "type": "LimitExceeded",
+            "message": "Recursion limit: calls may nest at most "
+            f"{_limits(request).get('recursion', 200)} deep.",
+            "line": _line_of_error(),
+        }
+    except MemoryError:
+        return None, {
+            "type": "LimitExceeded",
+            "message": f"Memory limit: a lab run may use at most "
+            f"{_limits(request).get('memory_mb', 512)} MB.",
+            "line": None,
+        }
+    except Exception as exc:
+        return None, _exception_json(exc)
+    return names.get(restricted.RESULT_NAME), None
+
+
+def _exception_json(exc: BaseException) -> dict:
+    from sandbox.lab import restricted
+
+    kind = type(exc).__name__
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else kind
+    if isinstance(exc, restricted.Refused):
+        kind = "NotAllowed"
+    elif "temp_file_limit" in message:
+        kind = "LimitExceeded"
+        message = (
+            f"Temp file limit: a statement may not spill more to disk. (PostgreSQL: {message})"
+        )
+    elif "canceling statement due to statement timeout" in message:
+        seconds = int(_state.get("statement_timeout_ms", 0)) / 1000
+        kind = "LimitExceeded"
+        message = (
+            f"Statement timeout: a statement may run for at most {seconds:g} s. "
+            f"(PostgreSQL: {message})"
+        )
+    return {"type": kind, "message": message[:2000], "line": _line_of_error(exc)}
+
+
+def _line_of_error(exc: BaseException | None = None) -> int | None:
+    tb = exc.__traceback__ if exc is not None else sys.exc_info()[2]
+    line = None
+    for frame, lineno in traceback.walk_tb(tb):
+        if frame.f_code.co_filename == "<lab>":
+            line = lineno
+    return line
+
+
+def _run(request: dict) -> dict:
+    from django.db import connection
+
+    from sandbox.lab import restricted
+
+    limits = _limits(request)
+    sys.setrecursionlimit(int(limits.get("recursion", 200)) + 60)
+    _connect(request)
+    answer: dict[str, Any] = {}
+    recorder: Recorder
+
+    def partial() -> dict:
+        return _answer(output.text(), None, recorder.queries, None, limits)
+
+    on_limit = _finish_with(partial)
+    output = restricted.Output(int(limits.get("max_output", 65536)), on_limit)
+    recorder = Recorder(int(limits.get("max_queries", 100)), grading=False, on_limit=on_limit)
+    with connection.execute_wrapper(recorder):
+        value, error = execute_code(request["code"], request, recorder, output)
+        table = None
+        if error is None:
+            try:
+                table = result_table(value, int(limits.get("max_rows", 100)))
+            except _Finished:
+                raise
+            except Exception as exc:
+                error = _exception_json(exc)
+    answer = _answer(output.text(), table, recorder.queries, error, limits)
+    return answer
+
+
+def _answer(output: str, table, queries: list[dict], error: dict | None, limits: dict) -> dict:
+    return {
+        "ok": error is None,
+        "output": output,
+        "result": table,
+        "queries": queries,
+        "repeated": repeated(queries),
+        "error": error,
+        "bound": None,
+    }
+
+
+def _error_answer(kind: str, message: str) -> dict:
+    return _answer("", None, [], {"type": kind, "message": message, "line": None}, {})
+
+
+# -- results as tables ---------------------------------------------------------------------------
+
+
+def result_table(value: Any, max_rows: int) -> dict | None:
+    """The value of the last expression as ``{"columns", "types", "rows", "truncated"}``."""
+    from django.db import models
+    from django.db.models.query import QuerySet, RawQuerySet
+
+    from sandbox.lab.restricted import QueryText
+
+    if value is None:
+        return None
+    if isinstance(value, QueryText):
+        return _table(["query"], [[str(value)]], max_rows)
+    if isinstance(value, (QuerySet, RawQuerySet)):
+        value = list(value)
+    if isinstance(value, models.Manager):
+        value = list(value.all())
+    if isinstance(value, models.Model):
+        value = [value]
+    if isinstance(value, dict):
+        return _table([str(k) for k in value], [list(value.values())], max_rows)
+    if isinstance(value, (list, tuple, set, frozenset)) and not _is_scalar_row(value):
+        items = list(value)
+        if not items:
+            return _table(["value"], [], max_rows)
+        first = items[0]
+        if isinstance(first, models.Model):
+            columns = _model_columns(first)
+            rows = [[getattr(item, c, None) for c in columns] for item in items]
+            return _table(columns, rows, max_rows)
+        if isinstance(first, dict):
+            columns = [str(k) for k in first]
+            return _table(columns, [[item.get(c) for c in first] for item in items], max_rows)
+        if isinstance(first, (list, tuple)):
+            fields = getattr(first, "_fields", None)
+            width = max(len(item) for item in items if isinstance(item, (list, tuple)))
+            columns = list(fields) if fields else [str(n + 1) for n in range(width)]
+            return _table(columns, [list(item) for item in items], max_rows)
+        return _table(["value"], [[item] for item in items], max_rows)
+    if isinstance(value, (list, tuple)):
+        return _table(["value"], [[item] for item in value], max_rows)
+    return _table(["value"], [[value]], max_rows)
+
+
+def _is_scalar_row(value) -> bool:
+    return False
+
+
+def _model_columns(instance) -> list[str]:
+    return [field.attname for field in instance._meta.concrete_fields]
+
+
+def _table(columns: list[str], rows: list[list], max_rows: int) -> dict:
+    truncated = len(rows) > max_rows
+    rows = [[_cell(v) for v in row] for row in rows[:max_rows]]
+    types = []
+    for index in range(len(columns)):
+        values = [row[index] for row in rows if index < len(row) and row[index] is not None]
+        numeric = values and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) or _is_decimal_text(v)
+            for v in values
+        )
+        types.append("numeric" if numeric else "text")
+    return {"columns": columns, "types": types, "rows": rows, "truncated": truncated}
+
+
+def _cell(value: Any) -> Any:
+    from django.db import models
+
+    if isinstance(value, decimal.Decimal):
+        return _DecimalText(value)
+    if isinstance(value, models.Model):
+        return str(value)[:1000]
+    if isinstance(value, (list, tuple, set, dict)):
+        return str(value)[:1000]
+    return _json_value(value)
+
+
+class _DecimalText(str):
+    """A Decimal as text (JSON-safe, exact), remembered as a number for grading."""
+
+
+def _is_decimal_text(value) -> bool:
+    return isinstance(value, _DecimalText)
+
+
+# -- N+1s ------------------------------------------------------------------------------------------
+
+
+def repeated(queries: list[dict]) -> list[dict]:
+    """Statement shapes sent more than twice, with a hint derived from the SQL when it can be."""
+    counts = Counter(q["fingerprint"] for q in queries if q["fingerprint"])
+    found = []
+    for fingerprint, count in counts.items():
+        if count <= 2:
+            continue
+        sample = next(q["sql"] for q in queries if q["fingerprint"] == fingerprint)
+        if _is_bookkeeping(sample):
+            continue
+        found.append({"fingerprint": fingerprint, "count": count, "hint": hint(sample, count)})
+    return found
+
+
+def _is_bookkeeping(sql: str) -> bool:
+    head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+    return head in ("SAVEPOINT", "RELEASE")
+
+
+def hint(sql: str, count: int) -> str:
+    """ "The same query ran N times …", with select_related/prefetch_related when the shape of
+    the SQL says which: ``WHERE <table>.id = %s LIMIT 21`` is a forward FK (the field that
+    points to that table); ``WHERE <table>.<fk>_id = %s`` or ``IN (…)`` on a join table is a
+    reverse FK or many-to-many."""
+    base = f"The same query ran {count} times with different parameters: an N+1."
+    suggestion = _suggestion(sql)
+    if suggestion:
+        return f"{base} {suggestion}"
+    return (
+        f"{base} Fetch the related rows with the first query: select_related() for a foreign "
+        "key, prefetch_related() for the other side of a foreign key or a many-to-many."
+    )
+
+
+def _suggestion(sql: str) -> str | None:
+    import pglast
+    from django.apps import apps
+
+    try:
+        statement = pglast.parse_sql(sql)[0].stmt
+    except Exception:
+        return None
+    if type(statement).__name__ != "SelectStmt" or not statement.fromClause:
+        return None
+    tables = [_table_name(item) for item in statement.fromClause]
+    table = tables[0] if tables else None
+    where = _where_column(statement.whereClause)
+    if not table or not where:
+        return None
+    models = {m._meta.db_table: m for m in apps.get_app_config("lab").get_models()}
+    target = models.get(table)
+    joined = statement.fromClause[0]
+    if type(joined).__name__ == "JoinExpr":
+        # Book.tags.all(): SELECT tag … INNER JOIN book_tags … WHERE book_tags.book_id = %s
+        through = _table_name(joined.rarg) if joined.rarg is not None else None
+        for model in models.values():
+            for field in model._meta.many_to_many:
+                if field.remote_field.through._meta.db_table == through:
+                    return (
+                        f'`prefetch_related("{field.name}")` would make it two queries '
+                        "(one for the list, one for all the related rows)."
+                    )
+    if target is None:
+        return None
+    column_table, column = where
+    if column == target._meta.pk.column:
+        for model in models.values():
+            for field in model._meta.concrete_fields:
+                if field.is_relation and field.related_model is target:
+                    return f'`select_related("{field.name}")` would make it one.'
+    for field in target._meta.concrete_fields:
+        if field.is_relation and field.column == column:
+            accessor = field.remote_field.get_accessor_name()
+            return (
+                f'`prefetch_related("{accessor}")` would make it two queries '
+                "(one for the list, one for all the related rows)."
+            )
+    return None
+
+
+def _table_name(node) -> str | None:
+    kind = type(node).__name__
+    if kind == "RangeVar":
+        return node.relname
+    if kind == "JoinExpr":
+        return _table_name(node.larg)
+    return None
+
+
+def _where_column(node) -> tuple[str | None, str] | None:
+    kind = type(node).__name__
+    if kind == "BoolExpr":
+        for arg in node.args:
+            found = _where_column(arg)
+            if found:
+                return found
+        return None
+    if kind == "A_Expr" and type(node.lexpr).__name__ == "ColumnRef":
+        fields = [getattr(f, "sval", None) for f in node.lexpr.fields]
+        fields = [f for f in fields if f]
+        if not fields:
+            return None
+        return (fields[-2] if len(fields) > 1 else None, fields[-1])
+    return None
+
+
+# -- grading ---------------------------------------------------------------------------------------
+
+
+def _grade(request: dict) -> dict:
+    """Solution and answer on each setup, in one transaction that is rolled back."""
+    from django.db import connection, transaction
+
+    from sandbox.lab import restricted
+
+    limits = _limits(request)
+    sys.setrecursionlimit(int(limits.get("recursion", 200)) + 60)
+    _connect(request)
+    sets: list[dict] = []
+    current: dict[str, Any] = {}
+
+    def partial() -> dict:
+        return {"ok": False, "sets": sets, "current": current}
+
+    on_limit = _finish_with(partial)
+    max_queries = int(limits.get("max_queries", 100))
+    max_rows = int(limits.get("check_max_rows", 5000))
+    try:
+        with transaction.atomic():
+            for setup in request["setups"]:
+                fresh = transaction.savepoint()
+                if setup.strip():
+                    with connection.cursor() as cursor:
+                        cursor.execute(setup)
+                seeded = transaction.savepoint()
+                outcome: dict[str, Any] = {}
+                for side in ("solution", "answer"):
+                    output = restricted.Output(int(limits.get("max_output", 65536)), on_limit)
+                    recorder = Recorder(max_queries, grading=True, on_limit=on_limit)
+                    current = {"side": side, "queries": recorder.queries}
+                    with connection.execute_wrapper(recorder):
+                        value, error = execute_code(request[side], request, recorder, output)
+                        table = None
+                        if error is None:
+                            try:
+                                table = result_table(value, max_rows)
+                            except _Finished:
+                                raise
+                            except Exception as exc:
+                                error = _exception_json(exc)
+                    if error is None and not table and output.text():
+                        table = _table(
+                            ["output"], [[line] for line in output.text().splitlines()], max_rows
+                        )
+                    outcome[side] = {
+                        "result": table,
+                        "error": error,
+                        "output": output.text()[:10000],
+                        "queries": recorder.queries,
+                        "repeated": repeated(recorder.queries),
+                    }
+                    if side == "answer" and not sets and request.get("explain") and not error:
+                        outcome["plans"] = _explain_all(recorder.queries)
+                    if connection.needs_rollback:
+                        break
+                    transaction.savepoint_rollback(seeded)
+                    seeded = transaction.savepoint()
+                sets.append(outcome)
+                transaction.savepoint_rollback(fresh)
+            transaction.set_rollback(True)
+    except _Finished:
+        raise
+    except Exception as exc:
+        return {"ok": False, "sets": sets, "error": _exception_json(exc)}
+    return {"ok": True, "sets": sets, "error": None}
+
+
+def _explain_all(queries: list[dict]) -> list:
+    """EXPLAIN (ANALYZE, FORMAT JSON) of each SELECT the answer sent, in a savepoint that is
+    rolled back (ANALYZE runs the statement)."""
+    import json
+
+    from django.db import connection, transaction
+
+    plans = []
+    for query in queries[:20]:
+        if not query["sql"].lstrip().upper().startswith(("SELECT", "WITH")):
+            continue
+        point = transaction.savepoint()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query["sql"])
+                row = cursor.fetchone()
+            plan = row[0] if row else None
+            plans.append(json.loads(plan) if isinstance(plan, str) else plan)
+        except Exception:
+            plans.append(None)
+        transaction.savepoint_rollback(point)
+    return plans

@@ -1,0 +1,147 @@
+"""Graded ORM exercises: the answer's result (its last expression, or what it printed) against
+the reference solution's, on the lesson's data and on each hidden variant, as SQL exercises
+are compared (``sandbox.grading.compare``); then the number of statements (``max_queries``)
+and the SQL sandbox's plan checks, applied to every SELECT the answer sent on the lesson's data.
+
+Everything runs in the lesson's grader sandbox, in one transaction that the worker's child rolls
+back; transaction control from the answer is refused there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox import plans, runner
+from sandbox.grading import SolutionBroken, Verdict, compare
+from sandbox.lab import client
+from sandbox.models import Sandbox
+
+
+@dataclass
+class _Result:
+    """What ``compare`` reads of a statement result."""
+
+    columns: list[str]
+    types: list[str]
+    rows: list[list[Any]]
+    truncated: bool
+
+
+def _as_result(table: dict | None) -> _Result:
+    if not table:
+        return _Result(columns=["value"], types=["text"], rows=[], truncated=False)
+    return _Result(
+        columns=table["columns"],
+        types=table.get("types") or ["text"] * len(table["columns"]),
+        rows=[list(row) for row in table["rows"]],
+        truncated=bool(table.get("truncated")),
+    )
+
+
+def _counted(queries: list[dict]) -> list[dict]:
+    """Statements that count against ``max_queries``: not Django's own savepoints."""
+    return [
+        q
+        for q in queries
+        if not q["sql"].lstrip().upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+def grade_lab(exercise, code: str) -> tuple[Verdict, dict]:
+    """(verdict, extra keys of the answer: the answer's ``queries`` and ``repeated`` on the
+    lesson's data). Raises SolutionBroken when the reference solution fails."""
+    lesson = exercise.lesson
+    grader = Sandbox.objects.grader_for(lesson)
+    db, options = runner.lab_connection(grader.server, grader.name)
+    variants = exercise.variants or []
+    answer = client.call(
+        {
+            "op": "grade",
+            "db": db,
+            "options": options,
+            "models": lesson.lab_models,
+            "answer": code,
+            "solution": exercise.solution_sql,
+            "setups": [""] + [variant["setup"] for variant in variants],
+            "explain": bool(exercise.plan_checks),
+            "limits": client.limits(),
+        },
+        wall_seconds=client.limits()["wall_seconds"],
+    )
+    verdict = Verdict(passed=True)
+    sets = answer.get("sets") or []
+    details: dict[str, Any] = {"queries": [], "repeated": []}
+    if answer.get("bound") and not sets and "current" not in answer:
+        verdict.passed = False
+        verdict.problems.append(
+            "Your code was stopped: " + (answer.get("error") or {}).get("message", "Stopped.")
+        )
+        return verdict, details
+    if not answer.get("ok") and "current" in answer:
+        # A bound (statements, output, time) stopped the run: say which, as for a run.
+        current = answer["current"]
+        message = (answer.get("error") or {}).get("message", "The check was stopped.")
+        if current.get("side") == "solution":
+            raise SolutionBroken(message)
+        verdict.passed = False
+        verdict.problems.append(f"Your code was stopped: {message}")
+        details["queries"] = current.get("queries") or []
+        return verdict, details
+    if answer.get("error") and not sets:
+        raise SolutionBroken(f"the check could not run: {answer['error'].get('message')}")
+    for position, outcome in enumerate(sets):
+        label = (
+            "On the lesson's data"
+            if position == 0
+            else f"On hidden data set {position} of {len(variants)}"
+        )
+        reference, mine = outcome["solution"], outcome.get("answer")
+        if reference["error"] is not None:
+            raise SolutionBroken(f"{label}: {reference['error']['message']}")
+        if position == 0 and mine is not None:
+            details["queries"] = mine["queries"]
+            details["repeated"] = mine["repeated"]
+        if mine is None or mine["error"] is not None:
+            verdict.passed = False
+            error = mine["error"] if mine else {"message": "it did not run"}
+            where = f" (line {error['line']})" if error.get("line") else ""
+            verdict.problems.append(f"{label}: your code failed{where}: {error['message']}")
+            break
+        problems, shown = compare(
+            _as_result(reference["result"]),
+            _as_result(mine["result"]),
+            exercise.order_matters,
+            label,
+        )
+        if problems:
+            verdict.passed = False
+            verdict.problems += ["Wrong rows. " + problems[0], *problems[1:]]
+            if shown:
+                verdict.rows.append(shown)
+            break
+    if sets and sets[0].get("answer") and sets[0]["answer"]["error"] is None:
+        first = sets[0]["answer"]
+        sent = _counted(first["queries"])
+        if exercise.max_queries is not None and len(sent) > exercise.max_queries:
+            verdict.passed = False
+            message = (
+                f"Too many queries: your code sent {len(sent)} "
+                f"quer{'ies' if len(sent) != 1 else 'y'}; at most {exercise.max_queries} "
+                f"{'are' if exercise.max_queries != 1 else 'is'} allowed."
+            )
+            if first["repeated"]:
+                message += " " + first["repeated"][0]["hint"]
+            verdict.problems.append(message)
+        if exercise.plan_checks:
+            for plan in sets[0].get("plans") or []:
+                if plan is None:
+                    continue
+                view = plans.parse(plan)
+                for item in exercise.plan_checks:
+                    problem = plans.check(view, item["check"], item["value"])
+                    if problem and problem not in verdict.plan_problems:
+                        verdict.plan_problems.append(problem)
+            if verdict.plan_problems:
+                verdict.passed = False
+    return verdict, details

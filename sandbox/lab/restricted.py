@@ -1,0 +1,480 @@
+"""Wall 1, the language (LAB.md): learner Python compiled by RestrictedPython, run with only
+what a lesson needs, every attribute access checked against an allow-list.
+
+RestrictedPython refuses at compile time: ``import``, names and attributes starting with ``_``
+(so no dunder walk to ``__globals__`` or ``__subclasses__``), ``exec``/``eval`` statements and
+frame attributes. What it turns into calls (``_getattr_``, ``_getitem_``, ``_write_``,
+``_getiter_``, ``_print_``…) is defined here:
+
+- ``_getattr_`` answers only names on an allow-list per kind of object: the public QuerySet API
+  on managers and querysets (never ``using``, ``db``, ``model`` or ``query`` internals), the
+  fields and relations of model instances, plain methods of str/list/dict/numbers/dates (never
+  ``str.format``/``format_map``), ``args`` of exceptions. Nothing handed in leads to a module,
+  a connection, settings or the app registry.
+- the builtins are a short explicit list: no ``type``, ``getattr``, ``vars``, ``globals``,
+  ``open``, ``__import__``, ``eval``, ``exec``, ``compile``, ``dir``, ``help``, ``input``.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import decimal
+import operator
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from RestrictedPython import compile_restricted_exec
+from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+
+RESULT_NAME = "querylab_result"
+
+
+class Refused(Exception):
+    """Learner code asked for something the lab does not hand out."""
+
+
+class LimitHit(BaseException):
+    """A bound of the run was reached (statements, output). A BaseException, so learner code's
+    ``except Exception`` does not swallow it; the child also ends the run itself."""
+
+    def __init__(self, bound: str, message: str):
+        super().__init__(message)
+        self.bound = bound
+        self.message = message
+
+
+# -- compiling -----------------------------------------------------------------------------------
+
+
+class CompileProblem(Exception):
+    def __init__(self, message: str, line: int | None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def compile_code(source: str, filename: str = "<lab>"):
+    """Compile learner code; the value of a last bare expression is kept in RESULT_NAME."""
+    try:
+        tree = ast.parse(source, filename=filename, mode="exec")
+    except SyntaxError as exc:
+        raise CompileProblem(f"SyntaxError: {exc.msg}", exc.lineno) from None
+    for node in ast.walk(tree):
+        # RestrictedPython compiles an import into a call of __import__, which the lab does
+        # not hand in; refusing it here gives a clear message before anything runs.
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            raise CompileProblem(
+                "Not allowed in the lab: import. The models, F, Q, the aggregates and the "
+                "common functions are already there.",
+                node.lineno,
+            )
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = tree.body[-1]
+        call = last.value
+        is_print = (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == "print"
+        )
+        if not is_print:
+            assign = ast.Assign(targets=[ast.Name(RESULT_NAME, ast.Store())], value=last.value)
+            ast.copy_location(assign, last)
+            tree.body[-1] = assign
+            ast.fix_missing_locations(tree)
+    result = compile_restricted_exec(tree, filename=filename)
+    if result.errors:
+        first = result.errors[0]
+        line = None
+        if first.startswith("Line "):
+            head = first[5:].split(":", 1)[0]
+            line = int(head) if head.isdigit() else None
+        message = first.split(": ", 1)[1] if ": " in first else first
+        raise CompileProblem(f"Not allowed in the lab: {message}", line)
+    return result.code
+
+
+# -- the attribute allow-list --------------------------------------------------------------------
+
+QUERYSET_METHODS = frozenset(
+    [
+        "all",
+        "filter",
+        "exclude",
+        "annotate",
+        "alias",
+        "order_by",
+        "reverse",
+        "distinct",
+        "values",
+        "values_list",
+        "dates",
+        "datetimes",
+        "none",
+        "union",
+        "intersection",
+        "difference",
+        "select_related",
+        "prefetch_related",
+        "extra",
+        "defer",
+        "only",
+        "select_for_update",
+        "raw",
+        "get",
+        "create",
+        "get_or_create",
+        "update_or_create",
+        "bulk_create",
+        "bulk_update",
+        "count",
+        "in_bulk",
+        "iterator",
+        "latest",
+        "earliest",
+        "first",
+        "last",
+        "aggregate",
+        "exists",
+        "contains",
+        "update",
+        "delete",
+        "explain",
+        "ordered",
+        "add",
+        "remove",
+        "clear",
+        "set",
+        "query",
+    ]
+)
+EXPRESSION_METHODS = frozenset(
+    ["asc", "desc", "bitand", "bitor", "bitxor", "bitleftshift", "bitrightshift", "bitxor"]
+)
+VALUE_BLOCKED = frozenset({"format", "format_map", "mro"})
+VALUE_TYPES = (
+    str,
+    bytes,
+    int,
+    float,
+    complex,
+    bool,
+    list,
+    dict,
+    tuple,
+    set,
+    frozenset,
+    decimal.Decimal,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    uuid.UUID,
+    range,
+)
+INSTANCE_METHODS = frozenset({"save", "delete", "refresh_from_db", "pk"})
+
+
+class AllowList:
+    """Which attributes learner code may read, per kind of object."""
+
+    def __init__(self, model_classes: dict[str, type]):
+        from django.db import models
+        from django.db.models.query import QuerySet, RawQuerySet
+
+        self.models = models
+        self.QuerySet = QuerySet
+        self.RawQuerySet = RawQuerySet
+        self.model_classes = tuple(model_classes.values())
+        self.instance_names: dict[type, frozenset[str]] = {}
+        for model in self.model_classes:
+            names = set(INSTANCE_METHODS)
+            for field in model._meta.get_fields():
+                accessor = (
+                    field.get_accessor_name()
+                    if field.auto_created
+                    and not field.concrete
+                    and hasattr(field, "get_accessor_name")
+                    else field.name
+                )
+                if accessor:
+                    names.add(accessor)
+                if getattr(field, "attname", None):
+                    names.add(field.attname)
+            # Methods and properties the instructor wrote on the model (trusted code).
+            for name, value in vars(model).items():
+                if not name.startswith("_") and (callable(value) or isinstance(value, property)):
+                    names.add(name)
+            self.instance_names[model] = frozenset(n for n in names if not n.startswith("_"))
+
+    def allows(self, obj: Any, name: str) -> bool:
+        if name.startswith("_"):
+            return False
+        models = self.models
+        if isinstance(obj, type):
+            if obj in self.model_classes:
+                return name in ("objects", "DoesNotExist", "MultipleObjectsReturned")
+            return False
+        if isinstance(obj, models.Model):
+            allowed = self.instance_names.get(type(obj))
+            return allowed is not None and name in allowed
+        if isinstance(obj, (models.Manager, self.QuerySet)):
+            return name in QUERYSET_METHODS
+        if isinstance(obj, (models.Expression, models.Q, models.F)):
+            return name in EXPRESSION_METHODS
+        if isinstance(obj, BaseException):
+            return name == "args"
+        if isinstance(obj, VALUE_TYPES):
+            return name not in VALUE_BLOCKED
+        return False
+
+
+class QueryText:
+    """What ``qs.query`` gives learner code: the SQL text to print, nothing else (the real
+    Query object leads to compilers and connections)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__
+
+
+# -- the globals of a run ------------------------------------------------------------------------
+
+
+class Output:
+    """Printed text, capped: past ``limit`` characters the run ends (``LimitHit``)."""
+
+    def __init__(self, limit: int, on_limit: Callable[[str, str], None]):
+        self.parts: list[str] = []
+        self.size = 0
+        self.limit = limit
+        self.on_limit = on_limit
+
+    def write(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > self.limit:
+            room = self.limit - (self.size - len(text))
+            self.parts.append(text[: max(room, 0)])
+            self.on_limit(
+                "output",
+                f"Output limit: a run may print at most {self.limit} characters, "
+                "so it was stopped.",
+            )
+        self.parts.append(text)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class _Printer:
+    def __init__(self, output: Output):
+        self.output = output
+
+    def _call_print(self, *objects, sep=" ", end="\n", **kwargs):
+        if kwargs:
+            raise Refused("print() takes only sep= and end= in the lab")
+        self.output.write(str(sep).join(str(obj) for obj in objects) + str(end))
+
+    def __call__(self) -> str:
+        return self.output.text()
+
+
+_INPLACE = {
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "**=": operator.ipow,
+    "<<=": operator.ilshift,
+    ">>=": operator.irshift,
+    "|=": operator.ior,
+    "^=": operator.ixor,
+    "&=": operator.iand,
+}
+
+SAFE_BUILTIN_NAMES = [
+    "abs",
+    "all",
+    "any",
+    "bool",
+    "chr",
+    "dict",
+    "divmod",
+    "enumerate",
+    "filter",
+    "float",
+    "frozenset",
+    "hash",
+    "int",
+    "isinstance",
+    "iter",
+    "len",
+    "list",
+    "map",
+    "max",
+    "min",
+    "next",
+    "ord",
+    "pow",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "slice",
+    "sorted",
+    "str",
+    "sum",
+    "tuple",
+    "zip",
+    "ArithmeticError",
+    "AssertionError",
+    "AttributeError",
+    "Exception",
+    "IndexError",
+    "KeyError",
+    "LookupError",
+    "NameError",
+    "StopIteration",
+    "TypeError",
+    "ValueError",
+    "ZeroDivisionError",
+]
+
+ORM_NAMES = [
+    "F",
+    "Q",
+    "Value",
+    "Count",
+    "Sum",
+    "Avg",
+    "Max",
+    "Min",
+    "StdDev",
+    "Variance",
+    "Prefetch",
+    "Subquery",
+    "OuterRef",
+    "Exists",
+    "Case",
+    "When",
+    "ExpressionWrapper",
+]
+FUNCTION_NAMES = [
+    "Coalesce",
+    "Concat",
+    "Lower",
+    "Upper",
+    "Length",
+    "Greatest",
+    "Least",
+    "NullIf",
+    "Cast",
+    "ExtractYear",
+    "ExtractMonth",
+    "TruncDate",
+    "TruncMonth",
+    "TruncYear",
+    "Now",
+    "Round",
+    "Abs",
+    "Substr",
+    "Trim",
+    "Replace",
+]
+POSTGRES_NAMES = [
+    "ArrayAgg",
+    "StringAgg",
+    "BoolAnd",
+    "BoolOr",
+    "SearchVector",
+    "SearchQuery",
+    "SearchRank",
+    "TrigramSimilarity",
+]
+
+
+def namespace(
+    model_classes: dict[str, type], output: Output, exceptions: dict[str, type]
+) -> dict[str, Any]:
+    """The globals learner code runs with."""
+    import builtins
+
+    from django.contrib.postgres import aggregates as pg_aggregates
+    from django.contrib.postgres import search as pg_search
+    from django.db import models
+    from django.db.models import functions
+    from django.db.models.query import QuerySet
+
+    allow = AllowList(model_classes)
+
+    def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
+        if not isinstance(name, str) or not allow.allows(obj, name):
+            raise Refused(f"The lab does not allow .{name} on {type(obj).__name__}")
+        value = getattr(obj, name)
+        if name == "query" and isinstance(obj, QuerySet):
+            return QueryText(str(value))
+        return value
+
+    def guarded_getitem(obj: Any, key: Any) -> Any:
+        if isinstance(key, str) and key.startswith("_"):
+            raise Refused("The lab does not allow keys starting with _")
+        return obj[key]
+
+    def guarded_write(obj: Any) -> Any:
+        if isinstance(obj, models.Model) and type(obj) in allow.model_classes:
+            return _FieldWriter(obj, allow.instance_names[type(obj)])
+        if isinstance(obj, (list, dict, set)):
+            return obj
+        raise Refused(f"The lab does not allow changing attributes of {type(obj).__name__}")
+
+    def inplace(op: str, target: Any, value: Any) -> Any:
+        return _INPLACE[op](target, value)
+
+    safe = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+    safe.update(True_=True)
+    safe.pop("True_")
+    names: dict[str, Any] = {
+        "__builtins__": safe,
+        "__name__": "lab",
+        "_getattr_": guarded_getattr,
+        "_getitem_": guarded_getitem,
+        "_write_": guarded_write,
+        "_getiter_": iter,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+        "_unpack_sequence_": guarded_unpack_sequence,
+        "_inplacevar_": inplace,
+        "_print_": lambda _getattr=None: _Printer(output),
+        "_apply_": lambda function, *args, **kwargs: function(*args, **kwargs),
+    }
+    for name in ORM_NAMES:
+        names[name] = getattr(models, name)
+    for name in FUNCTION_NAMES:
+        names[name] = getattr(functions, name)
+    for name in POSTGRES_NAMES:
+        names[name] = getattr(pg_aggregates, name, None) or getattr(pg_search, name)
+    names.update(model_classes)
+    names.update(exceptions)
+    return names
+
+
+class _FieldWriter:
+    """``book.title = "x"``: only a model's own fields may be set."""
+
+    def __init__(self, obj: Any, allowed: frozenset[str]):
+        object.__setattr__(self, "obj", obj)
+        object.__setattr__(self, "allowed", allowed)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in self.allowed or name in INSTANCE_METHODS:
+            raise Refused(f"The lab does not allow setting .{name}")
+        setattr(self.obj, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise Refused("The lab does not allow deleting attributes")

@@ -1,0 +1,407 @@
+"""Wall 2, the process (LAB.md): the lab worker.
+
+``python -m sandbox.lab.worker --socket PATH --models-dir content/models``
+
+A warm process with the lab's own Django (``djangoenv``) and every lesson model module loaded.
+It holds no secret: it never reads config.settings, the environment's SECRET_KEY or
+DATABASE_URL; each request brings one learner's sandbox role, schema and code. It listens on a
+unix socket created with mode 0600 (only the web process's user can connect), reads one
+length-prefixed JSON request per connection and forks a child per run. The child
+
+- closes every descriptor but its own connection (the listening socket above all),
+- drops to an unprivileged uid of its own (``LAB_UID_BASE`` + slot, so concurrent runs cannot
+  signal or trace each other) when the worker runs as root,
+- sets RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE=0, RLIMIT_NPROC, RLIMIT_NOFILE and RLIMIT_CORE=0,
+- connects as the learner's role with the sandbox's startup options, runs the code
+  (``execution``), writes the answer on its connection and exits.
+
+The parent kills a child at its wall-clock deadline and answers for it, naming the bound; the
+same when the kernel ends it (SIGXCPU for CPU time). The next run is a fresh child.
+
+Framing, both ways: 4-byte big-endian length, then UTF-8 JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_REQUEST_BYTES = 1_000_000
+_HEADER = struct.Struct(">I")
+
+
+def send_frame(sock: socket.socket, payload: dict) -> None:
+    body = json.dumps(payload, default=str).encode()
+    sock.sendall(_HEADER.pack(len(body)) + body)
+
+
+@dataclass
+class Child:
+    pid: int
+    sock: socket.socket
+    deadline: float
+    slot: int
+    limits: dict
+    started: float
+    killed: bool = False
+
+
+class Worker:
+    def __init__(self, socket_path: Path, models_dir: Path, uid_base: int, slots: int):
+        self.socket_path = socket_path
+        self.models_dir = models_dir
+        self.uid_base = uid_base
+        self.slots = slots
+        self.free_slots = list(range(slots))
+        self.children: dict[int, Child] = {}
+        self.pending: dict[socket.socket, bytearray] = {}
+        self.selector = selectors.DefaultSelector()
+        self.drop_privileges = os.geteuid() == 0
+
+    # -- start-up ---------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        from sandbox.lab import djangoenv, execution
+
+        djangoenv.configure()
+        for path in sorted(self.models_dir.glob("*.py")):
+            if path.stem.startswith("_"):
+                continue
+            try:
+                djangoenv.load_models(self.models_dir, path.stem)
+            except Exception as exc:  # one broken module must not stop the others
+                print(f"lab worker: {path.name} does not load: {exc}", file=sys.stderr)
+        execution.warm_up()
+
+    def listen(self) -> socket.socket:
+        self.socket_path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # the socket file is 0600 from the start
+        try:
+            server.bind(str(self.socket_path))
+        finally:
+            os.umask(old)
+        os.chmod(self.socket_path, 0o600)
+        server.listen(256)
+        server.setblocking(False)
+        return server
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        self.prepare()
+        server = self.listen()
+        self.server = server
+        wake_read, wake_write = socket.socketpair()
+        wake_read.setblocking(False)
+        wake_write.setblocking(False)
+        self.wake = (wake_read, wake_write)
+        signal.set_wakeup_fd(wake_write.fileno())
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.selector.register(server, selectors.EVENT_READ, "accept")
+        self.selector.register(wake_read, selectors.EVENT_READ, "wake")
+        print(f"lab worker listening on {self.socket_path}", file=sys.stderr, flush=True)
+        while True:
+            waiting = [c.deadline for c in self.children.values() if not c.killed]
+            if waiting:
+                timeout: float | None = max(0.0, min(waiting) - time.monotonic())
+            else:
+                timeout = 1.0 if self.children else None  # killed children not yet reaped
+            try:
+                self._turn(timeout)
+            except Exception as exc:  # one bad request must not end the worker
+                print(f"lab worker: {exc!r}", file=sys.stderr, flush=True)
+
+    def _turn(self, timeout: float | None) -> None:
+        wake_read = self.wake[0]
+        for key, _ in self.selector.select(timeout):
+            if key.data == "accept":
+                self._accept(self.server)
+            elif key.data == "wake":
+                with contextlib.suppress(BlockingIOError):
+                    while wake_read.recv(4096):
+                        pass
+            else:
+                self._read(key.fileobj)
+        self._reap()
+        self._enforce_deadlines()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except BlockingIOError:
+                return
+            conn.setblocking(False)
+            self.pending[conn] = bytearray()
+            self.selector.register(conn, selectors.EVENT_READ, "client")
+
+    def _read(self, conn: socket.socket) -> None:
+        buffer = self.pending[conn]
+        try:
+            chunk = conn.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._drop(conn)
+            return
+        buffer += chunk
+        if len(buffer) < 4:
+            return
+        (size,) = _HEADER.unpack(buffer[:4])
+        if size > MAX_REQUEST_BYTES:
+            self._answer_and_drop(conn, _failure("request", "The request is too large."))
+            return
+        if len(buffer) - 4 < size:
+            return
+        self.selector.unregister(conn)
+        del self.pending[conn]
+        try:
+            request = json.loads(buffer[4 : 4 + size])
+        except ValueError:
+            self._answer_and_drop(conn, _failure("request", "The request is not JSON."))
+            return
+        if request.get("op") == "ping":
+            self._answer_and_drop(conn, {"ok": True, "pid": os.getpid()})
+            return
+        if not self.free_slots:
+            self._answer_and_drop(
+                conn,
+                _failure("busy", "Lab busy: every run slot of this worker is taken.", busy=True),
+            )
+            return
+        self._fork(conn, request)
+
+    def _drop(self, conn: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(conn)
+        self.pending.pop(conn, None)
+        conn.close()
+
+    def _answer_and_drop(self, conn: socket.socket, payload: dict) -> None:
+        conn.setblocking(True)
+        conn.settimeout(2)
+        with contextlib.suppress(OSError):
+            send_frame(conn, payload)
+        conn.close()
+
+    # -- children ---------------------------------------------------------------------------
+
+    def _fork(self, conn: socket.socket, request: dict) -> None:
+        limits = request.get("limits") or {}
+        slot = self.free_slots.pop()
+        pid = os.fork()
+        if pid == 0:  # the child
+            try:
+                self._become_child(conn, slot, limits)
+                from sandbox.lab import execution
+
+                conn.setblocking(True)
+                answer = execution.handle(request, lambda answer: send_frame(conn, answer))
+                send_frame(conn, answer)
+                os._exit(0)
+            except BaseException:
+                with contextlib.suppress(BaseException):
+                    import traceback
+
+                    detail = traceback.format_exc(limit=-3) if os.environ.get("LAB_DEBUG") else ""
+                    conn.setblocking(True)
+                    send_frame(conn, _failure("InternalError", f"The lab failed. {detail}"))
+                os._exit(70)
+        wall = float(limits.get("wall_seconds", 5))
+        self.children[pid] = Child(
+            pid=pid,
+            sock=conn,
+            deadline=time.monotonic() + wall,
+            slot=slot,
+            limits=limits,
+            started=time.monotonic(),
+        )
+
+    def _become_child(self, conn: socket.socket, slot: int, limits: dict) -> None:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        keep = {conn.fileno(), 0, 1, 2}
+        for other in [
+            self.server,
+            *self.wake,
+            *self.pending,
+            *(c.sock for c in self.children.values()),
+        ]:
+            if other.fileno() not in keep:
+                other.close()
+        self.selector.close()
+        limit_process(limits, self.uid_base + slot if self.drop_privileges else None)
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.children.pop(pid, None)
+            if child is None:
+                continue
+            self.free_slots.append(child.slot)
+            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+                child.sock.close()
+                continue
+            self._answer_and_drop(child.sock, _death_answer(status, child))
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in list(self.children.values()):
+            if child.deadline <= now and not child.killed:
+                child.killed = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGKILL)
+                # Answer at once; the reaper frees the slot when the kernel is done with it.
+                self._answer_and_drop(child.sock, _timeout_answer(child))
+                child.sock = _Closed()  # type: ignore[assignment]
+
+
+class _Closed:
+    def close(self) -> None:
+        pass
+
+    def setblocking(self, flag: bool) -> None:
+        pass
+
+    def settimeout(self, value) -> None:
+        pass
+
+    def sendall(self, data: bytes) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return -1
+
+
+def _failure(kind: str, message: str, bound: str | None = None, busy: bool = False) -> dict:
+    return {
+        "ok": False,
+        "output": "",
+        "result": None,
+        "queries": [],
+        "repeated": [],
+        "error": {"type": kind, "message": message, "line": None},
+        "bound": bound,
+        "busy": busy,
+    }
+
+
+def _timeout_answer(child: Child) -> dict:
+    wall = float(child.limits.get("wall_seconds", 5))
+    return _failure(
+        "LimitExceeded",
+        f"Run time limit: a lab run may take at most {wall:g} s, so it was stopped.",
+        "wall_clock",
+    )
+
+
+def _death_answer(status: int, child: Child) -> dict:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig in (signal.SIGXCPU, signal.SIGKILL):
+            cpu = child.limits.get("cpu_seconds", 2)
+            return _failure(
+                "LimitExceeded",
+                f"CPU time limit: a lab run may use at most {cpu} s of CPU, so it was stopped.",
+                "cpu",
+            )
+        if sig == signal.SIGXFSZ:
+            return _failure(
+                "LimitExceeded", "File size limit: a lab run may not write files.", "file_size"
+            )
+        return _failure("Crashed", f"The run ended abnormally (signal {sig}).", "crash")
+    code = os.WEXITSTATUS(status)
+    return _failure("Crashed", f"The run ended abnormally (exit status {code}).", "crash")
+
+
+def limit_process(limits: dict, uid: int | None) -> None:
+    """The child's OS limits; with ``uid``, drop to it (and no groups) first."""
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        if os.getuid() == 0 or os.geteuid() == 0:
+            raise RuntimeError("could not drop privileges")
+    _no_dumps()
+    cpu = int(limits.get("cpu_seconds", 2))
+    memory = int(limits.get("memory_mb", 512)) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (_address_space() + memory,) * 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (int(limits.get("open_files", 16)),) * 2)
+    if uid is not None:
+        # Per real uid, and this uid is the child's alone: it cannot fork at all.
+        resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
+    else:
+        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+
+
+def _no_dumps() -> None:
+    """Not traceable, not readable through /proc by others of the same uid."""
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+
+
+def _address_space() -> int:
+    """The child's address space now (inherited from the warm worker), in bytes."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[0])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--socket", required=True, type=Path)
+    parser.add_argument("--models-dir", required=True, type=Path)
+    parser.add_argument("--uid-base", type=int, default=int(os.environ.get("LAB_UID_BASE", 61000)))
+    parser.add_argument("--slots", type=int, default=int(os.environ.get("LAB_WORKER_SLOTS", 32)))
+    args = parser.parse_args(argv)
+    isolation_problem = refuse_reason()
+    if isolation_problem:
+        print(f"lab worker: {isolation_problem}", file=sys.stderr)
+        sys.exit(2)
+    Worker(args.socket, args.models_dir.resolve(), args.uid_base, args.slots).serve()
+
+
+def refuse_reason() -> str | None:
+    """Why the worker must not start (LAB.md): with DEBUG=0 it needs OS isolation (root to drop
+    privileges to, or bubblewrap around it), or LAB_ISOLATED_BY_OPERATOR=1."""
+    debug = os.environ.get("DEBUG", "1").strip().lower() not in ("0", "false", "no", "off", "")
+    operator = os.environ.get("LAB_ISOLATED_BY_OPERATOR", "").strip() == "1"
+    in_bwrap = os.environ.get("QUERYLAB_LAB_BWRAP") == "1"
+    if debug or operator or in_bwrap or os.geteuid() == 0:
+        return None
+    return (
+        "refusing to start: DEBUG=0, not root (cannot drop privileges per run) and not under "
+        "bubblewrap. Isolate the worker and set LAB_ISOLATED_BY_OPERATOR=1."
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+# ruff: noqa: F811 (pytest fixtures imported from lab_support are arguments here)
+"""POST /api/lab/run: learner Python against the lesson's models, every statement shown."""
+
+from __future__ import annotations
+
+from lessons.models import Lesson
+from sandbox.tests.lab_support import (  # noqa: F401
+    lab_client,
+    lab_lesson,
+    lab_run,
+    lab_settings,
+    lab_track,
+    lab_worker,
+)
+
+N_PLUS_ONE = """
+for b in Book.objects.all()[:20]:
+    print(b.author.name)
+"""
+
+
+def test_it_runs_a_query_and_shows_the_sql(lab_client, lab_lesson):
+    answer = lab_run(
+        lab_client, lab_lesson, "Book.objects.filter(published_year__gte=2020).count()"
+    )
+    assert answer["ok"], answer["error"]
+    assert answer["error"] is None
+    assert answer["result"]["columns"] == ["value"]
+    assert len(answer["queries"]) == 1
+    query = answer["queries"][0]
+    assert 'FROM "lab_book"' in query["sql"] and "2020" in query["sql"]
+    assert query["params"] == [2020]
+    assert query["fingerprint"] and query["ms"] >= 0
+
+
+def test_it_shows_an_n_plus_one_with_its_shape_and_the_fix(lab_client, lab_lesson):
+    answer = lab_run(lab_client, lab_lesson, N_PLUS_ONE)
+    assert answer["ok"], answer["error"]
+    assert len(answer["queries"]) == 21
+    assert len(answer["output"].splitlines()) == 20
+    (repeated,) = answer["repeated"]
+    assert repeated["count"] == 20
+    assert repeated["fingerprint"] == answer["queries"][1]["fingerprint"]
+    assert repeated["hint"] == (
+        "The same query ran 20 times with different parameters: an N+1. "
+        '`select_related("author")` would make it one.'
+    )
+
+
+def test_select_related_makes_it_one_query(lab_client, lab_lesson):
+    code = N_PLUS_ONE.replace("all()", 'select_related("author")')
+    answer = lab_run(lab_client, lab_lesson, code)
+    assert answer["ok"], answer["error"]
+    assert len(answer["queries"]) == 1
+    assert answer["repeated"] == []
+    assert 'INNER JOIN "lab_author"' in answer["queries"][0]["sql"]
+
+
+def test_a_reverse_relation_loop_suggests_prefetch_related(lab_client, lab_lesson):
+    code = "for a in Author.objects.all()[:5]:\n    print(a.books.count())"
+    answer = lab_run(lab_client, lab_lesson, code)
+    assert answer["ok"], answer["error"]
+    assert 'prefetch_related("books")' in answer["repeated"][0]["hint"]
+
+
+def test_a_many_to_many_loop_suggests_prefetch_related(lab_client, lab_lesson):
+    code = "for b in Book.objects.all()[:5]:\n    print([t.name for t in b.tags.all()])"
+    answer = lab_run(lab_client, lab_lesson, code)
+    assert answer["ok"], answer["error"]
+    assert 'prefetch_related("tags")' in answer["repeated"][0]["hint"]
+
+
+def test_the_last_expression_is_the_result_table(lab_client, lab_lesson):
+    answer = lab_run(
+        lab_client, lab_lesson, 'Author.objects.order_by("id").values("id", "name")[:3]'
+    )
+    assert answer["result"]["columns"] == ["id", "name"]
+    assert [row[0] for row in answer["result"]["rows"]] == [1, 2, 3]
+
+
+def test_a_queryset_of_models_is_a_table_of_their_fields(lab_client, lab_lesson):
+    answer = lab_run(lab_client, lab_lesson, 'Book.objects.order_by("id")[:2]')
+    assert answer["result"]["columns"][:3] == ["id", "title", "author_id"]
+    assert answer["result"]["rows"][0][0] == 1
+
+
+def test_print_of_query_shows_the_sql_without_running_it(lab_client, lab_lesson):
+    answer = lab_run(lab_client, lab_lesson, "print(Book.objects.filter(pages__gt=500).query)")
+    assert answer["ok"], answer["error"]
+    assert answer["queries"] == []
+    assert 'FROM "lab_book"' in answer["output"]
+
+
+def test_writes_stay_in_the_learners_sandbox(lab_client, lab_lesson):
+    lab_run(lab_client, lab_lesson, 'Tag.objects.create(name="graphs")')
+    answer = lab_run(lab_client, lab_lesson, "Tag.objects.count()")
+    assert answer["result"]["rows"] == [[13]]
+    response = lab_client.post(
+        "/api/sandbox/reset", {"lesson": lab_lesson.ref}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    answer = lab_run(lab_client, lab_lesson, "Tag.objects.count()")
+    assert answer["result"]["rows"] == [[12]]
+
+
+def test_an_error_names_its_line(lab_client, lab_lesson):
+    answer = lab_run(lab_client, lab_lesson, "x = 1\nBook.objects.get(pk=99999)")
+    assert not answer["ok"]
+    assert answer["error"]["type"] == "DoesNotExist"
+    assert answer["error"]["line"] == 2
+
+
+def test_each_statement_can_be_explained(lab_client, lab_lesson):
+    answer = lab_run(lab_client, lab_lesson, N_PLUS_ONE)
+    sql = answer["queries"][1]["sql"]
+    response = lab_client.post(
+        "/api/sandbox/explain",
+        {"lesson": lab_lesson.ref, "sql": sql},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    explained = response.json()
+    assert explained["ok"], explained
+    assert "lab_author" in explained["text"]
+
+
+def test_code_must_be_a_string(lab_client, lab_lesson):
+    response = lab_client.post(
+        "/api/lab/run", {"lesson": lab_lesson.ref, "code": 5}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "code" in response.json()["error"]
+
+
+def test_a_lesson_without_a_lab_is_refused(lab_client, lab_settings, lab_track):
+    sql_lesson = Lesson.objects.create(track=lab_track, slug="sql", step=2, title="Reading")
+    response = lab_client.post(
+        "/api/lab/run", {"lesson": sql_lesson.ref, "code": "1"}, content_type="application/json"
+    )
+    assert response.status_code == 400
