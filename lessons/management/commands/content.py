@@ -7,7 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from lessons.content import TRACK_FILE, CheckResult, ContentError, _display, check_tree
+from lessons.content import TRACK_FILE, CheckResult, ContentError, check_tree, display_path
 from lessons.sync import sync_content
 
 
@@ -17,7 +17,7 @@ def sandbox_checks(content_dir: Path, result: CheckResult) -> list[ContentError]
     (plan checks included), and every runnable example runs. Only valid lessons are run."""
     from sandbox.lesson_checks import check_lessons
 
-    display = {lesson.path: _display(content_dir, lesson.path) for lesson in result.lessons}
+    display = {lesson.path: display_path(content_dir, lesson.path) for lesson in result.lessons}
     workers = settings.SANDBOX_CHECK_WORKERS
     return check_lessons(result.lessons, content_dir, display, workers=workers)
 

@@ -1,0 +1,265 @@
+"""One lesson file → a validated, rendered `LessonSpec`: front matter, body and blocks."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import math
+import re
+from typing import Any
+
+from django.template.loader import render_to_string
+from markdown_it.token import Token
+
+from lessons.content.blocks import BLOCKS, LessonFile, text_of
+from lessons.content.markdown import MARKDOWN, is_language, plain_text
+from lessons.content.specs import (
+    BLOCK_TYPES,
+    FIXTURES_FOLDER,
+    LESSON_FILE,
+    LEVELS,
+    MODEL_MODULE,
+    MODELS_FOLDER,
+    MODES,
+    OPTIONAL_KEYS,
+    RENDER_VERSION,
+    REQUIRED_KEYS,
+    RUNNABLE_MODES,
+    SANDBOX_LANGUAGES,
+    WORDS_PER_MINUTE,
+    ContentError,
+    LessonSpec,
+)
+from lessons.content.yaml_lines import LineDict, YamlProblem, load_yaml
+
+
+def _front_matter(
+    lesson: LessonFile,
+    tokens: list[Token],
+    fixtures: set[str] | None,
+    lab_models: set[str] | None = None,
+) -> dict[str, Any] | None:
+    if not tokens or tokens[0].type != "front_matter":
+        lesson.error(1, "the file must start with YAML front matter between `---` lines")
+        return None
+    data = load_yaml(tokens[0].content)
+    if isinstance(data, YamlProblem):
+        lesson.error(2 + data.line, data.message)
+        return None
+    if not isinstance(data, LineDict):
+        lesson.error(1, "the front matter must be a YAML mapping")
+        return None
+    base = 2  # the line after the opening `---`
+    for key in data:
+        if key not in REQUIRED_KEYS and key not in OPTIONAL_KEYS:
+            lesson.error(base + data.line_of(key), f"unknown front-matter key {key!r}")
+    for key in REQUIRED_KEYS:
+        if key not in data or data[key] is None or text_of(data[key]) == "":
+            lesson.error(1, f"missing front-matter key {key!r}")
+    values: dict[str, Any] = {}
+
+    def check(key: str, ok: bool, message: str) -> None:
+        if key in data and data[key] is not None:
+            if ok:
+                values[key] = data[key]
+            else:
+                lesson.error(base + data.line_of(key), message)
+
+    get = data.get
+    check("title", isinstance(get("title"), str), "`title` must be text")
+    step = get("step")
+    check(
+        "step",
+        isinstance(step, int) and not isinstance(step, bool) and step >= 1,
+        "`step` must be a whole number from 1",
+    )
+    check("level", get("level") in LEVELS, f"`level` must be one of {', '.join(LEVELS)}")
+    check("mode", get("mode") in MODES, f"`mode` must be one of {', '.join(MODES)}")
+    check(
+        "reviewed",
+        isinstance(get("reviewed"), datetime.date),
+        "`reviewed` must be a date written YYYY-MM-DD",
+    )
+    version = get("version")
+    check(
+        "version",
+        isinstance(version, int) and not isinstance(version, bool) and version >= 1,
+        "`version` must be a whole number from 1",
+    )
+    check("summary", isinstance(get("summary"), str), "`summary` must be text")
+    topics = get("discussion", [])
+    check(
+        "discussion",
+        isinstance(topics, list) and all(text_of(t) for t in topics),
+        "`discussion` must be a list of topics",
+    )
+    languages = get("sandbox_languages", [])
+    check(
+        "sandbox_languages",
+        isinstance(languages, list) and all(lang in SANDBOX_LANGUAGES for lang in languages),
+        f"`sandbox_languages` must be a list of: {', '.join(SANDBOX_LANGUAGES)}",
+    )
+    fixture = get("fixture")
+    if fixture is not None:
+        if not isinstance(fixture, str) or "/" in fixture or not fixture.endswith(".sql"):
+            lesson.error(
+                base + data.line_of("fixture"), "`fixture` must be a file name like shop.sql"
+            )
+        elif fixtures is not None and fixture not in fixtures:
+            lesson.error(
+                base + data.line_of("fixture"),
+                f"fixture file {FIXTURES_FOLDER}/{fixture} does not exist",
+            )
+        else:
+            values["fixture"] = fixture
+    if get("mode") in RUNNABLE_MODES and not fixture:
+        lesson.error(1, f"`mode: {get('mode')}` needs a `fixture`")
+    models = get("models")
+    if get("mode") == "django_lab":
+        if "sandbox_languages" in data:
+            lesson.error(
+                base + data.line_of("sandbox_languages"),
+                "`sandbox_languages` is not allowed with `mode: django_lab`",
+            )
+        if models is None:
+            lesson.error(1, "`mode: django_lab` needs `models` (a module in content/models/)")
+        elif not isinstance(models, str) or not MODEL_MODULE.match(models):
+            lesson.error(
+                base + data.line_of("models"),
+                "`models` must be a module name like library (content/models/library.py)",
+            )
+        elif lab_models is not None and models not in lab_models:
+            lesson.error(
+                base + data.line_of("models"),
+                f"model module {MODELS_FOLDER}/{models}.py does not exist",
+            )
+        else:
+            values["models"] = models
+    elif models is not None:
+        lesson.error(base + data.line_of("models"), "`models` needs `mode: django_lab`")
+    values["_step_line"] = base + data.line_of("step")
+    return values
+
+
+def parse_lesson(
+    text: str,
+    path: str,
+    *,
+    display_path: str | None = None,
+    lesson_urls: dict[str, str] | None = None,
+    fixtures: set[str] | None = None,
+    lab_models: set[str] | None = None,
+) -> tuple[LessonSpec | None, list[ContentError]]:
+    """Parse, validate and render one lesson.
+
+    `path` is relative to the content folder ("postgresql/03-indexes.md"); messages use
+    `display_path` (default: path). `lesson_urls` maps lesson paths to their URLs, for links;
+    `fixtures` is the set of fixture file names, or None not to check them.
+    """
+    display = display_path or path
+    lesson = LessonFile(path, display, lesson_urls or {})
+    track, _, name = path.rpartition("/")
+    match = LESSON_FILE.match(name)
+    if not track or not match:
+        lesson.error(
+            1, "lesson files are named <track>/<NN>-<slug>.md, e.g. postgresql/01-intro.md"
+        )
+        return None, lesson.errors
+
+    env: dict[str, Any] = {}
+    tokens = MARKDOWN.parse(text, env)
+    meta = _front_matter(lesson, tokens, fixtures, lab_models)
+    if meta is None:
+        return None, lesson.errors
+    # With bad front-matter values, go on with stand-ins so that the body is checked too.
+    step = meta.get("step", int(match["step"]))
+    if step != int(match["step"]):
+        lesson.error(
+            meta["_step_line"],
+            f"step {step} does not match the file name's number {match['step']}",
+        )
+    spec = LessonSpec(
+        path=path,
+        track=track,
+        slug=match["slug"],
+        step=step,
+        title=meta.get("title", "").strip(),
+        level=meta.get("level", LEVELS[0]),
+        mode=meta.get("mode", MODES[1] if meta.get("fixture") else MODES[0]),
+        reviewed=meta.get("reviewed", datetime.date.today()),
+        version=meta.get("version", 1),
+        summary=meta.get("summary", "").strip(),
+        discussion=[text_of(topic) for topic in meta.get("discussion", [])],
+        fixture=meta.get("fixture", ""),
+        sandbox_languages=list(meta.get("sandbox_languages", [])),
+        source_hash=source_hash(text),
+        lab_models=meta.get("models", ""),
+        line_of_step=meta["_step_line"],
+    )
+
+    toc: list[dict[str, Any]] = []
+    has_body = False
+    for token in tokens:
+        line = token.map[0] + 1 if token.map else 1
+        if token.type == "heading_open":
+            if token.tag == "h1":
+                lesson.error(line, "use `##` headings: the title comes from the front matter")
+            elif token.tag in ("h2", "h3"):
+                toc.append(
+                    {"id": token.attrs.get("id", ""), "level": int(token.tag[1]), "line": line}
+                )
+        if token.type in ("inline", "fence", "code_block", "table_open"):
+            has_body = has_body or token.type != "inline" or bool(token.content.strip())
+        if token.type != "fence":
+            continue
+        word = token.info.strip().split(maxsplit=1)[0] if token.info.strip() else ""
+        if word in BLOCKS:
+            render_block(lesson, token, word, spec)
+        elif not is_language(word):
+            lesson.error(
+                line,
+                f"unknown block type {word!r} (blocks: {', '.join(BLOCK_TYPES)}; "
+                "or a language such as sql, python, shell)",
+            )
+    if not has_body:
+        lesson.error(len(tokens[0].content.splitlines()) + 3, "the lesson has no body")
+    lesson.fix_links(tokens)
+    # Titles of headings as plain text, read after the whole walk filled in the inline tokens.
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.tag in ("h2", "h3"):
+            entry = next(e for e in toc if e["id"] == token.attrs.get("id", ""))
+            entry["title"] = plain_text([tokens[index + 1]]).strip()
+    if lesson.errors:
+        return None, sorted(lesson.errors, key=lambda error: error.line)
+
+    spec.body_html = MARKDOWN.renderer.render(tokens, MARKDOWN.options, env)
+    body_text = plain_text(tokens)
+    text = body_text + "\n" + "\n".join(lesson.public_text)
+    spec.body_text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    spec.toc = [{key: entry[key] for key in ("id", "title", "level")} for entry in toc]
+    words = len(spec.body_text.split())
+    spec.reading_minutes = max(1, math.ceil(words / WORDS_PER_MINUTE))
+    return spec, []
+
+
+def render_block(lesson: LessonFile, token: Token, word: str, spec: LessonSpec) -> None:
+    line = token.map[0] + 1 if token.map else 1
+    base = line + 1  # YAML line 0 is the line after the opening fence
+    if not token.content.strip():
+        lesson.error(line, f"empty {word} block")
+        return
+    data = load_yaml(token.content)
+    if isinstance(data, YamlProblem):
+        lesson.error(base + data.line, f"{word} block: {data.message}")
+        return
+    if not isinstance(data, LineDict):
+        lesson.error(line, f"the {word} block must be a YAML mapping (see content/README.md)")
+        return
+    context = BLOCKS[word](lesson, data, base, spec)
+    if context is None:
+        return
+    token.meta["block_html"] = render_to_string(f"lessons/_blocks.html#{word}", context)
+
+
+def source_hash(text: str) -> str:
+    return hashlib.sha256(f"{RENDER_VERSION}\0{text}".encode()).hexdigest()

@@ -1,0 +1,196 @@
+"""A content folder → tracks, lessons and every error: what `content check` and `content sync`
+read, and the staff preview.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from lessons.content.blocks import LessonFile, check_keys, text_of
+from lessons.content.lesson_file import parse_lesson, source_hash
+from lessons.content.specs import (
+    FIXTURES_FOLDER,
+    LESSON_FILE,
+    MODELS_FOLDER,
+    SLUG,
+    TRACK_FILE,
+    TRACK_KEYS,
+    CheckResult,
+    ContentError,
+    LessonSpec,
+    TrackSpec,
+)
+from lessons.content.yaml_lines import LineDict, YamlProblem, load_yaml
+
+# -- Tracks and trees ------------------------------------------------------------------------
+
+
+def parse_track(
+    text: str, path: str, display_path: str | None = None
+) -> tuple[TrackSpec | None, list[ContentError]]:
+    """Parse `<track>/track.yml`."""
+    display = display_path or path
+    lesson = LessonFile(path, display, {})
+    data = load_yaml(text)
+    if isinstance(data, YamlProblem):
+        lesson.error(1 + data.line, data.message)
+        return None, lesson.errors
+    if not isinstance(data, LineDict):
+        lesson.error(1, "track.yml must be a YAML mapping with title, summary and order")
+        return None, lesson.errors
+    check_keys(lesson, data, 1, "track.yml", TRACK_KEYS)
+    order = data.get("order")
+    if "order" in data and (not isinstance(order, int) or isinstance(order, bool)):
+        lesson.error(1 + data.line_of("order"), "`order` must be a whole number")
+    if lesson.errors:
+        return None, lesson.errors
+    slug = path.split("/")[0]
+    return (
+        TrackSpec(
+            slug=slug,
+            title=text_of(data["title"]),
+            summary=text_of(data["summary"]),
+            order=order,
+            path=path,
+            source_hash=source_hash(text),
+        ),
+        [],
+    )
+
+
+def lesson_url(track: str, slug: str) -> str:
+    return f"/learn/{track}/{slug}/"
+
+
+def lesson_files(content_dir: Path) -> list[str]:
+    """Every lesson file under content_dir, as paths relative to it ("track/NN-slug.md")."""
+    found = []
+    for path in sorted(content_dir.glob("*/*.md")):
+        if path.parent.name != FIXTURES_FOLDER and not path.parent.name.startswith("."):
+            found.append(path.relative_to(content_dir).as_posix())
+    return found
+
+
+def display_path(content_dir: Path, relative: str) -> str:
+    path = content_dir / relative
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def check_tree(content_dir: Path, only: Iterable[str] | None = None) -> CheckResult:
+    """Validate and render a content folder (or `only` some of its lesson files).
+
+    Links and duplicates are checked against every lesson file of the folder, so checking
+    one file still finds a link to a lesson that does not exist.
+    """
+    content_dir = Path(content_dir)
+    files = lesson_files(content_dir)
+    fixtures_dir = content_dir / FIXTURES_FOLDER
+    fixtures = {p.name for p in fixtures_dir.glob("*.sql")} if fixtures_dir.is_dir() else set()
+    urls = {}
+    for relative in files:
+        match = LESSON_FILE.match(relative.rpartition("/")[2])
+        if match:
+            urls[relative] = lesson_url(relative.split("/")[0], match["slug"])
+    result = CheckResult(tracks={}, lessons=[], errors=[], lesson_files=set(files))
+
+    track_names = sorted({relative.split("/")[0] for relative in files})
+    for track in track_names:
+        track_path = f"{track}/{TRACK_FILE}"
+        display = display_path(content_dir, track_path)
+        if not SLUG.match(track):
+            result.errors.append(ContentError(display, 1, f"track folder {track!r} is not a slug"))
+            result.invalid_tracks.add(track)
+            continue
+        if not (content_dir / track_path).is_file():
+            result.errors.append(
+                ContentError(display, 1, "missing track.yml (title, summary, order)")
+            )
+            result.invalid_tracks.add(track)
+            continue
+        spec, errors = parse_track((content_dir / track_path).read_text(), track_path, display)
+        result.errors += errors
+        if spec:
+            result.tracks[track] = spec
+        else:
+            result.invalid_tracks.add(track)
+
+    selected = set(only) if only is not None else set(files)
+    parsed: list[LessonSpec] = []
+    lesson_errors: list[ContentError] = []
+    # Every file is parsed, even with `only`, so duplicates across files are still found.
+    for relative in files:
+        spec, errors = parse_lesson(
+            (content_dir / relative).read_text(),
+            relative,
+            display_path=display_path(content_dir, relative),
+            lesson_urls=urls,
+            fixtures=fixtures,
+            lab_models=_model_modules(content_dir),
+        )
+        lesson_errors += [error for error in errors if relative in selected]
+        if spec:
+            parsed.append(spec)
+    kept = _without_duplicates(content_dir, parsed, lesson_errors, selected)
+    result.errors += lesson_errors
+    result.lessons = [spec for spec in kept if spec.path in selected]
+    return result
+
+
+def _without_duplicates(
+    content_dir: Path, lessons: list[LessonSpec], errors: list[ContentError], selected: set[str]
+) -> list[LessonSpec]:
+    """Drop lessons that share a step or a slug with an earlier file of their track.
+
+    The first file (in name order) keeps its place; the later ones are reported (when they are
+    among the `selected` files) and not published.
+    """
+    seen_steps: dict[tuple[str, int], str] = {}
+    seen_slugs: dict[tuple[str, str], str] = {}
+    kept = []
+    for spec in sorted(lessons, key=lambda spec: spec.path):
+        display = display_path(content_dir, spec.path)
+        problems = []
+        first = seen_steps.setdefault((spec.track, spec.step), spec.path)
+        if first != spec.path:
+            problems.append(
+                ContentError(
+                    display, spec.line_of_step, f"duplicate step {spec.step} (also in {first})"
+                )
+            )
+        first = seen_slugs.setdefault((spec.track, spec.slug), spec.path)
+        if first != spec.path:
+            problems.append(
+                ContentError(display, 1, f"duplicate slug {spec.slug!r} (also in {first})")
+            )
+        if problems:
+            errors.extend(problems if spec.path in selected else [])
+        else:
+            kept.append(spec)
+    return kept
+
+
+def preview_lesson(
+    content_dir: Path, path: str, text: str
+) -> tuple[LessonSpec | None, list[ContentError]]:
+    """Parse a draft as if it were the file content_dir/path (links and fixture checked)."""
+    content_dir = Path(content_dir)
+    urls = {}
+    for relative in [*lesson_files(content_dir), path]:
+        match = LESSON_FILE.match(relative.rpartition("/")[2])
+        if match:
+            urls[relative] = lesson_url(relative.split("/")[0], match["slug"])
+    fixtures_dir = content_dir / FIXTURES_FOLDER
+    fixtures = {p.name for p in fixtures_dir.glob("*.sql")} if fixtures_dir.is_dir() else set()
+    return parse_lesson(
+        text, path, lesson_urls=urls, fixtures=fixtures, lab_models=_model_modules(content_dir)
+    )
+
+
+def _model_modules(content_dir: Path) -> set[str]:
+    """The lab model modules (content/models/<name>.py) a django_lab lesson may name."""
+    folder = content_dir / MODELS_FOLDER
+    return {p.stem for p in folder.glob("*.py")} if folder.is_dir() else set()

@@ -1,0 +1,62 @@
+"""YAML with line numbers: every mapping remembers the line of each key, so an error in a
+block names the line an instructor must fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+# -- YAML with line numbers ------------------------------------------------------------------
+
+
+class LineDict(dict):
+    line = 0
+    key_lines: dict[str, int]
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    mapping = LineDict(loader.construct_mapping(node, deep=True))
+    mapping.line = node.start_mark.line
+    mapping.key_lines = {
+        str(key_node.value): key_node.start_mark.line for key_node, _ in node.value
+    }
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+class YamlProblem(Exception):
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def load_yaml(text: str) -> Any:
+    """YAML → data whose mappings know their lines (0-based, relative to `text`)."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line if mark else 0
+        return YamlProblem(line, f"invalid YAML: {exc.problem or exc.context}")
+    except yaml.YAMLError as exc:
+        return YamlProblem(0, f"invalid YAML: {exc}")
