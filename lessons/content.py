@@ -33,7 +33,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 # Bump when rendering changes, so that `content sync` re-renders files whose text did not change.
-RENDER_VERSION = "4"
+RENDER_VERSION = "5"
 
 LESSON_FILE = re.compile(r"^(?P<step>\d{2,3})-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
 TRACK_FILE = "track.yml"
@@ -269,6 +269,16 @@ def _render_fence(self, tokens: list[Token], idx: int, options, env) -> str:
     return code_block_html(token.content, language)
 
 
+def _table_alignment_as_classes(state) -> None:
+    """An aligned table column comes out of markdown-it as `style="text-align:…"`, which the
+    Content-Security-Policy does not allow; an `align-…` class in site.css does the same."""
+    for token in state.tokens:
+        if token.type in ("th_open", "td_open"):
+            style = token.attrs.pop("style", None)
+            if isinstance(style, str) and style.startswith("text-align:"):
+                token.attrSet("class", "align-" + style.removeprefix("text-align:"))
+
+
 def _new_markdown() -> MarkdownIt:
     md = (
         MarkdownIt("commonmark", {"html": False})
@@ -276,6 +286,7 @@ def _new_markdown() -> MarkdownIt:
         .use(front_matter_plugin)
         .use(anchors_plugin, min_level=2, max_level=3, slug_func=_slugify_heading)
     )
+    md.core.ruler.push("table_alignment_as_classes", _table_alignment_as_classes)
     md.add_render_rule("fence", _render_fence)
     return md
 
