@@ -4,6 +4,7 @@ headers, with DEBUG on and off, and the CSRF cookie is out of reach of script.""
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
 from lessons import page_cache
 from lessons.models import Lesson, Thread, Track
@@ -110,6 +111,15 @@ def test_it_sends_both_policies_on_an_htmx_fragment(client, site):
     response = client.get("/search/?q=vacuum", headers={"HX-Request": "true"})
     assert response.status_code == 200
     assert b"<html" not in response.content
+    assert csp_of(response) == EXPECTED_CSP
+    assert_permissions_policy(response)
+
+
+@pytest.mark.urls("tests.outage_urls")
+@pytest.mark.parametrize(("url", "status"), [("/outage/page/", 503), ("/outage/bug/", 500)])
+def test_it_sends_both_policies_on_the_outage_and_error_pages(db, url, status):
+    response = Client(raise_request_exception=False).get(url)
+    assert response.status_code == status
     assert csp_of(response) == EXPECTED_CSP
     assert_permissions_policy(response)
 
