@@ -69,10 +69,62 @@ def browser():
         instance.close()
 
 
+# Runs in every document before its own scripts, through the DevTools protocol, so the
+# Content-Security-Policy does not apply to it; the binding it calls is Playwright's.
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "inline code"} ` +
+    `(${event.sourceFile || event.documentURI}:${event.lineNumber})`
+  );
+});
+"""
+
+
+def _watch_csp(context, violations: list[str]) -> None:
+    """Add every Content-Security-Policy violation in `context`'s pages to `violations`: the
+    pages' `securitypolicyviolation` events and Chromium's console messages about the policy."""
+    context.expose_binding("reportCspViolation", lambda _source, text: violations.append(text))
+    context.add_init_script(_REPORT_CSP_VIOLATIONS)
+
+    def console(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"console: {message.text}")
+
+    context.on("console", console)
+
+
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+def csp_violations() -> list[str]:
+    """The Content-Security-Policy violations seen in the browser contexts of `new_context`
+    (and so of `page`), as readable lines. A test that expects one clears the list."""
+    return []
+
+
+@pytest.fixture
+def new_context(browser, live_server, csp_violations):
+    """Opens browser contexts on the live server (a second visitor: `new_context()`), watched
+    for Content-Security-Policy violations. They are closed after the test, which fails if
+    the browser saw any violation."""
+    contexts = []
+
+    def open_context(**options):
+        options = {"base_url": live_server.url, **options}
+        context = browser.new_context(**options)
+        _watch_csp(context, csp_violations)
+        contexts.append(context)
+        return context
+
+    yield open_context
+    for context in contexts:
+        for tab in context.pages[:1]:
+            tab.wait_for_timeout(50)  # lets the last reports reach Python
+        context.close()
+    assert csp_violations == [], "Content-Security-Policy violations in the browser"
+
+
+@pytest.fixture
+def page(new_context):
+    context = new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
+    return context.new_page()

@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django_htmx",
     "template_partials",
+    "csp",
     "config",
     "lessons",
     "sandbox",
@@ -64,6 +66,9 @@ MIDDLEWARE = [
     "sandbox.middleware.ReleaseSandboxSlotMiddleware",
     "config.logs.RequestLogMiddleware",
     # A database outage in a view answers 503, not a traceback (see config/unavailable.py).
+    # Security headers on every response, the 503 page of a database outage included.
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "config.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -263,6 +268,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# No script reads the cookie: htmx sends the token from <body hx-headers>, forms post it.
+CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 60 * 60 * 24 * 30)
 if not DEBUG:
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
@@ -275,6 +282,53 @@ if not DEBUG:
 
 # Django's debug pages hide every credential, also in settings named *_URL (config/debug_page.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "config.debug_page.CredentialsFilter"
+
+# Content-Security-Policy (django-csp). No template has inline script, style or event handlers,
+# and htmx runs no script from a swapped fragment and evaluates nothing (its <meta name=
+# "htmx-config"> in base.html), so everything comes from the site's own files. A lesson's SQL or
+# a discussion post that got past the sanitiser still cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    }
+}
+# Permissions-Policy (django-permissions-policy): the site uses none of these browser features,
+# so no page (or anything injected into one) can ask for them. The clipboard stays allowed for
+# the copy buttons. Only features Chromium knows: it logs an error for each unknown one (such
+# as interest-cohort, FLoC, gone since browsing-topics replaced it, and bluetooth on Linux).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "local-fonts",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 SILENCED_SYSTEM_CHECKS = [
     # HSTS preload is a one-way door; leave it to whoever deploys to opt in.

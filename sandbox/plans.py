@@ -43,6 +43,7 @@ SCAN_TYPES = {
     "WorkTable Scan",
 }
 INDEX_SCAN_TYPES = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
+PLAN_INDENT_LEVELS = 12
 
 
 @dataclass
@@ -77,6 +78,12 @@ class PlanNode:
     @property
     def never_executed(self) -> bool:
         return self.loops == 0
+
+    @property
+    def indent(self) -> int:
+        """The depth the plan view indents the node by (sandbox.css has a rule for each, as
+        the Content-Security-Policy allows no style attribute); deeper nodes line up at the last."""
+        return min(self.depth, PLAN_INDENT_LEVELS)
 
     @property
     def label(self) -> str:

@@ -62,6 +62,16 @@ def _render_fence(self, tokens: list[Token], idx: int, options, env) -> str:
     return code_block_html(token.content, language)
 
 
+def _table_alignment_as_classes(state) -> None:
+    """An aligned table column comes out of markdown-it as `style="text-align:…"`, which the
+    Content-Security-Policy does not allow; an `align-…` class in site.css does the same."""
+    for token in state.tokens:
+        if token.type in ("th_open", "td_open"):
+            style = token.attrs.pop("style", None)
+            if isinstance(style, str) and style.startswith("text-align:"):
+                token.attrSet("class", "align-" + style.removeprefix("text-align:"))
+
+
 def _new_markdown() -> MarkdownIt:
     md = (
         MarkdownIt("commonmark", {"html": False})
@@ -69,6 +79,7 @@ def _new_markdown() -> MarkdownIt:
         .use(front_matter_plugin)
         .use(anchors_plugin, min_level=2, max_level=3, slug_func=slugify_heading)
     )
+    md.core.ruler.push("table_alignment_as_classes", _table_alignment_as_classes)
     md.add_render_rule("fence", _render_fence)
     return md
 

@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_it_keeps_a_visitors_progress_through_sign_up_and_on_another_browser(
-    page, browser, live_server, course
+    page, new_context, course
 ):
     page.goto("/learn/sql/lesson-1/")
     header = page.locator("#lesson-progress")
@@ -52,7 +52,7 @@ def test_it_keeps_a_visitors_progress_through_sign_up_and_on_another_browser(
     expect(page.locator("#lesson-progress")).to_contain_text("67% through track")
     expect_same_progress(page)
 
-    other = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    other = new_context(viewport={"width": 1280, "height": 900})
     laptop = other.new_page()
     laptop.goto("/accounts/login/")
     laptop.get_by_label("Username").fill("margo")

@@ -137,6 +137,15 @@ def test_it_does_not_render_raw_html():
     assert "<script>" not in lesson.body_html
 
 
+def test_it_aligns_table_columns_with_classes_not_inline_styles():
+    # The Content-Security-Policy (style-src 'self') would drop a style attribute.
+    head = example_lesson().split("---\n\n", 1)[0] + "---\n\n"
+    lesson, _ = parse(head + "| name | rows |\n| :-- | --: |\n| t | 10 |\n")
+    assert '<th class="align-left">name</th>' in lesson.body_html
+    assert '<td class="align-right">10</td>' in lesson.body_html
+    assert "style=" not in lesson.body_html
+
+
 def test_it_accepts_the_published_content():
     result = check_tree(settings.BASE_DIR / "content")
     assert result.errors == []

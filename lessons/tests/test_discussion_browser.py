@@ -22,7 +22,7 @@ def _log_in(page, username: str, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def test_it_runs_no_payload(page, lesson, learner, settings):
+def test_it_runs_no_payload(page, lesson, learner, settings, csp_violations):
     settings.DISCUSSION_THREADS_PER_PAGE = 1000
     for payload in XSS_PAYLOADS:
         Thread.objects.start(lesson=lesson, author=learner, title=payload[:150], body=payload)
@@ -45,9 +45,13 @@ def test_it_runs_no_payload(page, lesson, learner, settings):
         button.click()
     page.wait_for_timeout(300)
     assert dialogs == []
+    # Nor did anything try to (the policy would have refused it and said so).
+    assert csp_violations == []
 
 
-def test_it_asks_answers_and_notifies(page, browser, live_server, lesson, learner, other_learner):
+def test_it_asks_answers_and_notifies(
+    page, new_context, lesson, learner, other_learner, csp_violations
+):
     # Ada, signed out, is sent to log in and comes back to the discussion.
     page.goto(DISCUSSION_URL)
     expect(page.get_by_text("No discussion yet. Be the first to ask a question.")).to_be_visible()
@@ -69,7 +73,7 @@ def test_it_asks_answers_and_notifies(page, browser, live_server, lesson, learne
     expect(thread.locator("strong")).to_have_text("locked")
 
     # Bob, in his own browser, replies and then edits his reply in place.
-    bob_context = browser.new_context(base_url=live_server.url)
+    bob_context = new_context()
     bob = bob_context.new_page()
     bob.goto("/accounts/login/?next=" + DISCUSSION_URL)
     _log_in(bob, "bob", "battery-staple-42")
@@ -111,3 +115,4 @@ def test_it_asks_answers_and_notifies(page, browser, live_server, lesson, learne
     expect(bob.get_by_text("Thanks, that worked.")).to_be_visible()
     expect(bob.locator(".notifications-link .notification-badge")).to_have_text("1")
     bob_context.close()
+    assert csp_violations == []  # the whole loop works under the Content-Security-Policy

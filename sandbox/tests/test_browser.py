@@ -8,10 +8,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page(browser, live_server, shop_lesson):
-    context = browser.new_context(base_url=live_server.url)
-    yield context.new_page()
-    context.close()
+def page(new_context, shop_lesson):
+    return new_context().new_page()
 
 
 def test_it_runs_with_ctrl_enter_and_keeps_the_query(page, shop_lesson):

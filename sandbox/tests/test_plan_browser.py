@@ -19,15 +19,13 @@ LESSON = "/learn/postgresql/btree-indexes/"
 
 
 @pytest.fixture
-def page(browser, live_server, settings):
+def page(new_context, settings):
     settings.SANDBOX_FIXTURES_DIR = Path(django_settings.BASE_DIR) / "content" / "fixtures"
     settings.SANDBOX_STATEMENT_TIMEOUT_MS = 5000
     settings.SANDBOX_RUN_TIMEOUT_MS = 8000
     settings.SANDBOX_DISK_LIMIT_MB = 100  # the lesson's 100,000 users are over the tests' 5 MB
     call_command("content", "sync", stdout=io.StringIO())
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    yield context.new_page()
-    context.close()
+    return new_context(viewport={"width": 1280, "height": 900}).new_page()
 
 
 def shoot(element, name: str) -> None:

@@ -184,3 +184,8 @@ def test_it_compares_a_plan_before_and_after_an_index(explain):
         change.scan_changes == [("Seq Scan on t", "Bitmap Heap Scan on t")]
         or change.scan_changes[0][0] == "Seq Scan on t"
     )
+
+
+def test_it_indents_deep_nodes_no_further_than_the_plan_view_can():
+    assert plans.PlanNode(id=1, depth=3, node_type="Sort").indent == 3
+    assert plans.PlanNode(id=2, depth=40, node_type="Seq Scan").indent == plans.PLAN_INDENT_LEVELS

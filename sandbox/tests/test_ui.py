@@ -61,3 +61,12 @@ def test_it_says_sandbox_unavailable_when_the_server_is_down(client, shop_lesson
     assert "disabled" in page
     assert response.status_code == 503
     assert "Sandbox unavailable" in response.content.decode()
+
+
+def test_it_indents_plan_nodes_without_a_style_attribute(client, shop_lesson):
+    # The Content-Security-Policy (style-src 'self') would drop a style attribute.
+    sql = "SELECT * FROM items ORDER BY note LIMIT 3"
+    page = _htmx(client, "explain", shop_lesson, sql).content.decode()
+    assert 'class="plan-node' in page
+    assert 'data-indent="0"' in page and 'data-indent="2"' in page
+    assert "style=" not in page

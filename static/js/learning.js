@@ -20,7 +20,6 @@
 
     document.querySelectorAll("form.quiz-question[data-question]").forEach((form) => {
       const key = form.dataset.question;
-      form.removeAttribute("onsubmit");
       form.setAttribute("hx-post", urlFor("quizUrl", key));
       form.setAttribute("hx-target", "this");
       form.setAttribute("hx-swap", "outerHTML");
@@ -38,7 +37,6 @@
 
     document.querySelectorAll("form.selfcheck-item[data-selfcheck]").forEach((form) => {
       const key = form.dataset.selfcheck;
-      form.removeAttribute("onsubmit");
       form.addEventListener("submit", (event) => event.preventDefault());
       const button = form.querySelector("button[type=submit]");
       const actions = button && button.closest(".quiz-actions");
