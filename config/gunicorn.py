@@ -9,7 +9,7 @@ import gc
 import multiprocessing
 import os
 
-from config.env import gunicorn_threads
+from config.infra.env import gunicorn_threads
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # A sandbox run spends most of its time waiting on the two databases: threads overlap those

@@ -1,4 +1,4 @@
-"""Site-wide records: the counters behind ``/metrics`` (see config/metrics.py)."""
+"""Site-wide records: the counters behind ``/metrics`` (see config/infra/metrics.py)."""
 
 from __future__ import annotations
 

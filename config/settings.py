@@ -12,8 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded
-from config.env import envbool, envint, envlist, envstr, gunicorn_threads
+from config.infra import embedded
+from config.infra.env import envbool, envint, envlist, envstr, gunicorn_threads
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = embedded.data_dir()
@@ -62,9 +62,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: a sandbox run's slot is freed after whichever response leaves the site.
     "sandbox.middleware.ReleaseSandboxSlotMiddleware",
-    "config.logs.RequestLogMiddleware",
-    # A database outage in a view answers 503, not a traceback (see config/unavailable.py).
-    "config.unavailable.DatabaseUnavailableMiddleware",
+    "config.infra.logs.RequestLogMiddleware",
+    # A database outage in a view answers 503, not a traceback (see config/infra/unavailable.py).
+    "config.infra.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -129,11 +129,11 @@ def _app_database() -> dict:
         url = embedded.server("app").ensure() if embedded.autostart() else _embedded_url("app")
     config = _database_from_url(variable, url)
     config["CONN_MAX_AGE"] = 0  # the pool below keeps connections; Django must not.
-    # Django's backend, but a pooled connection is checked without a round trip (config/db).
-    config["ENGINE"] = "config.db"
+    # Django's backend, but a pooled connection is checked without a round trip (config/infra/db).
+    config["ENGINE"] = "config.infra.db"
     # With a pool, Django turns this into the pool's `check`: after the database restarts,
     # the idle connections in the pool are dead, so each is tested as it is handed out
-    # (config/pool_check.py) and replaced if dead, and no request gets a dead one.
+    # (config/infra/pool_check.py) and replaced if dead, and no request gets a dead one.
     config["CONN_HEALTH_CHECKS"] = envbool("DB_POOL_CHECK", True)
     config.setdefault("OPTIONS", {})
     config["OPTIONS"].update(
@@ -188,7 +188,7 @@ CACHES = {
         "LOCATION": "querylab_cache",
     }
 }
-SESSION_ENGINE = "config.sessions"  # Django's db sessions, fewer round trips
+SESSION_ENGINE = "config.infra.sessions"  # Django's db sessions, fewer round trips
 
 # -- Auth -----------------------------------------------------------------------------------
 
@@ -273,8 +273,9 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
 
-# Django's debug pages hide every credential, also in settings named *_URL (config/debug_page.py).
-DEFAULT_EXCEPTION_REPORTER_FILTER = "config.debug_page.CredentialsFilter"
+# Django's debug pages hide every credential, also in settings named *_URL
+# (config/infra/debug_page.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.infra.debug_page.CredentialsFilter"
 
 SILENCED_SYSTEM_CHECKS = [
     # HSTS preload is a one-way door; leave it to whoever deploys to opt in.
@@ -291,7 +292,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "config.logs.JsonFormatter"},
+        "json": {"()": "config.infra.logs.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
@@ -331,8 +332,8 @@ SANDBOX_QUEUE_LENGTH = envint("SANDBOX_QUEUE_LENGTH", 64)
 # 250 ms a few of them (0-7 in 3,000 runs of bench/sandbox.py) were refused as "long".
 SANDBOX_REQUESTS_PER_PROCESS = envint("SANDBOX_REQUESTS_PER_PROCESS", max(1, GUNICORN_THREADS // 2))
 SANDBOX_SLOW_REQUEST_MS = envint("SANDBOX_SLOW_REQUEST_MS", 1000)
-# The embedded sandbox server starts at this niceness (config/embedded.py), and each backend
-# the app opens on it is niced too, its session as well (config/priority.py). A sandbox server
+# The embedded sandbox server starts at this niceness (config/infra/embedded.py), and each backend
+# the app opens on it is niced too, its session as well (config/infra/priority.py). A sandbox server
 # of SANDBOX_DATABASE_URL is the operator's to place (other cores, cgroups, cpu_shares).
 SANDBOX_SERVER_NICE = max(0, min(envint("SANDBOX_SERVER_NICE", 10), 19))
 SANDBOX_SERVER_IS_EMBEDDED = not os.environ.get("SANDBOX_DATABASE_URL", "").strip()

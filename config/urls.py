@@ -6,7 +6,7 @@ from django.urls import include, path
 from config import views
 from lessons import views as lesson_views
 
-handler500 = "config.unavailable.server_error"
+handler500 = "config.infra.unavailable.server_error"
 
 urlpatterns = [
     path("", lesson_views.home, name="home"),

@@ -11,8 +11,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from config import metrics
 from config.forms import SignupForm
+from config.infra import metrics
 from sandbox import runner
 
 

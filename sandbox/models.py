@@ -23,9 +23,9 @@ from django.db import DatabaseError, IntegrityError, connection, models, transac
 from django.db.models import Q
 from django.utils import timezone
 
-from config import logs, metrics
-from config.prepared import PreparedStatement
-from config.sessions import clear_expired as clear_expired_sessions
+from config.infra import logs, metrics
+from config.infra.prepared import PreparedStatement
+from config.infra.sessions import clear_expired as clear_expired_sessions
 from lessons.models import Lesson, Track
 from sandbox import runner
 from sandbox.statements import Statement
@@ -248,7 +248,7 @@ def admit(
     run slot on the sandbox's server (only when the rate allows and the sandbox exists).
 
     ``session_lookup`` is a statement and its parameters that read the request's session
-    (``config.sessions.SessionStore.lookup``): sent in the same round trip, its row (or None)
+    (``config.infra.sessions.SessionStore.lookup``): sent in the same round trip, its row (or None)
     comes back as ``session_row``. Nothing is checked here; ``held`` raises for the limits."""
     statement, first = _admission_statement()
     track_slug, _, slug = lesson_ref.partition("/")

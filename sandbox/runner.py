@@ -50,7 +50,7 @@ from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
-from config import priority
+from config.infra import priority
 from sandbox.statements import Statement
 
 log = logging.getLogger(__name__)
@@ -817,7 +817,7 @@ def _connect(server: int, name: str, limits: Limits) -> _Learner:
 
 def _nice_backend(server: int, conn: psycopg.Connection) -> None:
     """Learner SQL, seeding and dropping run at SANDBOX_SERVER_NICE on the embedded sandbox
-    server, backend and session (config/priority.py explains why both)."""
+    server, backend and session (config/infra/priority.py explains why both)."""
     if settings.SANDBOX_SERVER_NICE and settings.SANDBOX_SERVER_IS_EMBEDDED:
         priority.lower(conn.info.backend_pid, settings.SANDBOX_SERVER_NICE)
 

@@ -232,7 +232,7 @@ def test_a_run_whose_response_a_middleware_replaces_still_frees_its_slot(
     from django.contrib.sessions.exceptions import SessionInterrupted
     from django.contrib.sessions.middleware import SessionMiddleware
 
-    from config import metrics
+    from config.infra import metrics
 
     run_json(client, shop_lesson, "SELECT 1")
 

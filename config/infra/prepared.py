@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from django.db import DatabaseError, connection
 
-from config import metrics
+from config.infra import metrics
 
 _MISSING = "26000"  # invalid_sql_statement_name: no prepared statement of that name
 _DUPLICATE = "42P05"  # duplicate_prepared_statement

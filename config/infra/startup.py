@@ -10,7 +10,7 @@ def explain_startup_error(exc: BaseException) -> str | None:
     """A one-paragraph message for errors a person fixes in their configuration, else None."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from config.embedded import EmbeddedDatabaseError
+    from config.infra.embedded import EmbeddedDatabaseError
 
     if isinstance(exc, ImproperlyConfigured | EmbeddedDatabaseError):
         return f"Configuration error: {exc}"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from django.http import HttpRequest, HttpResponse
 
-from config import metrics
+from config.infra import metrics
 
 request_log = logging.getLogger("querylab.requests")
 _held = threading.local()
