@@ -9,6 +9,22 @@ from pathlib import Path
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Start the embedded servers of any URL that is not set, then let Django read the
+    settings, which only look up where those servers listen. (pytest-django reads the
+    settings at once when DJANGO_SETTINGS_MODULE is in the ini file, before this hook; so it
+    is set here, and Django is set up here, before pytest-django's own pytest_configure.)"""
+    if config.getoption("help") or config.getoption("version"):
+        return
+    import django
+
+    from config.infra import embedded
+
+    embedded.prepare()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _static_root_exists():
     """whitenoise warns, for every test client, that STATIC_ROOT does not exist (a fresh

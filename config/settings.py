@@ -1,6 +1,13 @@
 """Querylab's one settings module. Everything comes from the environment, with working defaults.
 
 See the README's "Configuration" section for the list of variables.
+
+Importing it starts nothing and writes nothing. Without ``DATABASE_URL`` (or
+``SANDBOX_DATABASE_URL``), the URL of the embedded server is read from the state file it
+wrote when it started; ``config.infra.embedded.prepare()`` starts the servers (and writes the
+development secret key) before the settings are read: ``manage.py`` does it for the commands
+that use the database, as do the WSGI/ASGI entry points and the test session. A server that
+was never started gets a URL that cannot connect, and ``manage.py`` says so plainly.
 """
 
 from __future__ import annotations
@@ -30,13 +37,12 @@ def _secret_key() -> str:
             "SECRET_KEY is not set. With DEBUG=0 Querylab needs a SECRET_KEY in the environment "
             "(for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
         )
-    # Development: generate once and keep it, so sessions survive restarts.
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    # Development: the key `embedded.prepare()` stored, so sessions survive restarts. A process
+    # that was not started through it (a bare import) gets a key of its own, never written.
+    try:
+        return embedded.secret_key_file().read_text().strip()
+    except FileNotFoundError:
+        return secrets.token_urlsafe(50)
 
 
 SECRET_KEY = _secret_key()
@@ -126,7 +132,7 @@ def _app_database() -> dict:
     variable = "DATABASE_URL"
     if not url:
         variable = "the embedded app database"
-        url = embedded.server("app").ensure() if embedded.autostart() else _embedded_url("app")
+        url = _embedded_url("app")
     config = _database_from_url(variable, url)
     config["CONN_MAX_AGE"] = 0  # the pool below keeps connections; Django must not.
     # Django's backend, but a pooled connection is checked without a round trip (config/infra/db).
@@ -155,10 +161,12 @@ def _app_database() -> dict:
 
 
 def _embedded_url(name: str) -> str:
+    """Where the embedded server listens, as its state file says (read, never started here)."""
     try:
         return embedded.server(name).url()
     except embedded.EmbeddedDatabaseError:
-        # Not initialised yet: `manage.py db start` will do it. Any use fails with a clear error.
+        # Never started: `manage.py db start` (or any command that uses the database) does it.
+        # Until then this URL refuses every connection.
         return f"postgresql://postgres@127.0.0.1:1/{embedded.DATABASE_NAMES[name]}"
 
 
@@ -168,12 +176,7 @@ def _sandbox_database_url() -> str:
         for part in url.split(","):
             _database_from_url("SANDBOX_DATABASE_URL", part.strip())
         return url
-    if embedded.autostart():
-        try:
-            return embedded.server("sandbox").ensure()
-        except embedded.EmbeddedDatabaseError:
-            # The site still serves lessons; the sandbox answers "unavailable" until it is up.
-            pass
+    # The site still serves lessons when it is down; the sandbox answers "unavailable".
     return _embedded_url("sandbox")
 
 

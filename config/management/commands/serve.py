@@ -33,7 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, dev: bool, **options):
         if settings.DEBUG and not is_loopback(host):
             raise CommandError(PUBLIC_DEBUG_REFUSED.format(host=host))
-        # Settings have already started the embedded databases if no URL is configured.
+        # manage.py started the embedded databases of unset URLs before reading the settings.
         self.stdout.write("Preparing the database…")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
