@@ -73,3 +73,10 @@ def test_without_a_server_the_url_refuses_connections(tmp_path):
     result = run_python(code, QUERYLAB_DATA_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "1"
+
+
+def test_the_data_folder_is_dot_data_at_the_top(monkeypatch):
+    from config.infra import embedded
+
+    monkeypatch.delenv("QUERYLAB_DATA_DIR", raising=False)
+    assert embedded.data_dir() == ROOT / ".data"

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 SERVER_NAMES = ("app", "sandbox")
 DATABASE_NAMES = {"app": "querylab", "sandbox": "querylab_sandbox"}
 SYSTEM_USER = "querylab-pg"
