@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def _start_databases_then_django() -> None:
     """Start the embedded servers of any URL that is not set, then let Django read the
-    settings, which only look up where those servers listen. (pytest-django reads the
-    settings at once when DJANGO_SETTINGS_MODULE is in the ini file, before this hook; so it
-    is set here, and Django is set up here, before pytest-django's own pytest_configure.)"""
-    if config.getoption("help") or config.getoption("version"):
-        return
+    settings, which only look up where those servers listen.
+
+    Done when this file is imported: pytest imports it before the conftest files further down
+    (sandbox/tests/conftest.py imports models) and before pytest-django's pytest_configure,
+    which then finds Django set up. DJANGO_SETTINGS_MODULE is not in the ini file because
+    pytest-django would read the settings from there before any conftest is imported."""
     import django
 
     from config.infra import embedded
@@ -23,6 +24,9 @@ def pytest_configure(config: pytest.Config) -> None:
     embedded.prepare()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
+
+
+_start_databases_then_django()
 
 
 @pytest.fixture(autouse=True, scope="session")
