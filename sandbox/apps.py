@@ -11,7 +11,13 @@ class SandboxConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
+        from config.infra import health
+        from config.infra import metrics as site_metrics
+        from sandbox import metrics, runner
+
         user_logged_in.connect(_adopt_visitor_sandboxes, dispatch_uid="sandbox-adopt")
+        health.register_check("sandbox", runner.status)
+        site_metrics.register_gauges(metrics.gauges)
 
 
 def _adopt_visitor_sandboxes(sender, request, user, **kwargs) -> None:

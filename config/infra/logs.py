@@ -90,13 +90,9 @@ class RequestLogMiddleware:
             )
         )
         if response.status_code == 429 or (response.status_code >= 500 and not outage):
-            metrics.count(
-                (
-                    "http_responses_total",
-                    f"{metrics.label('status', response.status_code)},"
-                    f"{metrics.label('area', _area(request.path))}",
-                )
-            )
+            metrics.http_responses.labels(
+                status=response.status_code, area=_area(request.path)
+            ).inc()
         return response
 
 
