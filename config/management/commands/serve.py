@@ -54,6 +54,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Querylab is running on {url}  (Ctrl+C stops it)"))
         self.stdout.flush()
         env = {**os.environ, "GUNICORN_BIND": f"{host}:{port}"}
+        # The workers' Prometheus counters (config/gunicorn.py empties the folder at start).
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.DATA_DIR / "metrics"))
         if not settings.DEBUG:
             env.setdefault("GUNICORN_ACCESSLOG", "-")
         command = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG]
