@@ -9,6 +9,26 @@ from pathlib import Path
 import pytest
 
 
+def _start_databases_then_django() -> None:
+    """Start the embedded servers of any URL that is not set, then let Django read the
+    settings, which only look up where those servers listen.
+
+    Done when this file is imported: pytest imports it before the conftest files further down
+    (sandbox/tests/conftest.py imports models) and before pytest-django's pytest_configure,
+    which then finds Django set up. DJANGO_SETTINGS_MODULE is not in the ini file because
+    pytest-django would read the settings from there before any conftest is imported."""
+    import django
+
+    from config.infra import embedded
+
+    embedded.prepare()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+
+
+_start_databases_then_django()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _static_root_exists():
     """whitenoise warns, for every test client, that STATIC_ROOT does not exist (a fresh

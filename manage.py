@@ -9,10 +9,7 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    if len(sys.argv) > 1 and sys.argv[1] == "db":
-        # `db stop` and `db status` must not start the servers they are asked about.
-        os.environ["QUERYLAB_NO_AUTOSTART"] = "1"
-    from config.startup import run_command_line
+    from config.infra.startup import run_command_line
 
     run_command_line(sys.argv)
 

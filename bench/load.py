@@ -60,7 +60,7 @@ def use_a_database_of_its_own() -> str:
     learners, sessions and sandbox records never mix with development data."""
     import psycopg
 
-    from config import embedded
+    from config.infra import embedded
 
     base = os.environ.get("DATABASE_URL") or embedded.server("app").ensure()
     admin = urlsplit(base)._replace(path="/postgres").geturl()

@@ -4,10 +4,7 @@ from django.apps import AppConfig
 
 
 class QuerylabConfig(AppConfig):
-    """Site-wide pieces: the embedded databases, `serve`, `db`, health checks, accounts."""
+    """Site-wide pieces: the embedded databases, `serve`, `db`, health checks."""
 
     name = "config"
     verbose_name = "Querylab"
-
-    def ready(self) -> None:
-        from config import signals  # noqa: F401 (stores usernames' confusable skeletons)

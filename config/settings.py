@@ -1,6 +1,13 @@
 """Querylab's one settings module. Everything comes from the environment, with working defaults.
 
 See the README's "Configuration" section for the list of variables.
+
+Importing it starts nothing and writes nothing. Without ``DATABASE_URL`` (or
+``SANDBOX_DATABASE_URL``), the URL of the embedded server is read from the state file it
+wrote when it started; ``config.infra.embedded.prepare()`` starts the servers (and writes the
+development secret key) before the settings are read: ``manage.py`` does it for the commands
+that use the database, as do the WSGI/ASGI entry points and the test session. A server that
+was never started gets a URL that cannot connect, and ``manage.py`` says so plainly.
 """
 
 from __future__ import annotations
@@ -13,8 +20,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded
-from config.env import envbool, envint, envlist, envstr, gunicorn_threads
+from config.infra import embedded
+from config.infra.env import envbool, envint, envlist, envstr, gunicorn_threads
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = embedded.data_dir()
@@ -31,13 +38,12 @@ def _secret_key() -> str:
             "SECRET_KEY is not set. With DEBUG=0 Querylab needs a SECRET_KEY in the environment "
             "(for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
         )
-    # Development: generate once and keep it, so sessions survive restarts.
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    # Development: the key `embedded.prepare()` stored, so sessions survive restarts. A process
+    # that was not started through it (a bare import) gets a key of its own, never written.
+    try:
+        return embedded.secret_key_file().read_text().strip()
+    except FileNotFoundError:
+        return secrets.token_urlsafe(50)
 
 
 SECRET_KEY = _secret_key()
@@ -64,12 +70,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: a sandbox run's slot is freed after whichever response leaves the site.
     "sandbox.middleware.ReleaseSandboxSlotMiddleware",
-    "config.logs.RequestLogMiddleware",
-    # A database outage in a view answers 503, not a traceback (see config/unavailable.py).
+    "config.infra.logs.RequestLogMiddleware",
     # Security headers on every response, the 503 page of a database outage included.
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
-    "config.unavailable.DatabaseUnavailableMiddleware",
+    # A database outage in a view answers 503, not a traceback (see config/infra/unavailable.py).
+    "config.infra.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -131,14 +137,14 @@ def _app_database() -> dict:
     variable = "DATABASE_URL"
     if not url:
         variable = "the embedded app database"
-        url = embedded.server("app").ensure() if embedded.autostart() else _embedded_url("app")
+        url = _embedded_url("app")
     config = _database_from_url(variable, url)
     config["CONN_MAX_AGE"] = 0  # the pool below keeps connections; Django must not.
-    # Django's backend, but a pooled connection is checked without a round trip (config/db).
-    config["ENGINE"] = "config.db"
+    # Django's backend, but a pooled connection is checked without a round trip (config/infra/db).
+    config["ENGINE"] = "config.infra.db"
     # With a pool, Django turns this into the pool's `check`: after the database restarts,
     # the idle connections in the pool are dead, so each is tested as it is handed out
-    # (config/pool_check.py) and replaced if dead, and no request gets a dead one.
+    # (config/infra/pool_check.py) and replaced if dead, and no request gets a dead one.
     config["CONN_HEALTH_CHECKS"] = envbool("DB_POOL_CHECK", True)
     config.setdefault("OPTIONS", {})
     config["OPTIONS"].update(
@@ -160,10 +166,12 @@ def _app_database() -> dict:
 
 
 def _embedded_url(name: str) -> str:
+    """Where the embedded server listens, as its state file says (read, never started here)."""
     try:
         return embedded.server(name).url()
     except embedded.EmbeddedDatabaseError:
-        # Not initialised yet: `manage.py db start` will do it. Any use fails with a clear error.
+        # Never started: `manage.py db start` (or any command that uses the database) does it.
+        # Until then this URL refuses every connection.
         return f"postgresql://postgres@127.0.0.1:1/{embedded.DATABASE_NAMES[name]}"
 
 
@@ -173,12 +181,7 @@ def _sandbox_database_url() -> str:
         for part in url.split(","):
             _database_from_url("SANDBOX_DATABASE_URL", part.strip())
         return url
-    if embedded.autostart():
-        try:
-            return embedded.server("sandbox").ensure()
-        except embedded.EmbeddedDatabaseError:
-            # The site still serves lessons; the sandbox answers "unavailable" until it is up.
-            pass
+    # The site still serves lessons when it is down; the sandbox answers "unavailable".
     return _embedded_url("sandbox")
 
 
@@ -193,7 +196,7 @@ CACHES = {
         "LOCATION": "querylab_cache",
     }
 }
-SESSION_ENGINE = "config.sessions"  # Django's db sessions, fewer round trips
+SESSION_ENGINE = "config.infra.sessions"  # Django's db sessions, fewer round trips
 
 # -- Auth -----------------------------------------------------------------------------------
 
@@ -280,8 +283,9 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
 
-# Django's debug pages hide every credential, also in settings named *_URL (config/debug_page.py).
-DEFAULT_EXCEPTION_REPORTER_FILTER = "config.debug_page.CredentialsFilter"
+# Django's debug pages hide every credential, also in settings named *_URL
+# (config/infra/debug_page.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.infra.debug_page.CredentialsFilter"
 
 # Content-Security-Policy (django-csp). No template has inline script, style or event handlers,
 # and htmx runs no script from a swapped fragment and evaluates nothing (its <meta name=
@@ -345,7 +349,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "config.logs.JsonFormatter"},
+        "json": {"()": "config.infra.logs.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
@@ -385,8 +389,8 @@ SANDBOX_QUEUE_LENGTH = envint("SANDBOX_QUEUE_LENGTH", 64)
 # 250 ms a few of them (0-7 in 3,000 runs of bench/sandbox.py) were refused as "long".
 SANDBOX_REQUESTS_PER_PROCESS = envint("SANDBOX_REQUESTS_PER_PROCESS", max(1, GUNICORN_THREADS // 2))
 SANDBOX_SLOW_REQUEST_MS = envint("SANDBOX_SLOW_REQUEST_MS", 1000)
-# The embedded sandbox server starts at this niceness (config/embedded.py), and each backend
-# the app opens on it is niced too, its session as well (config/priority.py). A sandbox server
+# The embedded sandbox server starts at this niceness (config/infra/embedded.py), and each backend
+# the app opens on it is niced too, its session as well (config/infra/priority.py). A sandbox server
 # of SANDBOX_DATABASE_URL is the operator's to place (other cores, cgroups, cpu_shares).
 SANDBOX_SERVER_NICE = max(0, min(envint("SANDBOX_SERVER_NICE", 10), 19))
 SANDBOX_SERVER_IS_EMBEDDED = not os.environ.get("SANDBOX_DATABASE_URL", "").strip()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 
+from lessons.account_forms import AdminUserAddForm, AdminUserEditForm
 from lessons.models import (
     ContentRevision,
     Flag,
@@ -165,3 +168,14 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = ("recipient", "kind", "post", "created_at", "read_at")
     list_filter = ("kind", ("read_at", admin.EmptyFieldListFilter))
     raw_id_fields = ("recipient", "post")
+
+
+# -- Users, with the site's username rules (lessons/account_forms.py) --------------------------
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class QuerylabUserAdmin(UserAdmin):
+    add_form = AdminUserAddForm
+    form = AdminUserEditForm

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from config import spoofing
+from lessons import spoofing
 from lessons.models import Flag, Post
 
 BODY_HELP = (

@@ -3,12 +3,13 @@ and every discussion change moves the stamp the anonymous page cache compares.""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from lessons.models import LEARNER_SESSION_KEY, Learner, Post, Thread, Vote
+from lessons.models import LEARNER_SESSION_KEY, Learner, Post, Thread, UsernameSkeleton, Vote
 from lessons.models.discussion import mark_discussion_changed
 
 
@@ -30,3 +31,12 @@ def merge_visitor_progress(sender, request, user, **kwargs) -> None:
 @receiver([post_save, post_delete], sender=Vote, dispatch_uid="lessons.stamp_vote")
 def discussion_changed(sender, **kwargs) -> None:
     mark_discussion_changed()
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="lessons.remember_skeleton")
+def remember_username_skeleton(sender, instance, created, update_fields=None, **kwargs) -> None:
+    """Every saved username gets its confusable skeleton stored (UsernameSkeleton)."""
+    # Logging in saves last_login alone: no write for a username that cannot have changed.
+    if update_fields is not None and "username" not in update_fields:
+        return
+    UsernameSkeleton.remember(instance)

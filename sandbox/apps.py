@@ -11,7 +11,15 @@ class SandboxConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
+        from config.infra import health
+        from config.infra import metrics as site_metrics
+        from lessons.content.checks import register_check
+        from sandbox import lesson_checks, metrics, runner
+
         user_logged_in.connect(_adopt_visitor_sandboxes, dispatch_uid="sandbox-adopt")
+        health.register_check("sandbox", runner.status)
+        site_metrics.register_gauges(metrics.gauges)
+        register_check(lesson_checks.content_check)
 
 
 def _adopt_visitor_sandboxes(sender, request, user, **kwargs) -> None:

@@ -1,5 +1,5 @@
-"""The part of ``manage.py content check`` that needs a sandbox (called through
-``lessons.management.commands.content.sandbox_checks``).
+"""The part of ``manage.py content check`` that needs a sandbox (``content_check``, registered
+with the content pipeline from ``SandboxConfig.ready()``).
 
 For every ``sql_sandbox`` lesson, in a throwaway sandbox seeded from its fixture:
 1. the fixture must seed;
@@ -33,6 +33,15 @@ FIXTURES = "fixtures"
 
 # The one table of the decoy sandbox: an example whose result names it shows other learners'.
 DECOY_TABLE = "decoy_of_another_learner"
+
+
+def content_check(
+    lessons: list[LessonSpec], content_dir: Path, display: dict[str, str]
+) -> list[ContentError]:
+    """What ``content check`` runs: ``check_lessons`` with SANDBOX_CHECK_WORKERS at a time."""
+    from django.conf import settings
+
+    return check_lessons(lessons, content_dir, display, workers=settings.SANDBOX_CHECK_WORKERS)
 
 
 def check_lessons(

@@ -19,15 +19,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config import logs, metrics
-from config.prepared import PreparedStatement
-from config.sessions import clear_expired as clear_expired_sessions
+from config.infra import logs
+from config.infra.prepared import PreparedStatement, execute_lightly
+from config.infra.sessions import clear_expired as clear_expired_sessions
 from lessons.models import Lesson, Track
-from sandbox import runner
+from sandbox import metrics, runner
 from sandbox.statements import Statement
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class LimitReached(RuntimeError):
         self.message = message
         self.retry_after = retry_after
         self.bound = bound
-        metrics.count(("sandbox_rejections_total", metrics.label("bound", bound or "other")))
+        metrics.rejections.labels(bound=bound or "other").inc()
 
 
 # -- runs per minute, per learner ------------------------------------------------------------
@@ -167,7 +167,7 @@ def admitted(learner_key: str, server: int) -> Iterator[None]:
     """Count the learner's run and take a run slot on its server, in one round trip to the app
     database; then as ``run_slot``. Raises LimitReached for either limit."""
     with connection.cursor() as cursor:
-        metrics.execute_lightly(
+        execute_lightly(
             cursor,
             f"{_count_run()} SELECT count, seconds_left, "
             f"CASE WHEN count <= %s THEN ({_TAKE_SLOT}) END FROM hit",
@@ -274,7 +274,7 @@ def admit(
     run slot on the sandbox's server (only when the rate allows and the sandbox exists).
 
     ``session_lookup`` is a statement and its parameters that read the request's session
-    (``config.sessions.SessionStore.lookup``): sent in the same round trip, its row (or None)
+    (``config.infra.sessions.SessionStore.lookup``): sent in the same round trip, its row (or None)
     comes back as ``session_row``. Nothing is checked here; ``held`` raises for the limits."""
     statement, first = _admission_statement()
     track_slug, _, slug = lesson_ref.partition("/")
@@ -373,37 +373,12 @@ def run_slot(server: int, slot: int | None = None) -> Iterator[None]:
                 2,
                 "concurrent_runs",
             )
-    counts: list[tuple[str, str]] = []
     # The run's line is written after the slot is freed: for the API, after the response.
     with logs.held():
         try:
-            with metrics.held() as counts:
-                yield
+            yield
         finally:
-            _free_slot(server, slot, counts)
-
-
-def _free_slot(server: int, slot: int, counts: list[tuple[str, str]]) -> None:
-    """Free a run slot, writing the counts the run made in the same round trip. The slot is
-    freed whatever happens to the counts: if the statement fails, the counts are only logged
-    (as ``metrics.count`` does) and the slot is freed on its own."""
-    key = [_SLOT_NAMESPACE, server * 10_000 + slot]
-    if not counts or connection.in_atomic_block:
-        metrics.count(*counts)
-        _give_back(_SLOT_NAMESPACE, server, slot)
-        return
-    upsert, params = metrics.upsert(counts)
-    try:
-        with connection.cursor() as cursor:
-            # A data-modifying WITH runs whether or not its rows are read.
-            metrics.execute_lightly(
-                cursor,
-                f"WITH counted AS ({upsert}) SELECT pg_advisory_unlock(%s, %s)",
-                [*params, *key],
-            )
-    except DatabaseError as exc:
-        log.warning("could not count %s: %s", counts, str(exc).strip().splitlines()[:1])
-        _give_back(_SLOT_NAMESPACE, server, slot)
+            _give_back(_SLOT_NAMESPACE, server, slot)
 
 
 # -- sandboxes -----------------------------------------------------------------------------------
@@ -837,7 +812,7 @@ class Sandbox(models.Model):
             yield
         except runner.SandboxUnavailable:
             runner.note_unavailable(self.server)
-            metrics.count(("sandbox_unavailable_total", metrics.label("server", self.server)))
+            metrics.unavailable.labels(server=self.server).inc()
             raise
 
     # Errors that mean the connection or the server went away, not the learner's SQL.
@@ -852,17 +827,12 @@ class Sandbox(models.Model):
         # A learner may end their own session (pg_terminate_backend(pg_backend_pid())): that
         # is their error to see. Only a server that no longer answers is "unavailable".
         if lost and not runner.server_answers(self.server, fresh=True):
-            metrics.count(("sandbox_unavailable_total", metrics.label("server", self.server)))
+            metrics.unavailable.labels(server=self.server).inc()
             self._log(kind, statements, started, error, ["server_lost"], None)
             raise runner.SandboxUnavailable(f"the sandbox server went away ({error.message})")
 
     def _record(self, kind, statements, started, error, bounds, outcome=None) -> None:
-        series = [("sandbox_runs_total", metrics.label("kind", kind))]
-        for bound in bounds:
-            series.append(("sandbox_bounds_hit_total", metrics.label("bound", bound)))
-            if bound in metrics.TIMEOUT_BOUNDS:
-                series.append(("sandbox_timeouts_total", metrics.label("bound", bound)))
-        metrics.count(*series)
+        metrics.count_run(kind, bounds)
         self._log(kind, statements, started, error, bounds, outcome)
 
     def _log(self, kind, statements, started, error, bounds, outcome) -> None:

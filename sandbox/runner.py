@@ -50,7 +50,7 @@ from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 
-from config import priority
+from config.infra import priority
 from sandbox.statements import Statement
 
 log = logging.getLogger(__name__)
@@ -134,33 +134,68 @@ def _server_identity(url: str) -> str:
     return f"{params.get('host')}:{params.get('port')}/{params.get('dbname')}"
 
 
-_answers: dict[str, tuple[float, bool]] = {}
-_ANSWER_CACHE_SECONDS = {True: 10.0, False: 3.0}
+# The one sandbox status of this process: per server URL, when it was last asked and None
+# if it answered, else why not. Placement, /healthz, /metrics and pages all read it.
+_answers: dict[str, tuple[float, str | None]] = {}
+_ANSWER_CACHE_SECONDS = {True: 10.0, False: 3.0}  # keyed by "it answered"
 
 
-def server_answers(server: int, fresh: bool = False) -> bool:
-    """Whether a sandbox server accepts connections, asked at most every few seconds per
-    process (a down server is asked again sooner, so new sandboxes come back to it), or now
-    when ``fresh``."""
+def server_problem(server: int, fresh: bool = False) -> str | None:
+    """None when a sandbox server accepts connections, else why not: asked at most every few
+    seconds per process (a down server is asked again sooner, so new sandboxes come back to
+    it), or now when ``fresh``."""
     url = _url(server)
     now = time.monotonic()
     cached = _answers.get(url)
-    if not fresh and cached is not None and now - cached[0] < _ANSWER_CACHE_SECONDS[cached[1]]:
+    if (
+        not fresh
+        and cached is not None
+        and now - cached[0] < _ANSWER_CACHE_SECONDS[cached[1] is None]
+    ):
         return cached[1]
     try:
         with psycopg.connect(url, connect_timeout=1, autocommit=True) as conn:
             conn.execute("SELECT 1")
-        answers = True
-    except psycopg.Error:
-        answers = False
-    _answers[url] = (now, answers)
-    return answers
+        problem = None
+    except psycopg.Error as exc:
+        problem = _first_line(exc)
+    _answers[url] = (now, problem)
+    return problem
+
+
+def server_answers(server: int, fresh: bool = False) -> bool:
+    """Whether a sandbox server accepts connections (``server_problem``'s cached answer)."""
+    return server_problem(server, fresh) is None
 
 
 def note_unavailable(server: int) -> None:
     """Remember that a server just failed, so placement skips it without waiting to ask."""
     with contextlib.suppress(SandboxUnavailable):
-        _answers[_url(server)] = (time.monotonic(), False)
+        _answers[_url(server)] = (time.monotonic(), "a run found it unavailable")
+
+
+def status() -> str | None:
+    """None when every sandbox server answers, else why the first that does not: the
+    sandbox's health check (``/healthz``), from the cached answers, asking a server only when
+    its answer is out of date."""
+    for server in range(len(sandbox_urls())):
+        problem = server_problem(server)
+        if problem is not None:
+            return problem if server == 0 else f"server {server}: {problem}"
+    return None
+
+
+def known_status() -> str | None:
+    """``status()`` as this process last found it, without asking any server: for pages,
+    which never wait on the sandbox server. An answer out of date, or none yet, counts as
+    fine; a run then finds out (and answers "Sandbox unavailable")."""
+    now = time.monotonic()
+    for url in sandbox_urls():
+        cached = _answers.get(url)
+        fresh = cached is not None and now - cached[0] < _ANSWER_CACHE_SECONDS[False]
+        if fresh and cached[1] is not None:
+            return cached[1]
+    return None
 
 
 def server_connections(server: int) -> dict[str, int]:
@@ -722,17 +757,6 @@ SELECT COALESCE(pg_catalog.sum(pg_catalog.pg_total_relation_size(c.oid)), 0)::pg
 """
 
 
-def ping(timeout_seconds: int = 2) -> str | None:
-    """None when every sandbox server answers, else a short description of the first failure."""
-    for url in sandbox_urls():
-        try:
-            with psycopg.connect(url, connect_timeout=timeout_seconds, autocommit=True) as conn:
-                conn.execute("SELECT 1")
-        except psycopg.Error as exc:
-            return _first_line(exc)
-    return None
-
-
 # -- learner connections ----------------------------------------------------------------------
 
 
@@ -817,7 +841,7 @@ def _connect(server: int, name: str, limits: Limits) -> _Learner:
 
 def _nice_backend(server: int, conn: psycopg.Connection) -> None:
     """Learner SQL, seeding and dropping run at SANDBOX_SERVER_NICE on the embedded sandbox
-    server, backend and session (config/priority.py explains why both)."""
+    server, backend and session (config/infra/priority.py explains why both)."""
     if settings.SANDBOX_SERVER_NICE and settings.SANDBOX_SERVER_IS_EMBEDDED:
         priority.lower(conn.info.backend_pid, settings.SANDBOX_SERVER_NICE)
 

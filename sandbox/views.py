@@ -43,8 +43,6 @@ from sandbox.models import (
 )
 from sandbox.models import held as admission_held
 
-_PING_CACHE: dict[str, tuple[float, str | None]] = {}
-
 
 class BadRequest(ValueError):
     pass
@@ -59,18 +57,6 @@ def learner_key(request: HttpRequest) -> str:
     if not token:
         token = request.session["sandbox_learner"] = secrets.token_hex(16)
     return f"session:{token}"
-
-
-def sandbox_status() -> str | None:
-    """None when the sandbox server answers, else why not. Cached for a few seconds, so pages
-    stay fast while it is down."""
-    now = time.monotonic()
-    cached = _PING_CACHE.get(settings.SANDBOX_DATABASE_URL)
-    if cached and now - cached[0] < 10:
-        return cached[1]
-    problem = runner.ping(timeout_seconds=1)
-    _PING_CACHE[settings.SANDBOX_DATABASE_URL] = (now, problem)
-    return problem
 
 
 def _payload(request: HttpRequest) -> dict:

@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 
-from config import embedded
+from config.infra import embedded
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_FIXTURES = ROOT / "sandbox" / "tests" / "fixtures"

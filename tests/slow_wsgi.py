@@ -1,4 +1,4 @@
-"""A WSGI app for tests/test_gunicorn_worker.py: answers its process id, after sleeping for
+"""A WSGI app for tests/test_gunicorn_config.py: answers its process id, after sleeping for
 ``?seconds=`` (at most 5); at ``/gc``, how many objects the garbage collector leaves alone."""
 
 from __future__ import annotations

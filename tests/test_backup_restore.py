@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from config.embedded import _binaries
+from config.infra.embedded import _binaries
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

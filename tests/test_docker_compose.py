@@ -19,7 +19,7 @@ def compose() -> dict:
 
 def variables_read_by_the_app() -> set[str]:
     names: set[str] = set()
-    for path in (ROOT / "config").glob("*.py"):
+    for path in (ROOT / "config").rglob("*.py"):
         text = path.read_text()
         names |= set(re.findall(r'env(?:str|bool|int|list)\("([A-Z_]+)"', text))
         names |= set(re.findall(r'os\.environ(?:\.get)?[\(\[]"([A-Z_]+)"', text))

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ENSURE = "from config import embedded; print(embedded.server('app').ensure())"
+ENSURE = "from config.infra import embedded; print(embedded.server('app').ensure())"
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,10 @@ def _niceness(pid: int) -> int:
 def test_the_sandbox_server_runs_at_a_lower_cpu_priority_than_the_app_server(data_dir):
     # Learner SQL that burns CPU until its timeout must not slow the site's pages down: the
     # sandbox server and its backends run niced (SANDBOX_SERVER_NICE, default 10).
-    code = "from config import embedded; [embedded.server(n).ensure() for n in ('app', 'sandbox')]"
+    code = (
+        "from config.infra import embedded; "
+        "[embedded.server(n).ensure() for n in ('app', 'sandbox')]"
+    )
     result = run_python(code, data_dir)
     assert result.returncode == 0, result.stderr
     try:

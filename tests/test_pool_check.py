@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from config.db.base import LastInFirstOutPool
-from config.pool_check import check_connection
+from config.infra.db.base import LastInFirstOutPool
+from config.infra.pool_check import check_connection
 
 
 def _connect() -> psycopg.Connection:

@@ -1,4 +1,4 @@
-"""config.prepared: a statement prepared once per app-database connection, and what happens
+"""config.infra.prepared: a statement prepared once per app-database connection, and what happens
 when the server's idea of it differs from the connection's."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from django.db import DatabaseError, DataError, ProgrammingError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from config.prepared import PreparedStatement
+from config.infra.prepared import PreparedStatement
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

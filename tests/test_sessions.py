@@ -1,4 +1,4 @@
-"""config/sessions.py: Django's database sessions with fewer round trips."""
+"""config/infra/sessions.py: Django's database sessions with fewer round trips."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from config.sessions import SessionStore
+from config.infra.sessions import SessionStore
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

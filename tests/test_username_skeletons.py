@@ -7,9 +7,9 @@ import importlib
 import pytest
 from django.apps import apps
 
-from config.models import UsernameSkeleton
+from lessons.models import UsernameSkeleton
 
-backfill = importlib.import_module("config.migrations.0002_username_skeleton")
+backfill = importlib.import_module("lessons.migrations.0007_username_skeleton")
 
 
 @pytest.mark.django_db

@@ -1,5 +1,6 @@
 """Querylab's records, one module per domain (as Zulip splits zerver/models/):
 
+- accounts: what the site keeps about a user beyond Django's User;
 - catalog: tracks, lessons and their structured parts, search;
 - discussion: threads, posts, votes, flags, moderation, notifications;
 - learning: learners and what they did (progress, quiz attempts, self-checks, flashcards);
@@ -11,6 +12,7 @@ order only.
 
 from __future__ import annotations
 
+from lessons.models.accounts import UsernameSkeleton, UsernameSkeletonQuerySet
 from lessons.models.catalog import (
     HIGHLIGHT_START,
     HIGHLIGHT_STOP,
@@ -74,6 +76,8 @@ from lessons.models.pages import (
 )
 
 __all__ = [
+    "UsernameSkeleton",
+    "UsernameSkeletonQuerySet",
     "SEARCH_CONFIG",
     "HIGHLIGHT_START",
     "HIGHLIGHT_STOP",

@@ -1,5 +1,5 @@
 """Text that shows something other than what was typed: direction controls and piles of
-combining marks in thread titles and posts (config/spoofing.py)."""
+combining marks in thread titles and posts (lessons/spoofing.py)."""
 
 from __future__ import annotations
 

@@ -7,10 +7,11 @@ register = template.Library()
 
 @register.simple_tag
 def sandbox_problem() -> str | None:
-    """Why the sandbox server cannot be used right now, or None (cached for a few seconds)."""
-    from sandbox.views import sandbox_status
+    """Why the sandbox server cannot be used right now, as this process last found it, or
+    None. Never asks the server: a page does not wait on it."""
+    from sandbox import runner
 
-    return sandbox_status()
+    return runner.known_status()
 
 
 @register.filter

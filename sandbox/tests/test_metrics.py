@@ -1,4 +1,5 @@
-"""/metrics: off by default, for staff or a bearer token, with counters every worker shares."""
+"""/metrics: off by default, for staff or a bearer token; counters of this process (every
+worker's under gunicorn, see tests/test_metrics_multiprocess.py) and gauges read when scraped."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def test_it_wants_staff_or_the_token(client, learner, staff, metrics_on):
 
 
 def test_it_counts_runs_bounds_rejections_and_429s(client, shop_lesson, metrics_on, settings):
+    # Counters live as long as the process: other tests counted before this one.
+    before = scrape(Client())
     assert api(client, "run", shop_lesson, "SELECT 1").json()["ok"]
     timed_out = api(client, "run", shop_lesson, "SELECT pg_sleep(3)").json()
     assert "Statement timeout" in timed_out["error"]["message"]
@@ -54,14 +57,27 @@ def test_it_counts_runs_bounds_rejections_and_429s(client, shop_lesson, metrics_
 
     samples = scrape(Client())
 
-    assert samples['querylab_sandbox_runs_total{kind="run"}'] == 3
-    assert samples['querylab_sandbox_bounds_hit_total{bound="statement_timeout"}'] == 1
-    assert samples['querylab_sandbox_bounds_hit_total{bound="rows"}'] == 1
-    assert samples['querylab_sandbox_timeouts_total{bound="statement_timeout"}'] == 1
-    assert samples['querylab_sandbox_rejections_total{bound="runs_per_minute"}'] == 1
-    assert samples['querylab_http_responses_total{status="429",area="sandbox"}'] == 1
+    def added(name: str) -> float:
+        return samples[name] - before.get(name, 0)
+
+    assert added('querylab_sandbox_runs_total{kind="run"}') == 3
+    assert added('querylab_sandbox_bounds_hit_total{bound="statement_timeout"}') == 1
+    assert added('querylab_sandbox_bounds_hit_total{bound="rows"}') == 1
+    assert added('querylab_sandbox_timeouts_total{bound="statement_timeout"}') == 1
+    assert added('querylab_sandbox_rejections_total{bound="runs_per_minute"}') == 1
+    assert added('querylab_http_responses_total{area="sandbox",status="429"}') == 1
     assert samples['querylab_sandboxes{server="0",state="active"}'] == 1
     assert samples['querylab_sandbox_server_up{server="0"}'] == 1
+
+
+def test_counting_a_run_sends_no_sql(client, shop_lesson, metrics_on):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api(client, "run", shop_lesson, "SELECT 1")
+    with CaptureQueriesContext(connection) as queries:
+        assert api(client, "run", shop_lesson, "SELECT 1").json()["ok"]
+    assert not [q["sql"] for q in queries if "counter" in q["sql"].lower()]
 
 
 def test_it_shows_connection_pool_use(client, shop_lesson, metrics_on):
@@ -69,4 +85,4 @@ def test_it_shows_connection_pool_use(client, shop_lesson, metrics_on):
     samples = scrape(client)
     assert samples["querylab_db_pool_max"] >= 1
     assert "querylab_db_pool_size" in samples
-    assert any(re.match(r'querylab_sandbox_server_connections\{server="0",', k) for k in samples)
+    assert any(re.match(r'querylab_sandbox_server_connections\{.*server="0"', k) for k in samples)

@@ -9,7 +9,7 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import RequestFactory
 
-from config.logs import JsonFormatter
+from config.infra.logs import JsonFormatter
 from sandbox.tests.conftest import run_json
 
 

@@ -81,13 +81,9 @@ def test_it_admits_a_run_in_one_app_database_query(client, shop_lesson):
     with CaptureQueriesContext(connection) as queries:
         run_json(client, shop_lesson, "SELECT 1")
     # The session, then the sandbox found + run counted + slot taken, then the slot freed;
-    # besides them only the metrics counter's one upsert (and, in a test's transaction, the
-    # savepoint around it).
+    # nothing else (the /metrics counters are counted in memory).
     statements = [query["sql"] for query in queries]
-    metrics = [sql for sql in statements if "config_counter" in sql]
-    others = [sql for sql in statements if sql not in metrics and "SAVEPOINT" not in sql.upper()]
-    assert len(metrics) == 1, metrics
-    assert len(others) == 3, [sql[:80] for sql in others]
+    assert len(statements) == 3, [sql[:80] for sql in statements]
 
 
 def test_a_refused_rate_takes_no_slot(client, shop_lesson, settings):
@@ -142,7 +138,7 @@ def test_outside_a_transaction_a_run_costs_two_app_database_statements(client, s
     with CaptureQueriesContext(connection) as queries:
         run_json(client, shop_lesson, "SELECT 1")
     # A session this process has not seen: the session; the sandbox found + run counted +
-    # slot taken; the run's counts written + the slot freed (after the response was sent).
+    # slot taken; the slot freed (after the response was sent).
     statements = [query["sql"] for query in queries]
     assert len(statements) == 3, [sql[:80] for sql in statements]
     with CaptureQueriesContext(connection) as queries:
@@ -151,13 +147,7 @@ def test_outside_a_transaction_a_run_costs_two_app_database_statements(client, s
     statements = [query["sql"] for query in queries]
     assert len(statements) == 2, [sql[:80] for sql in statements]
     assert "django_session" in statements[0] and "EXECUTE querylab_admit" in statements[0]
-    assert "config_counter" in statements[1] and "pg_advisory_unlock" in statements[1]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT value FROM config_counter WHERE metric = 'sandbox_runs_total' "
-            "AND labels = 'kind=\"run\"'"
-        )
-        assert cursor.fetchone() == (3,)
+    assert "pg_advisory_unlock" in statements[1]
     assert _advisory_locks() == 0
 
 
@@ -208,22 +198,6 @@ def test_a_session_ended_elsewhere_no_longer_runs_as_its_user(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_run_whose_counts_cannot_be_written_still_frees_its_slot(client, shop_lesson):
-    run_json(client, shop_lesson, "SELECT 1")
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE config_counter RENAME TO config_counter_away")
-    try:
-        for _ in range(3):
-            assert run_json(client, shop_lesson, "SELECT 41 + 1")["results"][0]["rows"] == [[42]]
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
-            assert cursor.fetchone() == (0,)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("ALTER TABLE config_counter_away RENAME TO config_counter")
-
-
-@pytest.mark.django_db(transaction=True)
 def test_a_run_whose_response_a_middleware_replaces_still_frees_its_slot(
     client, shop_lesson, monkeypatch
 ):
@@ -231,8 +205,6 @@ def test_a_run_whose_response_a_middleware_replaces_still_frees_its_slot(
     # fails and Django answers 400 instead of the run's response, which is never sent.
     from django.contrib.sessions.exceptions import SessionInterrupted
     from django.contrib.sessions.middleware import SessionMiddleware
-
-    from config import metrics
 
     run_json(client, shop_lesson, "SELECT 1")
 
@@ -245,7 +217,6 @@ def test_a_run_whose_response_a_middleware_replaces_still_frees_its_slot(
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
         assert cursor.fetchone() == (0,)
-    assert getattr(metrics._held, "rows", None) is None  # counts are written at once again
     assert run_json(client, shop_lesson, "SELECT 2")["results"][0]["rows"] == [[2]]
 
 

@@ -6,7 +6,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from config import embedded
+from config.infra import embedded
 
 VARIABLES = {"app": "DATABASE_URL", "sandbox": "SANDBOX_DATABASE_URL"}
 

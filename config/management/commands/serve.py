@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import signal
@@ -33,7 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, dev: bool, **options):
         if settings.DEBUG and not is_loopback(host):
             raise CommandError(PUBLIC_DEBUG_REFUSED.format(host=host))
-        # Settings have already started the embedded databases if no URL is configured.
+        # manage.py started the embedded databases of unset URLs before reading the settings.
         self.stdout.write("Preparing the database…")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("createcachetable", verbosity=0)
@@ -54,6 +55,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Querylab is running on {url}  (Ctrl+C stops it)"))
         self.stdout.flush()
         env = {**os.environ, "GUNICORN_BIND": f"{host}:{port}"}
+        # The workers' Prometheus counters (config/gunicorn.py empties the folder at start).
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.DATA_DIR / "metrics"))
         if not settings.DEBUG:
             env.setdefault("GUNICORN_ACCESSLOG", "-")
         command = [sys.executable, "-m", "gunicorn", "-c", GUNICORN_CONFIG]
@@ -100,16 +103,16 @@ def run_until_stopped(command: list[str], env: dict[str, str]) -> int:
 
 
 def _start_sandbox_janitor() -> None:
-    """Sweep expired sandboxes and refill the warm pool now and then, beside the web server."""
+    """Sweep expired sandboxes and refill the warm pool now and then, beside the web server:
+    the sandbox's own `manage.py sandbox janitor`, one sweep per interval (config imports no
+    feature code)."""
 
     def sweep_forever() -> None:
         from django.db import connection
 
-        from sandbox.models import Sandbox
-
         while True:
             try:
-                Sandbox.objects.sweep()
+                call_command("sandbox", "janitor", stdout=io.StringIO())
             except Exception as exc:  # the site must not go down with its janitor
                 print(f"sandbox janitor: {exc}", file=sys.stderr)
             finally:

@@ -8,18 +8,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from lessons.content import TRACK_FILE, CheckResult, ContentError, check_tree, display_path
+from lessons.content.checks import run_registered_checks
 from lessons.sync import sync_content
 
 
-def sandbox_checks(content_dir: Path, result: CheckResult) -> list[ContentError]:
-    """Checks that need a sandbox (sandbox/lesson_checks.py): each sandbox lesson's fixture
-    seeds, every exercise's solution passes its own checks on the fixture and on each variant
-    (plan checks included), and every runnable example runs. Only valid lessons are run."""
-    from sandbox.lesson_checks import check_lessons
-
+def registered_checks(content_dir: Path, result: CheckResult) -> list[ContentError]:
+    """The checks other apps registered (lessons/content/checks.py), such as the sandbox's:
+    fixtures seed, solutions pass their own checks, examples run. Valid lessons only."""
     display = {lesson.path: display_path(content_dir, lesson.path) for lesson in result.lessons}
-    workers = settings.SANDBOX_CHECK_WORKERS
-    return check_lessons(result.lessons, content_dir, display, workers=workers)
+    return run_registered_checks(result.lessons, content_dir, display)
 
 
 def _targets(paths: list[str]) -> list[tuple[Path, list[str] | None]]:
@@ -63,7 +60,7 @@ class Command(BaseCommand):
         lessons = tracks = 0
         for root, only in _targets(paths):
             result = check_tree(root, only)
-            errors += result.errors + sandbox_checks(root, result)
+            errors += result.errors + registered_checks(root, result)
             lessons += len(result.lessons)
             tracks += len(result.tracks)
         for error in errors:

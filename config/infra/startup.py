@@ -10,7 +10,7 @@ def explain_startup_error(exc: BaseException) -> str | None:
     """A one-paragraph message for errors a person fixes in their configuration, else None."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from config.embedded import EmbeddedDatabaseError
+    from config.infra.embedded import EmbeddedDatabaseError
 
     if isinstance(exc, ImproperlyConfigured | EmbeddedDatabaseError):
         return f"Configuration error: {exc}"
@@ -30,7 +30,9 @@ def explain_startup_error(exc: BaseException) -> str | None:
     return None
 
 
-# Commands that work without the app database; every other command checks it first.
+# Commands that work without the app database; every other command starts the embedded
+# servers it is configured with and checks the app database first. `db` starts them itself
+# (`db start`), or must not (`db stop`, `db status`).
 NO_DATABASE_COMMANDS = {
     "db",
     "check",
@@ -70,10 +72,17 @@ def check_app_database() -> None:
 
 
 def run_command_line(argv: list[str]) -> None:
+    """``manage.py``: start what the command needs (the embedded servers of unset URLs, for
+    every command that uses the database), then run it, reporting configuration errors in a
+    sentence."""
     from django.core.management import execute_from_command_line
+
+    from config.infra import embedded
 
     try:
         if len(argv) > 1 and argv[1] not in NO_DATABASE_COMMANDS:
+            # Before the settings are read: they take the embedded servers' URLs as they run.
+            embedded.prepare()
             check_app_database()
         execute_from_command_line(argv)
     except Exception as exc:

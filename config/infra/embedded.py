@@ -28,12 +28,13 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 SERVER_NAMES = ("app", "sandbox")
 DATABASE_NAMES = {"app": "querylab", "sandbox": "querylab_sandbox"}
 SYSTEM_USER = "querylab-pg"
@@ -275,17 +276,55 @@ def server(name: str) -> Server:
     return Server(name)
 
 
-def autostart() -> bool:
-    """Whether settings may start the embedded servers (``manage.py db`` turns it off)."""
-    return os.environ.get("QUERYLAB_NO_AUTOSTART", "") == ""
-
-
 def ensure_configured_servers() -> None:
-    """Start the embedded servers for whichever of the two database URLs is not set."""
-    if not os.environ.get("DATABASE_URL"):
+    """Start the embedded servers for whichever of the two database URLs is not set. The app
+    server must start; a sandbox server that does not is only reported, since the site serves
+    lessons without it (runs answer "Sandbox unavailable" until it is up)."""
+    if not os.environ.get("DATABASE_URL", "").strip():
         server("app").ensure()
-    if not os.environ.get("SANDBOX_DATABASE_URL"):
-        server("sandbox").ensure()
+    if not os.environ.get("SANDBOX_DATABASE_URL", "").strip():
+        try:
+            server("sandbox").ensure()
+        except EmbeddedDatabaseError as exc:
+            print(f"The embedded sandbox server did not start: {exc}", file=sys.stderr)
+
+
+def secret_key_file() -> Path:
+    return data_dir() / "secret_key"
+
+
+def ensure_secret_key() -> None:
+    """In development (``DEBUG`` on, no ``SECRET_KEY``), generate the key once and keep it under
+    the data folder, so sessions survive restarts and every process signs alike."""
+    from config.infra.env import envbool
+
+    if not envbool("DEBUG", True) or os.environ.get("SECRET_KEY", "").strip():
+        return
+    path = secret_key_file()
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside, then linked into place (which fails if the key is there): two processes
+    # starting at once never read half a key, and both end up with the first one's.
+    scratch = path.with_name(f".secret_key.{os.getpid()}")
+    scratch.write_text(secrets.token_urlsafe(50))
+    scratch.chmod(0o600)
+    try:
+        os.link(scratch, path)
+    except FileExistsError:
+        pass
+    finally:
+        scratch.unlink()
+
+
+def prepare() -> None:
+    """Make ready what the settings only point at: the embedded servers of any database URL
+    that is not set, and the development secret key. Importing the settings does no I/O;
+    this is called before they are read by ``manage.py`` (for commands that use the
+    database, ``serve`` among them), by the WSGI and ASGI entry points and by the test
+    session. Cheap when everything runs already."""
+    ensure_secret_key()
+    ensure_configured_servers()
 
 
 # -- helpers ----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Django's PostgreSQL backend with two changes to the connection pool Django makes:
 
 - when ``CONN_HEALTH_CHECKS`` is on, the pool checks a connection it hands out with
-  ``config.pool_check.check_connection`` (no round trip unless the server has sent something)
+  ``config.infra.pool_check.check_connection`` (no round trip unless the server has sent something)
   instead of psycopg_pool's empty query before every request's first query;
 - the pool hands out the connection returned last (``LastInFirstOutPool``).
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.db.backends.postgresql import base
 from psycopg_pool import ConnectionPool
 
-from config.pool_check import check_connection
+from config.infra.pool_check import check_connection
 
 
 class LastInFirstOutPool(ConnectionPool):

@@ -9,9 +9,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 
-from config import metrics
+from config.infra import metrics
 
 request_log = logging.getLogger("querylab.requests")
 _held = threading.local()
@@ -69,6 +70,7 @@ class RequestLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        _write_request_line()  # of a response this thread served that was never closed
         started = time.perf_counter()
         response = self.get_response(request)
         outage = getattr(response, "database_unavailable", False)
@@ -82,22 +84,29 @@ class RequestLogMiddleware:
             "user": user.pk if user is not None and user.is_authenticated else None,
             "htmx": request.headers.get("HX-Request") == "true",
         }
-        # Written once the server has sent the response (Django closes it then, before the
-        # request's database connection goes back to the pool): not part of the wait.
-        response._resource_closers.append(
-            lambda: request_log.info(
-                "%s %s %s", request.method, request.path, response.status_code, extra=extra
-            )
-        )
+        # Written once the server has sent the response and closed it (Django's
+        # request_finished signal, sent then in the thread that served it): not part of the
+        # wait.
+        _pending.line = (request.method, request.path, response.status_code, extra)
         if response.status_code == 429 or (response.status_code >= 500 and not outage):
-            metrics.count(
-                (
-                    "http_responses_total",
-                    f"{metrics.label('status', response.status_code)},"
-                    f"{metrics.label('area', _area(request.path))}",
-                )
-            )
+            metrics.http_responses.labels(
+                status=response.status_code, area=_area(request.path)
+            ).inc()
         return response
+
+
+_pending = threading.local()
+
+
+def _write_request_line(**kwargs) -> None:
+    line = getattr(_pending, "line", None)
+    if line is not None:
+        _pending.line = None
+        method, path, status, extra = line
+        request_log.info("%s %s %s", method, path, status, extra=extra)
+
+
+request_finished.connect(_write_request_line, dispatch_uid="querylab-request-log")
 
 
 def _area(path: str) -> str:

@@ -4,14 +4,14 @@ from django import forms
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm, UserCreationForm
 from django.contrib.auth.models import User
 
-from config import spoofing
-from config.models import UsernameSkeleton
+from lessons import spoofing
+from lessons.models import UsernameSkeleton
 
 
 class UsernameRulesMixin:
     """What every form that sets a username checks, beyond Django's own rules: no invisible
     direction characters, no piles of combining marks, and no look-alike of another user's
-    username (config/spoofing.py).
+    username (lessons/spoofing.py).
 
     The two text checks come before Django's: its validator refuses the same characters, but
     with a message that does not say which one is the problem.

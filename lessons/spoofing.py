@@ -3,7 +3,7 @@ text-direction controls, characters buried under piles of combining marks ("Zalg
 usernames that look like someone else's.
 
 Pure functions, no ORM: the forms that take titles, posts and usernames call these, and
-config.models.UsernameSkeleton stores `username_skeleton()` so a look-alike is found by index.
+lessons.models.UsernameSkeleton stores `username_skeleton()` so a look-alike is found by index.
 
 - **Direction controls.** The embeddings, overrides and isolates (U+202A–U+202E,
   U+2066–U+2069) reorder the characters after them until they are closed, so "txt.exe" can

@@ -27,12 +27,23 @@ from collections.abc import Sequence
 
 from django.db import DatabaseError, connection
 
-from config import metrics
-
 _MISSING = "26000"  # invalid_sql_statement_name: no prepared statement of that name
 _DUPLICATE = "42P05"  # duplicate_prepared_statement
 _CHANGED = "0A000"  # feature_not_supported, and only with this message:
 _CHANGED_MESSAGE = "cached plan must not change result type"
+
+
+def execute_lightly(cursor, statement: str, params: Sequence) -> None:
+    """Execute one statement whose writes are counters (runs per minute): in autocommit, its
+    commit does not wait for the WAL to reach the disk (``synchronous_commit = off``, sent
+    with it in one round trip). A server crash may lose the last fraction of a second of
+    counts; it can never corrupt anything. Inside a transaction it runs as is, so the
+    transaction's other writes stay durable."""
+    if connection.in_atomic_block:
+        cursor.execute(statement, params)
+        return
+    cursor.execute(f"SET LOCAL synchronous_commit = off; {statement}", params)
+    cursor.nextset()  # past the SET, to the statement's own result
 
 
 class PreparedStatement:
@@ -57,7 +68,7 @@ class PreparedStatement:
 
     def execute(self, cursor, params: Sequence, before: tuple[str, Sequence] | None = None) -> None:
         """Run the statement on ``cursor`` (a Django cursor of the default connection) with
-        ``params``, as ``metrics.execute_lightly`` does: its writes are counters. ``before`` is
+        ``params``, as ``execute_lightly`` does: its writes are counters. ``before`` is
         a statement and its parameters sent ahead of it in the same round trip; the cursor is
         left on ``before``'s result if given (``nextset()`` moves on to this one's), else on
         this statement's."""
@@ -70,7 +81,7 @@ class PreparedStatement:
             # it failed because the statement was there already, that is the same statement.
             self._ready.add(raw)
             try:
-                metrics.execute_lightly(cursor, text, [*(before[1] if before else ()), *params])
+                execute_lightly(cursor, text, [*(before[1] if before else ()), *params])
             except DatabaseError as exc:
                 cause = exc.__cause__
                 state = getattr(cause, "sqlstate", None)

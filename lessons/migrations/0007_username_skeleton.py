@@ -4,13 +4,13 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from config.spoofing import username_skeleton
+from lessons.spoofing import username_skeleton
 
 
 def store_existing_skeletons(apps, schema_editor):
     """Every existing user's skeleton, a few thousand rows per INSERT."""
     user_model = apps.get_model(settings.AUTH_USER_MODEL)
-    skeleton_model = apps.get_model("config", "UsernameSkeleton")
+    skeleton_model = apps.get_model("lessons", "UsernameSkeleton")
     batch = []
     users = user_model.objects.values_list("pk", "username")
     for pk, username in users.iterator(chunk_size=2000):
@@ -24,7 +24,7 @@ def store_existing_skeletons(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
-        ("config", "0001_initial"),
+        ("lessons", "0006_lab_lessons"),
     ]
 
     operations = [

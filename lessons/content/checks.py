@@ -1,0 +1,30 @@
+"""Checks other apps add to `content check`: the sandbox seeds each lesson's fixture and runs
+its examples and solutions (sandbox/lesson_checks.py). They register from their
+AppConfig.ready(), so the content pipeline imports none of them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from lessons.content.specs import ContentError, LessonSpec
+
+# (valid lessons, their content folder, lesson path → path shown in messages) → errors
+ContentCheck = Callable[[list[LessonSpec], Path, dict[str, str]], list[ContentError]]
+
+_checks: list[ContentCheck] = []
+
+
+def register_check(check: ContentCheck) -> None:
+    """Run `check` on every `content check` (once, however often it is registered)."""
+    if check not in _checks:
+        _checks.append(check)
+
+
+def run_registered_checks(
+    lessons: list[LessonSpec], content_dir: Path, display: dict[str, str]
+) -> list[ContentError]:
+    errors: list[ContentError] = []
+    for check in _checks:
+        errors += check(lessons, content_dir, display)
+    return errors
