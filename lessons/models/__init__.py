@@ -2,7 +2,8 @@
 
 - accounts: what the site keeps about a user beyond Django's User;
 - catalog: tracks, lessons and their structured parts, search;
-- discussion: threads, posts, votes, flags, moderation, notifications;
+- discussion: threads, posts and votes; moderation: flags and the moderation log;
+  notifications: what a reply tells the people it answers;
 - learning: learners and what they did (progress, quiz attempts, self-checks, flashcards);
 - pages: read models of what a page shows of one learner.
 
@@ -40,10 +41,6 @@ from lessons.models.discussion import (
     DISCUSSION_STAMP_KEY,
     HIDDEN_THREAD_TITLE,
     DiscussionLimit,
-    Flag,
-    ModerationAction,
-    Notification,
-    NotificationQuerySet,
     Post,
     PostQuerySet,
     Thread,
@@ -66,6 +63,8 @@ from lessons.models.learning import (
     QuizAttemptQuerySet,
     SelfCheckMark,
 )
+from lessons.models.moderation import Flag, ModerationAction
+from lessons.models.notifications import Notification, NotificationQuerySet
 from lessons.models.pages import (
     LessonPageState,
     ProgressOverview,

@@ -15,7 +15,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import models, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from lessons.discussion_text import render_post
@@ -23,6 +22,8 @@ from lessons.discussion_text import render_post
 if TYPE_CHECKING:
     pass
 from lessons.models.catalog import Lesson
+from lessons.models.moderation import Flag, ModerationAction
+from lessons.models.notifications import Notification
 
 
 class DiscussionLimit(NamedTuple):
@@ -476,131 +477,6 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} ▲ {self.post_id}"
-
-
-class Flag(models.Model):
-    class Reason(models.TextChoices):
-        SPAM = "spam", "Spam or advertising"
-        ABUSE = "abuse", "Rude, abusive or harassing"
-        OFF_TOPIC = "off_topic", "Off topic"
-        WRONG = "wrong", "Dangerous or misleading advice"
-        OTHER = "other", "Something else"
-
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="flags")
-    reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
-    )
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    note = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["post", "reporter"],
-                condition=models.Q(resolved_at__isnull=True),
-                name="flag_one_open_per_reporter",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_reason_display()} on post {self.post_id}"
-
-
-class ModerationAction(models.Model):
-    """Who did what to which post or thread, and when. Written by every moderating change."""
-
-    class Action(models.TextChoices):
-        HIDE = "hide", "Hid post"
-        RESTORE = "restore", "Restored post"
-        DISMISS_FLAGS = "dismiss_flags", "Dismissed flags"
-        EDIT = "edit", "Edited someone else's post"
-        DELETE = "delete", "Deleted someone else's post"
-        LOCK = "lock", "Locked thread"
-        UNLOCK = "unlock", "Unlocked thread"
-        PIN = "pin", "Pinned thread"
-        UNPIN = "unpin", "Unpinned thread"
-        MARK_ANSWER = "mark_answer", "Marked an answer"
-        UNMARK_ANSWER = "unmark_answer", "Unmarked an answer"
-
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    action = models.CharField(max_length=20, choices=Action.choices)
-    thread = models.ForeignKey(
-        Thread, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    post = models.ForeignKey(
-        Post, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    note = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.get_action_display()} by {self.actor_id} at {self.created_at:%Y-%m-%d %H:%M}"
-
-
-class NotificationQuerySet(models.QuerySet):
-    def unread(self) -> NotificationQuerySet:
-        return self.filter(read_at__isnull=True)
-
-    def mark_read(self) -> int:
-        return self.unread().update(read_at=timezone.now())
-
-
-class Notification(models.Model):
-    """Something for `recipient` to see on their next visit: a reply, or an accepted answer."""
-
-    class Kind(models.TextChoices):
-        REPLY = "reply", "replied"
-        ANSWER = "answer", "marked your reply as the answer"
-
-    recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="discussion_notifications"
-    )
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REPLY)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    objects = NotificationQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["recipient", "read_at"], name="notification_unread_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.kind} for {self.recipient_id}"
-
-    @staticmethod
-    def send_emails(post: Post, recipient_ids: set[int]) -> None:
-        """Optional email (DISCUSSION_EMAIL_NOTIFICATIONS); the site badge works without it."""
-        from django.core.mail import send_mail
-
-        author = post.author.get_username() if post.author else "Someone"
-        lesson = post.thread.lesson
-        for user in get_user_model().objects.filter(pk__in=recipient_ids).exclude(email=""):
-            send_mail(
-                f"{author} replied in “{post.thread.title_for(user)}”",
-                f"{author} replied to you in the discussion of “{lesson.title}”.\n\n"
-                f"{post.body}\n\nSee it on Querylab: {settings.SITE_URL}"
-                f"{reverse('lessons:thread', args=[post.thread_id])}#post-{post.pk}",
-                None,
-                [user.email],
-                fail_silently=True,
-            )
 
 
 # The anonymous page cache (lessons/page_cache.py) serves whole lesson pages, discussion included;
