@@ -39,6 +39,31 @@ def _front_matter(
     fixtures: set[str] | None,
     lab_models: set[str] | None = None,
 ) -> dict[str, Any] | None:
+    """The front matter's valid values (an error for each bad one), or None without any."""
+    data = _front_matter_mapping(lesson, tokens)
+    if data is None:
+        return None
+    base = 2  # the line after the opening `---`
+    for key in data:
+        if key not in REQUIRED_KEYS and key not in OPTIONAL_KEYS:
+            lesson.error(base + data.line_of(key), f"unknown front-matter key {key!r}")
+    for key in REQUIRED_KEYS:
+        if key not in data or data[key] is None or text_of(data[key]) == "":
+            lesson.error(1, f"missing front-matter key {key!r}")
+    values = _simple_values(lesson, data, base)
+    fixture = _fixture(lesson, data, base, fixtures)
+    if fixture:
+        values["fixture"] = fixture
+    if data.get("mode") in RUNNABLE_MODES and not data.get("fixture"):
+        lesson.error(1, f"`mode: {data.get('mode')}` needs a `fixture`")
+    models = _lab_models(lesson, data, base, lab_models)
+    if models:
+        values["models"] = models
+    values["_step_line"] = base + data.line_of("step")
+    return values
+
+
+def _front_matter_mapping(lesson: LessonFile, tokens: list[Token]) -> LineDict | None:
     if not tokens or tokens[0].type != "front_matter":
         lesson.error(1, "the file must start with YAML front matter between `---` lines")
         return None
@@ -49,96 +74,95 @@ def _front_matter(
     if not isinstance(data, LineDict):
         lesson.error(1, "the front matter must be a YAML mapping")
         return None
-    base = 2  # the line after the opening `---`
-    for key in data:
-        if key not in REQUIRED_KEYS and key not in OPTIONAL_KEYS:
-            lesson.error(base + data.line_of(key), f"unknown front-matter key {key!r}")
-    for key in REQUIRED_KEYS:
-        if key not in data or data[key] is None or text_of(data[key]) == "":
-            lesson.error(1, f"missing front-matter key {key!r}")
-    values: dict[str, Any] = {}
+    return data
 
-    def check(key: str, ok: bool, message: str) -> None:
+
+def _whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _simple_values(lesson: LessonFile, data: LineDict, base: int) -> dict[str, Any]:
+    """The keys checked on their value alone: each good one in the result, an error for each
+    bad one."""
+    get = data.get
+    topics, languages = get("discussion", []), get("sandbox_languages", [])
+    rules = {
+        "title": (isinstance(get("title"), str), "`title` must be text"),
+        "step": (_whole_number(get("step")), "`step` must be a whole number from 1"),
+        "level": (get("level") in LEVELS, f"`level` must be one of {', '.join(LEVELS)}"),
+        "mode": (get("mode") in MODES, f"`mode` must be one of {', '.join(MODES)}"),
+        "reviewed": (
+            isinstance(get("reviewed"), datetime.date),
+            "`reviewed` must be a date written YYYY-MM-DD",
+        ),
+        "version": (_whole_number(get("version")), "`version` must be a whole number from 1"),
+        "summary": (isinstance(get("summary"), str), "`summary` must be text"),
+        "discussion": (
+            isinstance(topics, list) and all(text_of(t) for t in topics),
+            "`discussion` must be a list of topics",
+        ),
+        "sandbox_languages": (
+            isinstance(languages, list) and all(lang in SANDBOX_LANGUAGES for lang in languages),
+            f"`sandbox_languages` must be a list of: {', '.join(SANDBOX_LANGUAGES)}",
+        ),
+    }
+    values: dict[str, Any] = {}
+    for key, (ok, message) in rules.items():
         if key in data and data[key] is not None:
             if ok:
                 values[key] = data[key]
             else:
                 lesson.error(base + data.line_of(key), message)
-
-    get = data.get
-    check("title", isinstance(get("title"), str), "`title` must be text")
-    step = get("step")
-    check(
-        "step",
-        isinstance(step, int) and not isinstance(step, bool) and step >= 1,
-        "`step` must be a whole number from 1",
-    )
-    check("level", get("level") in LEVELS, f"`level` must be one of {', '.join(LEVELS)}")
-    check("mode", get("mode") in MODES, f"`mode` must be one of {', '.join(MODES)}")
-    check(
-        "reviewed",
-        isinstance(get("reviewed"), datetime.date),
-        "`reviewed` must be a date written YYYY-MM-DD",
-    )
-    version = get("version")
-    check(
-        "version",
-        isinstance(version, int) and not isinstance(version, bool) and version >= 1,
-        "`version` must be a whole number from 1",
-    )
-    check("summary", isinstance(get("summary"), str), "`summary` must be text")
-    topics = get("discussion", [])
-    check(
-        "discussion",
-        isinstance(topics, list) and all(text_of(t) for t in topics),
-        "`discussion` must be a list of topics",
-    )
-    languages = get("sandbox_languages", [])
-    check(
-        "sandbox_languages",
-        isinstance(languages, list) and all(lang in SANDBOX_LANGUAGES for lang in languages),
-        f"`sandbox_languages` must be a list of: {', '.join(SANDBOX_LANGUAGES)}",
-    )
-    fixture = get("fixture")
-    if fixture is not None:
-        if not isinstance(fixture, str) or "/" in fixture or not fixture.endswith(".sql"):
-            lesson.error(
-                base + data.line_of("fixture"), "`fixture` must be a file name like shop.sql"
-            )
-        elif fixtures is not None and fixture not in fixtures:
-            lesson.error(
-                base + data.line_of("fixture"),
-                f"fixture file {FIXTURES_FOLDER}/{fixture} does not exist",
-            )
-        else:
-            values["fixture"] = fixture
-    if get("mode") in RUNNABLE_MODES and not fixture:
-        lesson.error(1, f"`mode: {get('mode')}` needs a `fixture`")
-    models = get("models")
-    if get("mode") == "django_lab":
-        if "sandbox_languages" in data:
-            lesson.error(
-                base + data.line_of("sandbox_languages"),
-                "`sandbox_languages` is not allowed with `mode: django_lab`",
-            )
-        if models is None:
-            lesson.error(1, "`mode: django_lab` needs `models` (a module in content/models/)")
-        elif not isinstance(models, str) or not MODEL_MODULE.match(models):
-            lesson.error(
-                base + data.line_of("models"),
-                "`models` must be a module name like library (content/models/library.py)",
-            )
-        elif lab_models is not None and models not in lab_models:
-            lesson.error(
-                base + data.line_of("models"),
-                f"model module {MODELS_FOLDER}/{models}.py does not exist",
-            )
-        else:
-            values["models"] = models
-    elif models is not None:
-        lesson.error(base + data.line_of("models"), "`models` needs `mode: django_lab`")
-    values["_step_line"] = base + data.line_of("step")
     return values
+
+
+def _fixture(
+    lesson: LessonFile, data: LineDict, base: int, fixtures: set[str] | None
+) -> str | None:
+    fixture = data.get("fixture")
+    if fixture is None:
+        return None
+    if not isinstance(fixture, str) or "/" in fixture or not fixture.endswith(".sql"):
+        lesson.error(base + data.line_of("fixture"), "`fixture` must be a file name like shop.sql")
+    elif fixtures is not None and fixture not in fixtures:
+        lesson.error(
+            base + data.line_of("fixture"),
+            f"fixture file {FIXTURES_FOLDER}/{fixture} does not exist",
+        )
+    else:
+        return fixture
+    return None
+
+
+def _lab_models(
+    lesson: LessonFile, data: LineDict, base: int, lab_models: set[str] | None
+) -> str | None:
+    """The model module of a django_lab lesson (content/models/<name>.py)."""
+    models = data.get("models")
+    if data.get("mode") != "django_lab":
+        if models is not None:
+            lesson.error(base + data.line_of("models"), "`models` needs `mode: django_lab`")
+        return None
+    if "sandbox_languages" in data:
+        lesson.error(
+            base + data.line_of("sandbox_languages"),
+            "`sandbox_languages` is not allowed with `mode: django_lab`",
+        )
+    if models is None:
+        lesson.error(1, "`mode: django_lab` needs `models` (a module in content/models/)")
+    elif not isinstance(models, str) or not MODEL_MODULE.match(models):
+        lesson.error(
+            base + data.line_of("models"),
+            "`models` must be a module name like library (content/models/library.py)",
+        )
+    elif lab_models is not None and models not in lab_models:
+        lesson.error(
+            base + data.line_of("models"),
+            f"model module {MODELS_FOLDER}/{models}.py does not exist",
+        )
+    else:
+        return models
+    return None
 
 
 def parse_lesson(
