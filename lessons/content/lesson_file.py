@@ -202,11 +202,22 @@ def parse_lesson(
             meta["_step_line"],
             f"step {step} does not match the file name's number {match['step']}",
         )
-    spec = LessonSpec(
+    spec = _spec(path, track, match, text, meta)
+    toc = _walk_body(lesson, tokens, spec)
+    if lesson.errors:
+        return None, sorted(lesson.errors, key=lambda error: error.line)
+    _render_body(spec, tokens, env, lesson, toc)
+    return spec, []
+
+
+def _spec(path: str, track: str, match: re.Match, text: str, meta: dict[str, Any]) -> LessonSpec:
+    """The lesson's spec from its front matter; stand-ins where a value was bad, so that the
+    body is checked too."""
+    return LessonSpec(
         path=path,
         track=track,
         slug=match["slug"],
-        step=step,
+        step=meta.get("step", int(match["step"])),
         title=meta.get("title", "").strip(),
         level=meta.get("level", LEVELS[0]),
         mode=meta.get("mode", MODES[1] if meta.get("fixture") else MODES[0]),
@@ -221,6 +232,10 @@ def parse_lesson(
         line_of_step=meta["_step_line"],
     )
 
+
+def _walk_body(lesson: LessonFile, tokens: list[Token], spec: LessonSpec) -> list[dict[str, Any]]:
+    """Check the body (headings, blocks, code languages, links), render its blocks into `spec`
+    and return the table of contents."""
     toc: list[dict[str, Any]] = []
     has_body = False
     for token in tokens:
@@ -253,9 +268,13 @@ def parse_lesson(
         if token.type == "heading_open" and token.tag in ("h2", "h3"):
             entry = next(e for e in toc if e["id"] == token.attrs.get("id", ""))
             entry["title"] = plain_text([tokens[index + 1]]).strip()
-    if lesson.errors:
-        return None, sorted(lesson.errors, key=lambda error: error.line)
+    return toc
 
+
+def _render_body(
+    spec: LessonSpec, tokens: list[Token], env: dict, lesson: LessonFile, toc: list[dict]
+) -> None:
+    """The body's HTML, its plain text for search, the table of contents and reading time."""
     spec.body_html = MARKDOWN.renderer.render(tokens, MARKDOWN.options, env)
     body_text = plain_text(tokens)
     text = body_text + "\n" + "\n".join(lesson.public_text)
@@ -263,7 +282,6 @@ def parse_lesson(
     spec.toc = [{key: entry[key] for key in ("id", "title", "level")} for entry in toc]
     words = len(spec.body_text.split())
     spec.reading_minutes = max(1, math.ceil(words / WORDS_PER_MINUTE))
-    return spec, []
 
 
 def render_block(lesson: LessonFile, token: Token, word: str, spec: LessonSpec) -> None:
