@@ -281,6 +281,43 @@ def _block_example(lesson: LessonFile, data: LineDict, base: int, spec: LessonSp
     return {"example": example, "code_html": highlight_code(example.sql, language), "lab": lab}
 
 
+def _variants(lesson: LessonFile, data: LineDict, base: int) -> list[dict[str, str]] | None:
+    """An exercise's hidden data variants, or None (with errors) when one is malformed."""
+    variants: list[dict[str, str]] = []
+    ok = True
+    for variant in data.get("variants") or []:
+        if not isinstance(variant, LineDict) or not check_keys(
+            lesson, variant, base, "variant", ("id", "setup")
+        ):
+            ok = False
+            continue
+        variants.append({"id": text_of(variant["id"]), "setup": text_of(variant["setup"])})
+    return variants if ok else None
+
+
+def _plan_checks(lesson: LessonFile, data: LineDict, base: int) -> list[dict[str, Any]] | None:
+    """An exercise's plan checks, or None (with errors) when one is malformed."""
+    plan_checks: list[dict[str, Any]] = []
+    ok = True
+    for check in data.get("plan_checks") or []:
+        line = base + (check.line if isinstance(check, LineDict) else data.line_of("plan_checks"))
+        if not isinstance(check, LineDict) or len(check) != 1:
+            lesson.error(line, f"each plan check is one of: {', '.join(PLAN_CHECKS)}")
+            ok = False
+            continue
+        ((name, value),) = check.items()
+        if name not in PLAN_CHECKS:
+            lesson.error(line, f"unknown plan check {name!r} (use {', '.join(PLAN_CHECKS)})")
+            ok = False
+        elif not isinstance(value, PLAN_CHECKS[name]) or isinstance(value, bool) or value == "":
+            kind = "a number" if PLAN_CHECKS[name] is int else "a table or index name"
+            lesson.error(line, f"plan check {name!r} needs {kind}")
+            ok = False
+        else:
+            plan_checks.append({"check": name, "value": value})
+    return plan_checks if ok else None
+
+
 def _block_exercise(lesson: LessonFile, data: LineDict, base: int, spec: LessonSpec) -> dict | None:
     ok = check_keys(
         lesson,
@@ -314,31 +351,9 @@ def _block_exercise(lesson: LessonFile, data: LineDict, base: int, spec: LessonS
             "`hints` must be a list of non-empty texts (quote a hint that contains `: `)",
         )
         ok, hints = False, []
-    variants: list[dict[str, str]] = []
-    for variant in data.get("variants") or []:
-        if not isinstance(variant, LineDict) or not check_keys(
-            lesson, variant, base, "variant", ("id", "setup")
-        ):
-            ok = False
-            continue
-        variants.append({"id": text_of(variant["id"]), "setup": text_of(variant["setup"])})
-    plan_checks: list[dict[str, Any]] = []
-    for check in data.get("plan_checks") or []:
-        line = base + (check.line if isinstance(check, LineDict) else data.line_of("plan_checks"))
-        if not isinstance(check, LineDict) or len(check) != 1:
-            lesson.error(line, f"each plan check is one of: {', '.join(PLAN_CHECKS)}")
-            ok = False
-            continue
-        ((name, value),) = check.items()
-        if name not in PLAN_CHECKS:
-            lesson.error(line, f"unknown plan check {name!r} (use {', '.join(PLAN_CHECKS)})")
-            ok = False
-        elif not isinstance(value, PLAN_CHECKS[name]) or isinstance(value, bool) or value == "":
-            kind = "a number" if PLAN_CHECKS[name] is int else "a table or index name"
-            lesson.error(line, f"plan check {name!r} needs {kind}")
-            ok = False
-        else:
-            plan_checks.append({"check": name, "value": value})
+    variants = _variants(lesson, data, base)
+    plan_checks = _plan_checks(lesson, data, base)
+    ok = ok and variants is not None and plan_checks is not None
     if spec.mode not in RUNNABLE_MODES:
         lesson.error(base + data.line, "exercises need `mode: sql_sandbox` or `mode: django_lab`")
         ok = False
