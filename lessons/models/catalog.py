@@ -289,6 +289,10 @@ class Lesson(models.Model):
             + SearchVector("summary", weight="B", config=SEARCH_CONFIG)
             + SearchVector("body_text", weight="C", config=SEARCH_CONFIG)
         )
+        self._publish_quiz(spec)
+        self._publish_parts(spec)
+
+    def _publish_quiz(self, spec: LessonSpec) -> None:
         questions = QuizQuestion.objects.keep(
             self,
             {
@@ -312,6 +316,8 @@ class Lesson(models.Model):
                 for c in question_spec.choices
             }
             _keep_rows(QuizChoice.objects.filter(question=question), {"question": question}, rows)
+
+    def _publish_parts(self, spec: LessonSpec) -> None:
         SelfCheckItem.objects.keep(
             self,
             {
