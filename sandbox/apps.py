@@ -11,7 +11,7 @@ class SandboxConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from config.infra import health
+        from config.infra import companions, health
         from config.infra import metrics as site_metrics
         from lessons.content.checks import register_check
         from sandbox import lesson_checks, metrics, runner
@@ -20,6 +20,7 @@ class SandboxConfig(AppConfig):
         health.register_check("sandbox", runner.status)
         site_metrics.register_gauges(metrics.gauges)
         register_check(lesson_checks.content_check)
+        companions.register_companion("sandbox janitor", _start_janitor)
 
 
 def _adopt_visitor_sandboxes(sender, request, user, **kwargs) -> None:
@@ -34,3 +35,29 @@ def _adopt_visitor_sandboxes(sender, request, user, **kwargs) -> None:
         # Exercise attempts and kept plans follow too (progress code re-reads attempts).
         ExerciseAttempt.objects.filter(learner_key=visitor).update(learner_key=member)
         PlanRecord.objects.filter(learner_key=visitor).update(learner_key=member)
+
+
+def _start_janitor():
+    """Beside `serve`'s web server: sweep expired sandboxes and refill the warm pool every
+    SANDBOX_JANITOR_INTERVAL_SECONDS (in production, `manage.py sandbox janitor --every`)."""
+    import io
+    import sys
+    import threading
+
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    def sweep_forever() -> None:
+        while True:
+            try:
+                call_command("sandbox", "janitor", stdout=io.StringIO())
+            except Exception as exc:  # the site must not go down with its janitor
+                print(f"sandbox janitor: {exc}", file=sys.stderr)
+            finally:
+                connection.close()
+            threading.Event().wait(settings.SANDBOX_JANITOR_INTERVAL_SECONDS)
+
+    thread = threading.Thread(target=sweep_forever, name="sandbox-janitor", daemon=True)
+    thread.start()
+    return thread

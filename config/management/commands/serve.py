@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import ipaddress
 import os
 import signal
 import subprocess
 import sys
-import threading
 
 from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError
 
 from config.gunicorn import __file__ as GUNICORN_CONFIG
+from config.infra import companions
 
 
 class Command(BaseCommand):
@@ -42,8 +41,13 @@ class Command(BaseCommand):
             self.stdout.write("Loading lessons…")
             call_command("content", "sync")
         url = f"http://{host}:{port}/"
-        if "sandbox" in get_commands():
-            _start_sandbox_janitor()
+        started = companions.start_all()
+        try:
+            self._serve(host, port, dev, url)
+        finally:
+            companions.stop_all(started)
+
+    def _serve(self, host: str, port: int, dev: bool, url: str) -> None:
         if dev:
             # Lessons edited while the dev server runs show up on the next page load.
             os.environ["CONTENT_AUTOSYNC"] = "1"
@@ -100,23 +104,3 @@ def run_until_stopped(command: list[str], env: dict[str, str]) -> int:
                 process.send_signal(signal.SIGTERM)
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _start_sandbox_janitor() -> None:
-    """Sweep expired sandboxes and refill the warm pool now and then, beside the web server:
-    the sandbox's own `manage.py sandbox janitor`, one sweep per interval (config imports no
-    feature code)."""
-
-    def sweep_forever() -> None:
-        from django.db import connection
-
-        while True:
-            try:
-                call_command("sandbox", "janitor", stdout=io.StringIO())
-            except Exception as exc:  # the site must not go down with its janitor
-                print(f"sandbox janitor: {exc}", file=sys.stderr)
-            finally:
-                connection.close()
-            threading.Event().wait(settings.SANDBOX_JANITOR_INTERVAL_SECONDS)
-
-    threading.Thread(target=sweep_forever, name="sandbox-janitor", daemon=True).start()
