@@ -230,6 +230,9 @@ def main() -> None:
 
     import django
 
+    from config.infra import embedded
+
+    embedded.prepare()  # the embedded sandbox server, unless SANDBOX_DATABASE_URL is set
     django.setup()
     from django.conf import settings
     from django.contrib.auth.models import User

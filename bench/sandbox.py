@@ -59,6 +59,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 import django  # noqa: E402
 
+from config.infra import embedded  # noqa: E402
+
+embedded.prepare()  # the embedded servers of unset URLs; the settings only read where they are
 django.setup()
 
 import psycopg  # noqa: E402

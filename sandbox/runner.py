@@ -185,15 +185,21 @@ def status() -> str | None:
     return None
 
 
+# How long pages go on showing a server as down after it was last found down (as long as
+# pages kept the answer of the probe they used to make). Longer than the 3 s after which it
+# is asked again: pages do not ask, so they show what placement, runs and /healthz found.
+_DOWN_SHOWN_SECONDS = 10.0
+
+
 def known_status() -> str | None:
     """``status()`` as this process last found it, without asking any server: for pages,
-    which never wait on the sandbox server. An answer out of date, or none yet, counts as
-    fine; a run then finds out (and answers "Sandbox unavailable")."""
+    which never wait on the sandbox server. A server found down in the last 10 s is shown
+    down; no answer yet, or an older one, counts as fine (a run then finds out, answers
+    "Sandbox unavailable", and pages show it from then on)."""
     now = time.monotonic()
     for url in sandbox_urls():
         cached = _answers.get(url)
-        fresh = cached is not None and now - cached[0] < _ANSWER_CACHE_SECONDS[False]
-        if fresh and cached[1] is not None:
+        if cached is not None and cached[1] is not None and now - cached[0] < _DOWN_SHOWN_SECONDS:
             return cached[1]
     return None
 
