@@ -111,7 +111,11 @@ def check_tree(content_dir: Path, only: Iterable[str] | None = None) -> CheckRes
             )
             result.invalid_tracks.add(track)
             continue
-        spec, errors = parse_track((content_dir / track_path).read_text(), track_path, display)
+        text = read_source(content_dir / track_path, display, result.errors)
+        if text is None:
+            result.invalid_tracks.add(track)
+            continue
+        spec, errors = parse_track(text, track_path, display)
         result.errors += errors
         if spec:
             result.tracks[track] = spec
@@ -123,8 +127,12 @@ def check_tree(content_dir: Path, only: Iterable[str] | None = None) -> CheckRes
     lesson_errors: list[ContentError] = []
     # Every file is parsed, even with `only`, so duplicates across files are still found.
     for relative in files:
+        problems = lesson_errors if relative in selected else []
+        text = read_source(content_dir / relative, display_path(content_dir, relative), problems)
+        if text is None:
+            continue
         spec, errors = parse_lesson(
-            (content_dir / relative).read_text(),
+            text,
             relative,
             display_path=display_path(content_dir, relative),
             lesson_urls=urls,
@@ -138,6 +146,25 @@ def check_tree(content_dir: Path, only: Iterable[str] | None = None) -> CheckRes
     result.errors += lesson_errors
     result.lessons = [spec for spec in kept if spec.path in selected]
     return result
+
+
+def read_source(path: Path, display: str, errors: list[ContentError]) -> str | None:
+    """A content file's text, or None with an error naming the line of the first byte that is
+    not UTF-8 (a file saved as Latin-1 or Windows-1252, say)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        errors.append(
+            ContentError(
+                display,
+                line,
+                f"the file is not UTF-8 (byte 0x{data[exc.start]:02x}): save it with UTF-8 "
+                "encoding (your editor's 'Save with encoding' or 'Reopen with encoding')",
+            )
+        )
+        return None
 
 
 def _without_duplicates(

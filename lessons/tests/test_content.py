@@ -160,3 +160,33 @@ def test_it_checks_the_body_even_when_the_front_matter_is_wrong():
     messages = [error.message for error in errors]
     assert messages[0] == "`level` must be one of beginner, intermediate, advanced"
     assert messages[1].startswith("unknown block type 'flashcard'")
+
+
+def _tree_with(tmp_path, name: str, data: bytes):
+    track = tmp_path / "pg"
+    track.mkdir()
+    (track / "track.yml").write_text("title: PG\nsummary: s\norder: 1\n")
+    (track / name).write_bytes(data)
+    return check_tree(tmp_path)
+
+
+LATIN_1 = "---\ntitle: Café\nstep: 1\nlevel: beginner\nmode: reading\n".encode("latin-1")
+FRONT = "reviewed: 2026-11-06\nversion: 1\nsummary: s\n---\n\nBody.\n"
+
+
+def test_it_names_the_line_of_a_file_not_saved_as_utf8(tmp_path):
+    result = _tree_with(tmp_path, "01-cafe.md", LATIN_1 + FRONT.encode())
+    (error,) = result.errors
+    assert (error.line, error.path.endswith("pg/01-cafe.md")) == (2, True)
+    assert "not UTF-8 (byte 0xe9)" in error.message and "save it with UTF-8" in error.message
+    assert result.lessons == []
+
+
+def test_it_names_the_line_of_a_date_that_does_not_exist(tmp_path):
+    text = "---\ntitle: T\nstep: 1\nlevel: beginner\nmode: reading\n" + FRONT.replace(
+        "2026-11-06", "2026-13-06"
+    )
+    result = _tree_with(tmp_path, "01-dates.md", text.encode())
+    (error,) = result.errors
+    assert error.line == 6
+    assert error.message == "invalid YAML: '2026-13-06' is not a real date (month must be in 1..12)"
