@@ -103,6 +103,7 @@ class TrackSpec:
     order: int
     path: str
     source_hash: str
+    line_of_order: int = 1
 
 
 @dataclass

@@ -54,6 +54,7 @@ def parse_track(
             order=order,
             path=path,
             source_hash=source_hash(text),
+            line_of_order=1 + data.line_of("order"),
         ),
         [],
     )
@@ -116,6 +117,18 @@ def check_tree(content_dir: Path, only: Iterable[str] | None = None) -> CheckRes
             result.invalid_tracks.add(track)
             continue
         spec, errors = parse_track(text, track_path, display)
+        same_order = [t for t in result.tracks.values() if spec and t.order == spec.order]
+        if same_order:
+            # The home page lists tracks by `order`: a tie would leave their order to chance.
+            errors.append(
+                ContentError(
+                    display,
+                    spec.line_of_order,
+                    f"`order: {spec.order}` is already {same_order[0].slug}'s; "
+                    "give each track an order of its own",
+                )
+            )
+            spec = None
         result.errors += errors
         if spec:
             result.tracks[track] = spec

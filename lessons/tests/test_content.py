@@ -190,3 +190,17 @@ def test_it_names_the_line_of_a_date_that_does_not_exist(tmp_path):
     (error,) = result.errors
     assert error.line == 6
     assert error.message == "invalid YAML: '2026-13-06' is not a real date (month must be in 1..12)"
+
+
+def test_it_refuses_a_second_track_with_the_same_order(tmp_path):
+    for name in ("alpha", "beta"):
+        track = tmp_path / name
+        track.mkdir()
+        (track / "track.yml").write_text(f"title: {name}\nsummary: s\norder: 3\n")
+        lesson = "---\ntitle: T\nstep: 1\nlevel: beginner\nmode: reading\n" + FRONT
+        (track / "01-first.md").write_text(lesson)
+    result = check_tree(tmp_path)
+    (error,) = result.errors
+    assert error.path.endswith("beta/track.yml") and error.line == 3
+    assert error.message == "`order: 3` is already alpha's; give each track an order of its own"
+    assert set(result.tracks) == {"alpha"} and result.invalid_tracks == {"beta"}
