@@ -70,6 +70,20 @@ def load_yaml(text: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line if mark else 0
-        return YamlProblem(line, f"invalid YAML: {exc.problem or exc.context}")
+        problem = str(exc.problem or exc.context)
+        return YamlProblem(line, f"invalid YAML: {problem}{_advice(problem)}")
     except yaml.YAMLError as exc:
         return YamlProblem(0, f"invalid YAML: {exc}")
+
+
+QUOTING_ADVICE = (
+    ": a text that starts with a backtick or contains `: ` (colon, space) must be in double "
+    'quotes (- text: "`NULL` is not a value") or written on the lines after a `|`'
+)
+
+
+def _advice(problem: str) -> str:
+    """What to do about the two mistakes instructors make most (content/README.md)."""
+    if "mapping values are not allowed" in problem or "cannot start any token" in problem:
+        return QUOTING_ADVICE
+    return ""

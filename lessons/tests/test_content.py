@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 
 from lessons.content import check_tree, parse_lesson
@@ -204,3 +205,15 @@ def test_it_refuses_a_second_track_with_the_same_order(tmp_path):
     assert error.path.endswith("beta/track.yml") and error.line == 3
     assert error.message == "`order: 3` is already alpha's; give each track an order of its own"
     assert set(result.tracks) == {"alpha"} and result.invalid_tracks == {"beta"}
+
+
+@pytest.mark.parametrize(
+    "choice", ["- text: `NULL` is unknown", "- text: SELECT: the first clause"]
+)
+def test_it_advises_quotes_for_a_backtick_or_a_colon_in_a_text(choice):
+    text = example_lesson().replace("- text: Makes their space reusable inside the table", choice)
+    _, errors = parse(text)
+    assert any(
+        "invalid YAML" in error.message and "must be in double quotes" in error.message
+        for error in errors
+    ), errors
