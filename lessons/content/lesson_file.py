@@ -202,12 +202,42 @@ def parse_lesson(
             meta["_step_line"],
             f"step {step} does not match the file name's number {match['step']}",
         )
+    _check_fences_closed(lesson, tokens, text.splitlines())
     spec = _spec(path, track, match, text, meta)
     toc = _walk_body(lesson, tokens, spec)
     if lesson.errors:
         return None, sorted(lesson.errors, key=lambda error: error.line)
     _render_body(spec, tokens, env, lesson, toc)
     return spec, []
+
+
+def _check_fences_closed(lesson: LessonFile, tokens: list[Token], lines: list[str]) -> None:
+    """A fence left open swallows what follows, up to the next bare fence: report it where it
+    opens, not at the block whose closing line it took."""
+    for token in tokens:
+        if token.type != "fence" or not token.map:
+            continue
+        start, end = token.map
+        marker = token.markup
+        opens_another = re.compile(rf"^\s{{0,3}}{re.escape(marker)}(?!{re.escape(marker[0])})\s*\w")
+        for number in range(start + 1, end):
+            if opens_another.match(lines[number]):
+                lesson.error(
+                    start + 1,
+                    f"the {marker} block opened here is not closed before line {number + 1}, "
+                    f"which opens another: add a line with {marker} where this one ends",
+                )
+                break
+        else:
+            # An open fence runs to the end of the file; a closed one's last line is its fence.
+            last = lines[end - 1].strip() if end - 1 < len(lines) else ""
+            closed = end - 1 > start and last.startswith(marker) and not last.strip(marker[0])
+            if end >= len(lines) and not closed:
+                lesson.error(
+                    start + 1,
+                    f"the {marker} block opened here is never closed: add a line with {marker} "
+                    "where it ends",
+                )
 
 
 def _spec(path: str, track: str, match: re.Match, text: str, meta: dict[str, Any]) -> LessonSpec:

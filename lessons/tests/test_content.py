@@ -217,3 +217,24 @@ def test_it_advises_quotes_for_a_backtick_or_a_colon_in_a_text(choice):
         "invalid YAML" in error.message and "must be in double quotes" in error.message
         for error in errors
     ), errors
+
+
+def test_it_reports_a_block_never_closed_where_it_opens():
+    text = example_lesson().rstrip()
+    assert text.endswith("```")
+    opened = text.rstrip("`").rstrip() + "\n"  # the last block (flashcards) loses its closing
+    line = opened[: opened.rindex("```flashcards")].count("\n") + 1
+    _, errors = parse(opened)
+    assert [(e.line, e.message) for e in errors] == [
+        (line, "the ``` block opened here is never closed: add a line with ``` where it ends")
+    ]
+
+
+def test_it_reports_a_block_left_open_before_the_next_one():
+    text = example_lesson()
+    pitfall_end = text.index("```", text.index("```pitfall") + 3)
+    unclosed = text[:pitfall_end] + text[pitfall_end + 4 :]  # drop the pitfall's closing line
+    opening = unclosed[: unclosed.index("```pitfall")].count("\n") + 1
+    _, errors = parse(unclosed)
+    assert errors and errors[0].line == opening
+    assert "is not closed before line" in errors[0].message
