@@ -240,6 +240,28 @@ def _check_fences_closed(lesson: LessonFile, tokens: list[Token], lines: list[st
                 )
 
 
+# Tags of HTML, not any <Word> (a type such as List<T> in prose is text, and shown as such).
+HTML_TAGS = (
+    "a|abbr|b|blockquote|br|code|dd|del|details|div|dl|dt|em|h[1-6]|hr|i|iframe|img|ins|kbd|li"
+    "|mark|ol|p|pre|s|script|small|span|strong|style|sub|summary|sup|table|tbody|td|th|thead|tr"
+    "|u|ul"
+)
+RAW_HTML_TAG = re.compile(rf"</?(?:{HTML_TAGS})(?:\s[^<>]*)?/?>", re.IGNORECASE)
+
+
+def _refuse_raw_html(lesson: LessonFile, token: Token, line: int) -> None:
+    """Raw HTML is not rendered (learners would see the tags as text), so it is an error."""
+    for child in token.children or []:
+        found = RAW_HTML_TAG.search(child.content) if child.type == "text" else None
+        if found:
+            lesson.error(
+                line,
+                f"raw HTML ({found.group()}) is not allowed: learners would see it as text; "
+                "use Markdown instead, or backticks to show it as code",
+            )
+            return
+
+
 def _spec(path: str, track: str, match: re.Match, text: str, meta: dict[str, Any]) -> LessonSpec:
     """The lesson's spec from its front matter; stand-ins where a value was bad, so that the
     body is checked too."""
@@ -277,6 +299,8 @@ def _walk_body(lesson: LessonFile, tokens: list[Token], spec: LessonSpec) -> lis
                 toc.append(
                     {"id": token.attrs.get("id", ""), "level": int(token.tag[1]), "line": line}
                 )
+        if token.type == "inline":
+            _refuse_raw_html(lesson, token, line)
         if token.type in ("inline", "fence", "code_block", "table_open"):
             has_body = has_body or token.type != "inline" or bool(token.content.strip())
         if token.type != "fence":

@@ -134,8 +134,12 @@ def test_it_refuses_a_hint_that_yaml_read_as_a_mapping():
 
 def test_it_does_not_render_raw_html():
     head = example_lesson().split("---\n\n", 1)[0] + "---\n\n"
-    lesson, _ = parse(head + "<script>alert(1)</script>\n")
-    assert "<script>" not in lesson.body_html
+    lesson, errors = parse(head + "<script>alert(1)</script>\n")
+    assert lesson is None  # an error, never published
+    assert errors[0].message.startswith("raw HTML (<script>) is not allowed")
+    from lessons.content.markdown import MARKDOWN
+
+    assert "<script>" not in MARKDOWN.render("<script>alert(1)</script>\n")
 
 
 def test_it_aligns_table_columns_with_classes_not_inline_styles():
@@ -238,3 +242,16 @@ def test_it_reports_a_block_left_open_before_the_next_one():
     _, errors = parse(unclosed)
     assert errors and errors[0].line == opening
     assert "is not closed before line" in errors[0].message
+
+
+@pytest.mark.parametrize("html", ["<b>bold</b>", "<br>", '<div class="note">x</div>'])
+def test_it_refuses_raw_html_in_the_body(html):
+    text = example_lesson().replace("## Cleaning up", f"## Cleaning up\n\nSee {html} here.")
+    _, errors = parse(text)
+    assert any(e.message.startswith("raw HTML (<") for e in errors), errors
+
+
+def test_it_leaves_angle_brackets_that_are_no_html_alone():
+    text = example_lesson().replace("## Cleaning up", "## Cleaning up\n\nA List<T> and a < b > c.")
+    _, errors = parse(text)
+    assert errors == []
