@@ -38,6 +38,9 @@ class LessonFile:
         self.errors: list[ContentError] = []
         self.keys: dict[str, int] = {}
         self.public_text: list[str] = []
+        # (lesson file, anchor, line) of every link to a heading: checked once every lesson's
+        # anchors are known (tree.check_tree).
+        self.anchor_links: list[tuple[str, str, int]] = []
 
     def error(self, line: int, message: str) -> None:
         self.errors.append(ContentError(self.display_path, line, message))
@@ -77,6 +80,9 @@ class LessonFile:
                     continue
                 href = str(child.attrs.get("href", ""))
                 target, _, anchor = href.partition("#")
+                if not target and anchor:
+                    self.anchor_links.append((self.path, anchor, current_line))
+                    continue
                 if not target.endswith(".md") or re.match(r"^[a-z][a-z0-9+.-]*:", target):
                     continue
                 resolved = posixpath.normpath(posixpath.join(posixpath.dirname(self.path), target))
@@ -84,6 +90,8 @@ class LessonFile:
                 if url is None:
                     self.error(current_line, f"broken link to {target!r}: no such lesson file")
                     continue
+                if anchor:
+                    self.anchor_links.append((resolved, anchor, current_line))
                 child.attrs["href"] = url + (f"#{anchor}" if anchor else "")
 
 

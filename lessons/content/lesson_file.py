@@ -330,6 +330,8 @@ def _render_body(
 ) -> None:
     """The body's HTML, its plain text for search, the table of contents and reading time."""
     spec.body_html = MARKDOWN.renderer.render(tokens, MARKDOWN.options, env)
+    spec.anchors = set(re.findall(r'\sid="([^"]+)"', spec.body_html))
+    spec.anchor_links = lesson.anchor_links
     body_text = plain_text(tokens)
     text = body_text + "\n" + "\n".join(lesson.public_text)
     spec.body_text = re.sub(r"\n{3,}", "\n\n", text).strip()

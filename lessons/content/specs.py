@@ -136,6 +136,8 @@ class LessonSpec:
     examples: list[Example] = field(default_factory=list)
     exercises: list[ExerciseSpec] = field(default_factory=list)
     line_of_step: int = 1
+    anchors: set[str] = field(default_factory=set)  # every id="…" of the rendered page body
+    anchor_links: list[tuple[str, str, int]] = field(default_factory=list)  # (path, anchor, line)
 
 
 @dataclass

@@ -155,6 +155,7 @@ def check_tree(content_dir: Path, only: Iterable[str] | None = None) -> CheckRes
         lesson_errors += [error for error in errors if relative in selected]
         if spec:
             parsed.append(spec)
+    parsed = _with_anchors_found(content_dir, parsed, lesson_errors, selected)
     kept = _without_duplicates(content_dir, parsed, lesson_errors, selected)
     result.errors += lesson_errors
     result.lessons = [spec for spec in kept if spec.path in selected]
@@ -178,6 +179,36 @@ def read_source(path: Path, display: str, errors: list[ContentError]) -> str | N
             )
         )
         return None
+
+
+def _with_anchors_found(
+    content_dir: Path, lessons: list[LessonSpec], errors: list[ContentError], selected: set[str]
+) -> list[LessonSpec]:
+    """Drop (and report, when selected) the lessons that link to a heading that is not there,
+    in their own page or another lesson's. Links to a lesson that itself has errors are left
+    alone: that lesson's errors are reported already."""
+    anchors = {spec.path: spec.anchors for spec in lessons}
+    kept = []
+    for spec in lessons:
+        broken = [
+            (target, anchor, line)
+            for target, anchor, line in spec.anchor_links
+            if target in anchors and anchor not in anchors[target]
+        ]
+        for target, anchor, line in broken if spec.path in selected else []:
+            where = "this lesson" if target == spec.path else target
+            errors.append(
+                ContentError(
+                    display_path(content_dir, spec.path),
+                    line,
+                    f"broken link to #{anchor}: {where} has no heading with that anchor (a "
+                    "heading's anchor is its text in lowercase, words joined by hyphens: "
+                    "## Reading a plan → #reading-a-plan)",
+                )
+            )
+        if not broken:
+            kept.append(spec)
+    return kept
 
 
 def _without_duplicates(

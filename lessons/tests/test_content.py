@@ -255,3 +255,36 @@ def test_it_leaves_angle_brackets_that_are_no_html_alone():
     text = example_lesson().replace("## Cleaning up", "## Cleaning up\n\nA List<T> and a < b > c.")
     _, errors = parse(text)
     assert errors == []
+
+
+def _two_lessons(tmp_path, link: str):
+    track = tmp_path / "pg"
+    track.mkdir()
+    (track / "track.yml").write_text("title: PG\nsummary: s\norder: 1\n")
+    head = "---\ntitle: T\nstep: {step}\nlevel: beginner\nmode: reading\n" + FRONT.split("\n\n")[0]
+    (track / "01-first.md").write_text(
+        head.format(step=1) + "\n\n## Reading a plan\n\nText.\n\n" + link + "\n"
+    )
+    (track / "02-second.md").write_text(head.format(step=2) + "\n\n## Seeing dead rows\n\nText.\n")
+    return check_tree(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "link", ["[up](#reading-a-plan)", "[there](02-second.md#seeing-dead-rows)"]
+)
+def test_it_takes_links_to_headings_that_exist(tmp_path, link):
+    result = _two_lessons(tmp_path, link)
+    assert result.errors == [] and len(result.lessons) == 2
+
+
+@pytest.mark.parametrize(
+    ("link", "where"),
+    [("[up](#reading-plans)", "this lesson"), ("[x](02-second.md#dead-rows)", "pg/02-second.md")],
+)
+def test_it_refuses_a_link_to_a_heading_that_does_not_exist(tmp_path, link, where):
+    result = _two_lessons(tmp_path, link)
+    (error,) = result.errors
+    anchor = link.split("#")[1].rstrip(")")
+    assert error.message.startswith(f"broken link to #{anchor}: {where} has no heading")
+    assert error.line == 15
+    assert [lesson.path for lesson in result.lessons] == ["pg/02-second.md"]
