@@ -30,7 +30,7 @@ from lessons.content.specs import (
     ContentError,
     LessonSpec,
 )
-from lessons.content.yaml_lines import LineDict, YamlProblem, load_yaml
+from lessons.content.yaml_lines import LineDict, YamlProblem, load_yaml, merged_list_items
 
 
 def _front_matter(
@@ -74,6 +74,7 @@ def _front_matter_mapping(lesson: LessonFile, tokens: list[Token]) -> LineDict |
     if not isinstance(data, LineDict):
         lesson.error(1, "the front matter must be a YAML mapping")
         return None
+    _report_merged_items(lesson, tokens[0].content, data, 2)
     return data
 
 
@@ -353,10 +354,20 @@ def render_block(lesson: LessonFile, token: Token, word: str, spec: LessonSpec) 
     if not isinstance(data, LineDict):
         lesson.error(line, f"the {word} block must be a YAML mapping (see content/README.md)")
         return
+    _report_merged_items(lesson, token.content, data, base)
     context = BLOCKS[word](lesson, data, base, spec)
     if context is None:
         return
     token.meta["block_html"] = render_to_string(f"lessons/_blocks.html#{word}", context)
+
+
+def _report_merged_items(lesson: LessonFile, text: str, data: Any, base: int) -> None:
+    for number in merged_list_items(text, data):
+        lesson.error(
+            base + number,
+            "this line looks like a list item, but YAML read it as part of the item above: "
+            "indent its `-` exactly like the one above",
+        )
 
 
 def source_hash(text: str) -> str:

@@ -87,3 +87,32 @@ def _advice(problem: str) -> str:
     if "mapping values are not allowed" in problem or "cannot start any token" in problem:
         return QUOTING_ADVICE
     return ""
+
+
+def merged_list_items(text: str, data: Any) -> list[int]:
+    """Lines (0-based) that look like list items but that YAML read as the end of the item
+    above, because their `-` is indented differently: `  - A?` then `   - B?` is one item,
+    "A? - B?". Each is reported, so a starter topic or a hint is not swallowed silently."""
+    strings: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            strings.extend(item for item in value if isinstance(item, str))
+            for item in value:
+                if not isinstance(item, str):
+                    collect(item)
+
+    collect(data)
+    lines = text.splitlines()
+    found = []
+    for value in strings:
+        for part in value.split(" - ")[1:]:
+            start = part[:30]
+            for number, line in enumerate(lines):
+                if line.lstrip().startswith(f"- {start}") and number not in found:
+                    found.append(number)
+                    break
+    return sorted(found)

@@ -288,3 +288,15 @@ def test_it_refuses_a_link_to_a_heading_that_does_not_exist(tmp_path, link, wher
     assert error.message.startswith(f"broken link to #{anchor}: {where} has no heading")
     assert error.line == 15
     assert [lesson.path for lesson in result.lessons] == ["pg/02-second.md"]
+
+
+def test_it_reports_a_list_item_that_yaml_merged_into_the_one_above():
+    text = example_lesson().replace(
+        "  - Have you ever needed VACUUM FULL?", "   - Have you ever needed VACUUM FULL?"
+    )
+    assert "   - Have you ever" in text
+    _, errors = parse(text)
+    line = text[: text.index("   - Have you ever")].count("\n") + 1
+    assert [(e.line, e.message.split(":")[0]) for e in errors] == [
+        (line, "this line looks like a list item, but YAML read it as part of the item above")
+    ]
