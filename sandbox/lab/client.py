@@ -9,15 +9,17 @@ import struct
 
 from django.conf import settings
 
+from sandbox import runner
+
 _HEADER = struct.Struct(">I")
 _next = itertools.count()
 
 
-class LabUnavailable(RuntimeError):
-    """No lab worker answers."""
+class LabUnavailable(runner.SandboxUnavailable):
+    """No lab worker answers (the API answers 503, like an unavailable sandbox server)."""
 
 
-class LabBusy(RuntimeError):
+class LabBusy(runner.SandboxBusy):
     """Every run slot of every worker is taken."""
 
 
