@@ -58,7 +58,15 @@ class Child:
 
 
 class Worker:
-    def __init__(self, socket_path: Path, models_dir: Path, uid_base: int, slots: int):
+    def __init__(
+        self,
+        socket_path: Path,
+        models_dir: Path,
+        uid_base: int,
+        slots: int,
+        socket_owner: str | None = None,
+    ):
+        self.socket_owner = socket_owner
         self.socket_path = socket_path
         self.models_dir = models_dir
         self.uid_base = uid_base
@@ -95,6 +103,12 @@ class Worker:
         finally:
             os.umask(old)
         os.chmod(self.socket_path, 0o600)
+        if self.socket_owner:
+            # The web tier's user (another container): the only other one that may connect.
+            import pwd
+
+            entry = pwd.getpwnam(self.socket_owner)
+            os.chown(self.socket_path, entry.pw_uid, entry.pw_gid)
         server.listen(256)
         server.setblocking(False)
         return server
@@ -381,12 +395,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models-dir", required=True, type=Path)
     parser.add_argument("--uid-base", type=int, default=int(os.environ.get("LAB_UID_BASE", 61000)))
     parser.add_argument("--slots", type=int, default=int(os.environ.get("LAB_WORKER_SLOTS", 32)))
+    parser.add_argument("--socket-owner", default=os.environ.get("LAB_SOCKET_OWNER") or None)
     args = parser.parse_args(argv)
     isolation_problem = refuse_reason()
     if isolation_problem:
         print(f"lab worker: {isolation_problem}", file=sys.stderr)
         sys.exit(2)
-    Worker(args.socket, args.models_dir.resolve(), args.uid_base, args.slots).serve()
+    Worker(
+        args.socket, args.models_dir.resolve(), args.uid_base, args.slots, args.socket_owner
+    ).serve()
 
 
 def refuse_reason() -> str | None:

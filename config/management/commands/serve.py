@@ -40,6 +40,16 @@ class Command(BaseCommand):
         url = f"http://{host}:{port}/"
         if "sandbox" in get_commands():
             _start_sandbox_janitor()
+        lab_worker = _start_lab_worker(self.stdout)
+        try:
+            self._serve(host, port, dev, url)
+        finally:
+            if lab_worker is not None:
+                from sandbox.lab import launch
+
+                launch.stop_worker(lab_worker)
+
+    def _serve(self, host: str, port: int, dev: bool, url: str) -> None:
         if dev:
             # Lessons edited while the dev server runs show up on the next page load.
             os.environ["CONTENT_AUTOSYNC"] = "1"
@@ -94,3 +104,21 @@ def _start_sandbox_janitor() -> None:
             threading.Event().wait(settings.SANDBOX_JANITOR_INTERVAL_SECONDS)
 
     threading.Thread(target=sweep_forever, name="sandbox-janitor", daemon=True).start()
+
+
+def _start_lab_worker(stdout):
+    """The Django ORM lab's worker (sandbox/lab/worker.py) beside the site: a process of its
+    own that holds no secret, under bubblewrap where installed. LAB_START_WORKER=0 when the
+    operator runs workers elsewhere (docker-compose.yml's ``lab`` service)."""
+    if not settings.LAB_START_WORKER:
+        return None
+    from sandbox.lab import launch
+
+    try:
+        process = launch.start_worker()
+    except RuntimeError as exc:  # the site serves everything else without it
+        print(f"lab worker: {exc}", file=sys.stderr)
+        return None
+    isolation = "bubblewrap" if launch.bwrap_available() else "no bubblewrap"
+    stdout.write(f"Django ORM lab worker started ({isolation}).")
+    return process
