@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes  # loaded by the warm worker: a child may not read the stdlib any more
 import json
 import os
 import resource
@@ -374,8 +375,6 @@ def limit_process(limits: dict, uid: int | None) -> None:
 
 def _no_dumps() -> None:
     """Not traceable, not readable through /proc by others of the same uid."""
-    import ctypes
-
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
