@@ -51,7 +51,9 @@ def call(request: dict, wall_seconds: float | None = None) -> dict:
         raise LabUnavailable("LAB_WORKER_SOCKET names no worker")
     wait = (wall_seconds or settings.LAB_RUN_TIMEOUT_MS / 1000) + 5
     start = next(_next)
-    body = json.dumps(request).encode()
+    # Two frames: what the worker itself reads (no secret), then the request for the child.
+    head = json.dumps({"op": request.get("op"), "limits": request.get("limits") or {}}).encode()
+    body = _HEADER.pack(len(head)) + head + _frame(json.dumps(request).encode())
     busy = False
     for offset in range(len(paths)):
         path = paths[(start + offset) % len(paths)]
@@ -73,7 +75,7 @@ def _exchange(path: str, body: bytes, wait: float) -> dict:
         sock.settimeout(wait)
         try:
             sock.connect(path)
-            sock.sendall(_HEADER.pack(len(body)) + body)
+            sock.sendall(body)
             header = _read(sock, 4)
             (size,) = _HEADER.unpack(header)
             return json.loads(_read(sock, size))
@@ -81,6 +83,10 @@ def _exchange(path: str, body: bytes, wait: float) -> dict:
             raise
         except (OSError, ValueError) as exc:
             raise LabUnavailable(f"the lab worker did not answer: {exc}") from exc
+
+
+def _frame(data: bytes) -> bytes:
+    return _HEADER.pack(len(data)) + data
 
 
 def _read(sock: socket.socket, size: int) -> bytes:
@@ -95,6 +101,6 @@ def _read(sock: socket.socket, size: int) -> bytes:
 
 def ping(path: str, timeout: float = 1.0) -> bool:
     try:
-        return bool(_exchange(path, json.dumps({"op": "ping"}).encode(), timeout).get("ok"))
+        return bool(_exchange(path, _frame(json.dumps({"op": "ping"}).encode()), timeout).get("ok"))
     except (OSError, LabUnavailable):
         return False

@@ -18,7 +18,9 @@ length-prefixed JSON request per connection and forks a child per run. The child
 The parent kills a child at its wall-clock deadline and answers for it, naming the bound; the
 same when the kernel ends it (SIGXCPU for CPU time). The next run is a fresh child.
 
-Framing, both ways: 4-byte big-endian length, then UTF-8 JSON.
+Framing, both ways: 4-byte big-endian length, then UTF-8 JSON. A request is two frames: the
+first (``op`` and ``limits``) is read by the worker, the second (the whole request: the
+learner's role and password, the code) only by the child forked for it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes  # loaded by the warm worker: a child may not read the stdlib any more
+import gc
 import json
 import os
 import resource
@@ -39,7 +42,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_REQUEST_BYTES = 1_000_000
+MAX_HEADER_BYTES = 4096
 _HEADER = struct.Struct(">I")
+
+
+def read_frame(sock: socket.socket, limit: int) -> dict:
+    """One length-prefixed JSON frame from a blocking socket."""
+    (size,) = _HEADER.unpack(_read_exactly(sock, 4))
+    if size > limit:
+        raise ValueError("frame too large")
+    return json.loads(_read_exactly(sock, size))
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError("connection closed")
+        data += chunk
+    return bytes(data)
 
 
 def send_frame(sock: socket.socket, payload: dict) -> None:
@@ -92,6 +114,10 @@ class Worker:
             except Exception as exc:  # one broken module must not stop the others
                 print(f"lab worker: {path.name} does not load: {exc}", file=sys.stderr)
         execution.warm_up()
+        # Children share the warm worker's memory copy-on-write; a collection in a child would
+        # touch (and so copy) every page holding an object. Frozen here, never collected there.
+        gc.collect()
+        gc.freeze()
 
     def listen(self) -> socket.socket:
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,8 +192,14 @@ class Worker:
 
     def _read(self, conn: socket.socket) -> None:
         buffer = self.pending[conn]
+        # Exactly the first frame (op and limits), never more: the second frame carries the
+        # learner's role password and code, and is read by the child alone, so that the warm
+        # worker's memory (which every child inherits) never holds another learner's secret.
+        wanted = (
+            4 - len(buffer) if len(buffer) < 4 else 4 + _HEADER.unpack(buffer[:4])[0] - len(buffer)
+        )
         try:
-            chunk = conn.recv(65536)
+            chunk = conn.recv(max(1, min(wanted, MAX_HEADER_BYTES)))
         except BlockingIOError:
             return
         except OSError:
@@ -179,7 +211,7 @@ class Worker:
         if len(buffer) < 4:
             return
         (size,) = _HEADER.unpack(buffer[:4])
-        if size > MAX_REQUEST_BYTES:
+        if size > MAX_HEADER_BYTES:
             self._answer_and_drop(conn, _failure("request", "The request is too large."))
             return
         if len(buffer) - 4 < size:
@@ -200,7 +232,7 @@ class Worker:
                 _failure("busy", "Lab busy: every run slot of this worker is taken.", busy=True),
             )
             return
-        self._fork(conn, request)
+        self._fork(conn, request.get("limits") or {})
 
     def _drop(self, conn: socket.socket) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -217,8 +249,7 @@ class Worker:
 
     # -- children ---------------------------------------------------------------------------
 
-    def _fork(self, conn: socket.socket, request: dict) -> None:
-        limits = request.get("limits") or {}
+    def _fork(self, conn: socket.socket, limits: dict) -> None:
         slot = self.free_slots.pop()
         pid = os.fork()
         if pid == 0:  # the child
@@ -227,6 +258,9 @@ class Worker:
                 from sandbox.lab import execution
 
                 conn.setblocking(True)
+                conn.settimeout(5)
+                request = read_frame(conn, MAX_REQUEST_BYTES)
+                conn.settimeout(None)
                 answer = execution.handle(request, lambda answer: send_frame(conn, answer))
                 send_frame(conn, answer)
                 os._exit(0)
@@ -249,6 +283,8 @@ class Worker:
         )
 
     def _become_child(self, conn: socket.socket, slot: int, limits: dict) -> None:
+        # A run is short and its memory bounded by RLIMIT_AS: no cyclic collection (see prepare).
+        gc.disable()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         keep = {conn.fileno(), 0, 1, 2}
