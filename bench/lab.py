@@ -225,7 +225,9 @@ def main() -> None:
         seconds = 3 if args.quick else 10
         print(f"\n2. Throughput, {args.learners} concurrent learners, lab runs for {seconds} s")
         rate, done, errors = throughput(port, args.learners, seconds)
-        print(f"  {rate:8.1f} lab runs/s   {done} runs   {errors} errors   (goal ≥ 100/s, 0 errors)")
+        print(
+            f"  {rate:8.1f} lab runs/s   {done} runs   {errors} errors   (goal ≥ 100/s, no errors)"
+        )
         for kind, n in ERROR_KINDS.most_common():
             print(f"  error ×{n}: {kind}")
         print(f"  load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

@@ -52,7 +52,14 @@ def call(request: dict, wall_seconds: float | None = None) -> dict:
     wait = (wall_seconds or settings.LAB_RUN_TIMEOUT_MS / 1000) + 5
     start = next(_next)
     # Two frames: what the worker itself reads (no secret), then the request for the child.
-    head = json.dumps({"op": request.get("op"), "limits": request.get("limits") or {}}).encode()
+    # "key" (the role's name, not secret) lets the worker give the run to that role's keeper.
+    head = json.dumps(
+        {
+            "op": request.get("op"),
+            "limits": request.get("limits") or {},
+            "key": (request.get("db") or {}).get("user"),
+        }
+    ).encode()
     body = _HEADER.pack(len(head)) + head + _frame(json.dumps(request).encode())
     busy = False
     for offset in range(len(paths)):

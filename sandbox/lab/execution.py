@@ -93,11 +93,17 @@ def _warm_models() -> None:
             str(manager.annotate(n=Count(model._meta.related_objects[0].name)).query)
 
 
-def handle(request: dict, deliver) -> dict:
+def handle(request: dict, deliver, reused: bool = False) -> dict:
     """Answer one request. ``deliver`` sends an answer at once: a run that reaches a bound is
     answered and the child exits there, whatever ``try``/``except`` the learner wrapped
     around the statement or print that crossed it."""
     _state["deliver"] = deliver
+    if reused:
+        # A keeper's connection, used by this learner's previous run: back to how it was at
+        # login (settings, prepared statements, temporary state; the startup-option limits).
+        from django.db import connection
+
+        connection.connection.execute("DISCARD ALL")
     op = request.get("op")
     try:
         if op == "run":
@@ -245,7 +251,7 @@ def _finish_with(answer_of):
         deliver = _state.get("deliver")
         if deliver is not None:
             deliver(answer)
-            os._exit(0)
+            os._exit(3)  # answered; the connection may be mid-statement: not kept (worker.DIRTY)
         raise _Finished
 
     return on_limit
@@ -679,3 +685,52 @@ def _explain_all(queries: list[dict]) -> list:
             plans.append(None)
         transaction.savepoint_rollback(point)
     return plans
+
+
+# -- keepers (worker._keeper): one learner role's connection, kept between runs -------------------
+
+
+def keep_connection(request: dict) -> bool:
+    """Connect as the request's role in the keeper, unless already connected so; whether the
+    connection was used before (the run then starts with DISCARD ALL)."""
+    from django.db import connection
+
+    from sandbox.lab import djangoenv
+
+    key = (sorted(request["db"].items()), request["options"])
+    if _state.get("kept") == key and connection.connection is not None:
+        return True
+    drop_connection()
+    djangoenv.use_role(request["db"], request["options"])
+    connection.ensure_connection()
+    if connection.connection.pgconn.ssl_in_use:
+        # TLS state would not survive being used by another process: no keeping.
+        drop_connection()
+        return False
+    _state["kept"] = key
+    return False
+
+
+def drop_connection() -> None:
+    from django.db import connection
+
+    _state.pop("kept", None)
+    try:
+        connection.close()
+    except Exception:
+        connection.connection = None
+
+
+def connection_clean() -> bool:
+    """Whether this run left its connection idle and sound (a keeper may give it to the next)."""
+    from django.db import connection
+    from psycopg.pq import TransactionStatus
+
+    conn = connection.connection
+    return (
+        conn is not None
+        and not conn.closed
+        and not conn.broken
+        and conn.info.transaction_status == TransactionStatus.IDLE
+        and not connection.in_atomic_block
+    )
