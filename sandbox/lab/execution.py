@@ -103,7 +103,16 @@ def handle(request: dict, deliver, reused: bool = False) -> dict:
         # login (settings, prepared statements, temporary state; the startup-option limits).
         from django.db import connection
 
-        connection.connection.execute("DISCARD ALL")
+        try:
+            connection.connection.execute("DISCARD ALL")
+        except Exception:
+            # The kept connection died (the server restarted, the sandbox was reset and its
+            # sessions ended): this run connects afresh, and the keeper drops the old one.
+            _state["reconnected"] = True
+            try:
+                connection.close()
+            except Exception:
+                connection.connection = None
     op = request.get("op")
     try:
         if op == "run":
@@ -728,7 +737,8 @@ def connection_clean() -> bool:
 
     conn = connection.connection
     return (
-        conn is not None
+        not _state.get("reconnected")
+        and conn is not None
         and not conn.closed
         and not conn.broken
         and conn.info.transaction_status == TransactionStatus.IDLE

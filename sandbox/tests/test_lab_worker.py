@@ -167,3 +167,19 @@ def test_it_refuses_to_start_with_debug_off_and_no_isolation():
         assert refuse_reason() is None
     finally:
         del os.environ["LAB_ISOLATED_BY_OPERATOR"]
+
+
+def test_a_run_after_the_sandboxs_sessions_were_ended_still_works(lab_client, lab_lesson):
+    from sandbox import runner
+    from sandbox.models import Sandbox
+
+    assert lab_run(lab_client, lab_lesson, "Tag.objects.count()")["ok"]
+    sandbox = Sandbox.objects.get(lesson=lab_lesson)
+    with runner._server(sandbox.server).pool.connection() as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+            [sandbox.name],
+        )
+    for _ in range(2):
+        answer = lab_run(lab_client, lab_lesson, "Tag.objects.count()")
+        assert answer["ok"], answer["error"]
