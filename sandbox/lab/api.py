@@ -29,8 +29,9 @@ from sandbox.views import (
     sandbox_api,
 )
 
-# Keys of the pinned answer (DESIGN.md); "bound" (which limit stopped the run) is extra.
-_ANSWER_KEYS = ("ok", "output", "result", "queries", "repeated", "error", "bound")
+# Keys of the pinned answer (DESIGN.md); extra: "bound" (which limit stopped the run) and
+# "django" (the version the lab runs).
+_ANSWER_KEYS = ("ok", "output", "result", "queries", "repeated", "error", "bound", "django")
 
 
 def _code(data: dict) -> str:

@@ -390,7 +390,11 @@ def _run(request: dict) -> dict:
 
 
 def _answer(output: str, table, queries: list[dict], error: dict | None, limits: dict) -> dict:
+    import django
+
     return {
+        # The lab runs the site's own Django (5.2 LTS): no QuerySet.fetch_mode() (6.1).
+        "django": django.get_version(),
         "ok": error is None,
         "output": output,
         "result": table,
