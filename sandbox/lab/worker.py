@@ -29,6 +29,7 @@ import argparse
 import contextlib
 import ctypes  # loaded by the warm worker: a child may not read the stdlib any more
 import gc
+import itertools
 import json
 import os
 import resource
@@ -99,6 +100,8 @@ class Worker:
         self.socket_path = socket_path
         self.models_dir = models_dir
         self.uid_base = uid_base
+        self.uid = uid_base
+        self._uids = itertools.count()
         self.slots = slots
         self.free_slots = list(range(slots))
         self.children: dict[int, Child] = {}
@@ -277,6 +280,7 @@ class Worker:
 
     def _fork(self, conn: socket.socket, limits: dict) -> None:
         slot = self.free_slots.pop()
+        self._next_uid()
         pid = os.fork()
         if pid == 0:  # the child
             try:
@@ -316,7 +320,7 @@ class Worker:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _close_other_descriptors({conn.fileno(), *(s.fileno() for s in keep)})
-        limit_process(limits, self.uid_base + slot if self.drop_privileges else None, nproc)
+        limit_process(limits, self.uid if self.drop_privileges else None, nproc)
 
     # -- keepers ------------------------------------------------------------------------------
     #
@@ -330,8 +334,15 @@ class Worker:
     # connection with it. A keeper idle for LAB_KEEPER_IDLE_SECONDS exits; at the wall clock the
     # worker kills the keeper's whole process group.
 
+    def _next_uid(self) -> None:
+        """A uid no process has had for a long while: a run's uid is its own even if a
+        process of an earlier run (a killed keeper's run, not yet released by the kernel)
+        lingers, and RLIMIT_NPROC, counted per uid, is this run's alone."""
+        self.uid = self.uid_base + next(self._uids) % UID_RANGE
+
     def _fork_keeper(self, conn: socket.socket, key: str, limits: dict) -> None:
         slot = self.free_slots.pop()
+        self._next_uid()
         ours, theirs = socket.socketpair()
         pid = os.fork()
         if pid == 0:
@@ -503,6 +514,7 @@ def _timeout_answer(child: Child) -> dict:
 DIRTY = 3
 ANSWERED = (0, DIRTY, 70)
 KEEPER_CPU_SECONDS = 600
+UID_RANGE = 20_000  # uids LAB_UID_BASE … LAB_UID_BASE + 19,999, one per run or keeper
 
 
 def _death_answer(status: int, limits: dict) -> dict:

@@ -138,3 +138,31 @@ def test_a_lesson_without_a_lab_is_refused(lab_client, lab_settings, lab_track):
         "/api/lab/run", {"lesson": sql_lesson.ref, "code": "1"}, content_type="application/json"
     )
     assert response.status_code == 400
+
+
+def test_it_needs_the_csrf_token_like_the_sql_api(learner, lab_lesson):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(learner)
+    response = client.post(
+        "/api/lab/run", {"lesson": lab_lesson.ref, "code": "1"}, content_type="application/json"
+    )
+    assert response.status_code == 403
+
+
+def test_runs_per_minute_answer_429_with_retry_after(lab_client, lab_lesson, lab_settings):
+    lab_settings.SANDBOX_RUNS_PER_MINUTE = 1
+    lab_run(lab_client, lab_lesson, "1")
+    response = lab_client.post(
+        "/api/lab/run", {"lesson": lab_lesson.ref, "code": "1"}, content_type="application/json"
+    )
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    assert response.json()["ok"] is False
+
+
+def test_the_answer_says_which_django_runs(lab_client, lab_lesson):
+    import django
+
+    assert lab_run(lab_client, lab_lesson, "1")["django"] == django.get_version()
