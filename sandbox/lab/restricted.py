@@ -217,7 +217,9 @@ class AllowList:
             return False
         if isinstance(obj, models.Model):
             allowed = self.instance_names.get(type(obj))
-            return allowed is not None and name in allowed
+            # Besides fields and relations: what the query put on this instance (annotate()
+            # values, Prefetch(to_attr=...) lists, extra(select=...) columns).
+            return allowed is not None and (name in allowed or name in vars(obj))
         if isinstance(obj, (models.Manager, self.QuerySet)):
             return name in QUERYSET_METHODS
         if isinstance(obj, (models.Expression, models.Q, models.F)):

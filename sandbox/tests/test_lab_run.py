@@ -166,3 +166,15 @@ def test_the_answer_says_which_django_runs(lab_client, lab_lesson):
     import django
 
     assert lab_run(lab_client, lab_lesson, "1")["django"] == django.get_version()
+
+
+def test_annotations_and_prefetch_to_attr_are_readable(lab_client, lab_lesson):
+    code = (
+        'a = Author.objects.annotate(n=Count("books")).prefetch_related('
+        'Prefetch("books", queryset=Book.objects.filter(published_year__gte=2000), '
+        'to_attr="recent")).get(pk=1)\n'
+        "(a.n, len(a.recent))"
+    )
+    answer = lab_run(lab_client, lab_lesson, code)
+    assert answer["ok"], answer["error"]
+    assert answer["result"]["rows"][0][0] == 8
