@@ -63,6 +63,10 @@ def warm_up() -> None:
     import json.encoder  # noqa: F401
 
     "é".encode("latin-1")
+    import _strptime  # noqa: F401 - date/datetime parsing imports it on first use
+    import calendar  # noqa: F401
+    import time  # noqa: F401
+
     _warm_models()
 
 

@@ -178,3 +178,27 @@ def test_annotations_and_prefetch_to_attr_are_readable(lab_client, lab_lesson):
     answer = lab_run(lab_client, lab_lesson, code)
     assert answer["ok"], answer["error"]
     assert answer["result"]["rows"][0][0] == 8
+
+
+def test_dates_and_decimals_are_there(lab_client, lab_lesson):
+    code = (
+        "Review.objects.filter(created__gte=date(2024, 1, 1) - timedelta(days=1))"
+        '.filter(book__price__lt=Decimal("30")).count() >= 0'
+    )
+    answer = lab_run(lab_client, lab_lesson, code)
+    assert answer["ok"], answer["error"]
+    today = lab_run(lab_client, lab_lesson, "date.today().year > 2000")
+    assert today["ok"], today["error"]
+
+
+def test_a_sandbox_grown_past_the_disk_limit_is_reset(lab_client, lab_lesson, lab_settings):
+    lab_settings.SANDBOX_DISK_LIMIT_MB = 1
+    code = (
+        "for i in range(4):\n"
+        '    Review.objects.bulk_create([Review(book_id=1, rating=1, body="x" * 200, '
+        "created=date(2024, 1, 1)) for j in range(2000)])"
+    )
+    answer = lab_run(lab_client, lab_lesson, code)
+    assert answer["bound"] == "disk", answer["error"]
+    assert answer["error"]["message"].startswith("Disk limit")
+    assert lab_run(lab_client, lab_lesson, "Review.objects.count()")["result"]["rows"] == [[1200]]
