@@ -33,6 +33,7 @@ import itertools
 import json
 import os
 import resource
+import secrets
 import selectors
 import signal
 import socket
@@ -101,7 +102,9 @@ class Worker:
         self.models_dir = models_dir
         self.uid_base = uid_base
         self.uid = uid_base
-        self._uids = itertools.count()
+        # From a random point: several workers on one host (scaled out, or other checkouts)
+        # rarely hand out the same uid at the same time.
+        self._uids = itertools.count(secrets.randbelow(UID_RANGE))
         self.slots = slots
         self.free_slots = list(range(slots))
         self.children: dict[int, Child] = {}
