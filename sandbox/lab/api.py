@@ -54,16 +54,15 @@ def _lab_lesson(lesson: Lesson) -> Lesson:
 
 def run_code(sandbox: Sandbox, lesson: Lesson, code: str) -> dict:
     """Run learner code in the learner's sandbox through a worker; the pinned answer."""
-    db, options = runner.lab_connection(sandbox.server, sandbox.name)
-    answer = client.call(
+    answer = client.call_as(
+        sandbox.server,
+        sandbox.name,
         {
             "op": "run",
-            "db": db,
-            "options": options,
             "models": lesson.lab_models,
             "code": code,
             "limits": client.limits(),
-        }
+        },
     )
     queries = answer.get("queries") or []
     payload = {key: answer.get(key) for key in _ANSWER_KEYS} | {

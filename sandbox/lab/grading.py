@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import plans, runner
+from sandbox import plans
 from sandbox.grading import SolutionBroken, Verdict, compare
 from sandbox.lab import client
 from sandbox.models import Sandbox
@@ -78,13 +78,12 @@ def grade_code(
 ) -> tuple[Verdict, dict]:
     """(verdict, extra keys of the answer: the answer's ``queries`` and ``repeated`` on the
     lesson's data). Raises SolutionBroken when the reference solution fails."""
-    db, options = runner.lab_connection(server, name)
     variants = exercise.variants
-    answer = client.call(
+    answer = client.call_as(
+        server,
+        name,
         {
             "op": "grade",
-            "db": db,
-            "options": options,
             "models": models,
             "answer": code,
             "solution": exercise.solution,
