@@ -32,9 +32,15 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 SOCKET = Path(tempfile.mkdtemp(prefix="querylab-bench-lab-")) / "worker.sock"
+# The lesson's fixture with a line of its own, so that its digest is the bench's: warm
+# sandboxes a development server left in the same app database are never claimed here.
+FIXTURES = Path(tempfile.mkdtemp(prefix="querylab-bench-lab-fixtures-"))
+(FIXTURES / "library.sql").write_text(
+    (BASE_DIR / "content" / "fixtures" / "library.sql").read_text() + "\n-- bench/lab.py\n"
+)
 BENCH_ENV = {
     "SANDBOX_NAME_PREFIX": "qll",
-    "SANDBOX_FIXTURES_DIR": str(BASE_DIR / "content" / "fixtures"),
+    "SANDBOX_FIXTURES_DIR": str(FIXTURES),
     "LAB_MODELS_DIR": str(BASE_DIR / "content" / "models"),
     "LAB_WORKER_SOCKET": str(SOCKET),
     # The throughput figure measures the machinery, not the per-learner limit (60 a minute).
