@@ -133,3 +133,12 @@ def test_a_lab_lesson_parses_with_its_models_and_python_blocks():
 def test_lab_front_matter_and_blocks_are_validated(change, message):
     _, errors = parse(LESSON.replace(*change))
     assert any(message in error.message for error in errors), errors
+
+
+def test_content_check_reports_a_model_module_that_does_not_load(tmp_path, capsys):
+    root = make_content(tmp_path)
+    (root / "models" / "library.py").write_text("from django.db import models\nclass Book(:\n")
+    with pytest.raises(CommandError):
+        call_command("content", "check", str(root / "django" / "01-n-plus-one.md"))
+    err = capsys.readouterr().err
+    assert "01-n-plus-one.md:6: The lab model module 'library' does not load" in err
