@@ -45,9 +45,7 @@ class Command(BaseCommand):
             self._serve(host, port, dev, url)
         finally:
             if lab_worker is not None:
-                from sandbox.lab import launch
-
-                launch.stop_worker(lab_worker)
+                lab_worker.stop()
 
     def _serve(self, host: str, port: int, dev: bool, url: str) -> None:
         if dev:
@@ -108,17 +106,45 @@ def _start_sandbox_janitor() -> None:
 
 def _start_lab_worker(stdout):
     """The Django ORM lab's worker (sandbox/lab/worker.py) beside the site: a process of its
-    own that holds no secret, under bubblewrap where installed. LAB_START_WORKER=0 when the
-    operator runs workers elsewhere (docker-compose.yml's ``lab`` service)."""
+    own that holds no secret, under bubblewrap where installed, started again if it dies.
+    LAB_START_WORKER=0 when the operator runs workers elsewhere (docker-compose.yml's ``lab``
+    service)."""
     if not settings.LAB_START_WORKER:
         return None
     from sandbox.lab import launch
 
-    try:
-        process = launch.start_worker()
-    except RuntimeError as exc:  # the site serves everything else without it
-        print(f"lab worker: {exc}", file=sys.stderr)
+    keeper = _LabWorker(launch)
+    if not keeper.start():
         return None
     isolation = "bubblewrap" if launch.bwrap_available() else "no bubblewrap"
     stdout.write(f"Django ORM lab worker started ({isolation}).")
-    return process
+    threading.Thread(target=keeper.watch, name="lab-worker-watch", daemon=True).start()
+    return keeper
+
+
+class _LabWorker:
+    """The worker process, restarted when it exits (lab runs answer 503 meanwhile)."""
+
+    def __init__(self, launch):
+        self.launch = launch
+        self.process = None
+        self.stopping = threading.Event()
+
+    def start(self) -> bool:
+        try:
+            self.process = self.launch.start_worker()
+        except RuntimeError as exc:  # the site serves everything else without it
+            print(f"lab worker: {exc}", file=sys.stderr)
+            return False
+        return True
+
+    def watch(self) -> None:
+        while not self.stopping.wait(5):
+            if self.process is not None and self.process.poll() is not None:
+                print("lab worker: it exited; starting it again", file=sys.stderr)
+                self.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.process is not None:
+            self.launch.stop_worker(self.process)
