@@ -30,6 +30,7 @@ from lessons.content import ContentError, LessonSpec
 from sandbox import grading, runner, statements
 
 FIXTURES = "fixtures"
+MODELS = "models"
 
 # The one table of the decoy sandbox: an example whose result names it shows other learners'.
 DECOY_TABLE = "decoy_of_another_learner"
@@ -49,7 +50,7 @@ def check_lessons(
 ) -> list[ContentError]:
     """Errors of the sandbox lessons among ``lessons`` (``display`` maps a lesson's path to the
     path shown in messages)."""
-    todo = [lesson for lesson in lessons if lesson.mode == "sql_sandbox"]
+    todo = [lesson for lesson in lessons if lesson.mode in ("sql_sandbox", "django_lab")]
     if not todo:
         return []
     try:
@@ -73,12 +74,15 @@ def check_lessons(
         except (psycopg.Error, runner.SandboxUnavailable) as exc:
             first = display.get(todo[0].path, todo[0].path)
             return [ContentError(first, 1, f"sandbox unavailable: the decoy sandbox: {exc}")]
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            checks = pool.map(
-                lambda lesson: _check_lesson(lesson, content_dir, display, made), todo
-            )
-            for found in checks:
-                errors += found
+        with contextlib.ExitStack() as stack:
+            if any(lesson.mode == "django_lab" for lesson in todo):
+                stack.enter_context(_lab_worker(content_dir))
+            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+                checks = pool.map(
+                    lambda lesson: _check_lesson(lesson, content_dir, display, made), todo
+                )
+                for found in checks:
+                    errors += found
     finally:
         # Dropped together at the end: concurrent DROP OWNED BY trip over each other's
         # catalog updates ("tuple concurrently updated"). If the server went away, the
@@ -116,6 +120,14 @@ def _check_lesson(
         if not fixture.is_file():
             return []  # check_tree reports missing fixtures already
         seed = fixture.read_text(encoding="utf-8")
+    if lesson.mode == "django_lab":
+        from sandbox.lab import seeding
+
+        try:
+            seed = seeding.ddl_for(lesson.lab_models, content_dir / MODELS) + "\n" + seed
+        except seeding.ModelsBroken as exc:
+            error(_line_of(text, r"^models:"), str(exc))
+            return errors
     server = runner.server_for("content-check")
     name = runner.new_sandbox_name()
     languages = lesson.sandbox_languages
@@ -125,6 +137,8 @@ def _check_lesson(
     except Exception as exc:  # the fixture's own SQL failed
         error(_line_of(text, r"^fixture:"), f"fixture {lesson.fixture} fails: {exc}")
         return errors
+    if lesson.mode == "django_lab":
+        return errors + _check_lab(lesson, text, server, name, path)
     for exercise in lesson.exercises:
         problem = _check_exercise(server, name, exercise, languages)
         if problem:
@@ -184,3 +198,97 @@ def _line_of(text: str, pattern: str) -> int:
     """The 1-based line of the first match of ``pattern`` (multiline), or 1."""
     found = re.search(pattern, text, re.MULTILINE)
     return text.count("\n", 0, found.start()) + 1 if found else 1
+
+
+# -- Django ORM lab lessons -----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _lab_worker(content_dir: Path):
+    """A lab worker for the checks: the configured one when it answers and serves the same
+    model modules, else one started for the checks (with content_dir's model modules)."""
+    import tempfile
+
+    from django.test import override_settings
+
+    from sandbox.lab import client, launch
+
+    models = (content_dir / MODELS).resolve()
+    from django.conf import settings
+
+    serving = [path for path in client.sockets() if client.ping(path)]
+    if serving and Path(settings.LAB_MODELS_DIR).resolve() == models:
+        yield
+        return
+    folder = Path(tempfile.mkdtemp(prefix="querylab-lab-check-"))
+    socket_path = folder / "worker.sock"
+    process = launch.start_worker(socket_path, models)
+    try:
+        with override_settings(LAB_WORKER_SOCKET=str(socket_path), LAB_MODELS_DIR=models):
+            yield
+    finally:
+        launch.stop_worker(process)
+
+
+def _check_lab(lesson: LessonSpec, text: str, server: int, name: str, path: str) -> list:
+    """A lab lesson's exercises (the solution graded as an answer, plan checks and
+    max_queries included) and examples (run in order, like a learner pressing the buttons)."""
+    from sandbox.lab import client
+    from sandbox.lab.grading import LabExercise, grade_code
+
+    errors: list[ContentError] = []
+    for exercise in lesson.exercises:
+        spec = LabExercise(
+            solution=exercise.solution,
+            variants=exercise.variants,
+            order_matters=exercise.order_matters,
+            plan_checks=exercise.plan_checks,
+            max_queries=exercise.max_queries,
+        )
+        try:
+            verdict, _ = grade_code(server, name, lesson.lab_models, spec, exercise.solution)
+        except grading.SolutionBroken as exc:
+            errors.append(
+                ContentError(
+                    path, exercise.line, f"exercise {exercise.key!r}: the solution fails: {exc}"
+                )
+            )
+            continue
+        except runner.SandboxUnavailable as exc:
+            errors.append(ContentError(path, exercise.line, f"lab unavailable: {exc}"))
+            continue
+        if not verdict.passed:
+            errors.append(
+                ContentError(
+                    path,
+                    exercise.line,
+                    f"exercise {exercise.key!r}: the solution does not pass its own checks: "
+                    + " ".join(verdict.problems + [f"Plan: {p}" for p in verdict.plan_problems]),
+                )
+            )
+    for example in lesson.examples:
+        line = _line_of(text, rf"^id:\s*{re.escape(example.key)}\s*$")
+        db, options = runner.lab_connection(server, name)
+        try:
+            answer = client.call(
+                {
+                    "op": "run",
+                    "db": db,
+                    "options": options,
+                    "models": lesson.lab_models,
+                    "code": example.sql,
+                    "limits": client.limits(),
+                }
+            )
+        except runner.SandboxUnavailable as exc:
+            errors.append(ContentError(path, line, f"lab unavailable: {exc}"))
+            continue
+        if answer.get("error"):
+            error = answer["error"]
+            where = f" at line {error['line']}" if error.get("line") else ""
+            errors.append(
+                ContentError(
+                    path, line, f"example {example.key!r} fails{where}: {error['message']}"
+                )
+            )
+    return errors

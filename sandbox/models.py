@@ -239,8 +239,8 @@ def _admission_statement() -> tuple[PreparedStatement, int]:
     first = len(_LESSON_COLUMNS) + len(_TRACK_COLUMNS)
     sandbox_id = f"found.c{first + sandbox_columns.index('id')}"
     server = f"found.c{first + sandbox_columns.index('server')}"
-    active = _literal(Sandbox.State.ACTIVE)
-    sandbox_modes = ", ".join(_literal(mode) for mode in SANDBOX_MODES)
+    active, sandbox_mode = _literal(Sandbox.State.ACTIVE), _literal(Lesson.Mode.SQL_SANDBOX)
+    lab_mode = _literal(Lesson.Mode.DJANGO_LAB)
     # $1 learner key, $2 track slug, $3 lesson slug, $4 runs a minute, $5 run slots, $6 the
     # slots' advisory-lock key space.
     body = (
@@ -248,7 +248,8 @@ def _admission_statement() -> tuple[PreparedStatement, int]:
         f"SELECT {select} FROM {quote(Lesson._meta.db_table)} l "
         f"JOIN {quote(Track._meta.db_table)} t ON t.id = l.track_id "
         f"LEFT JOIN {quote(Sandbox._meta.db_table)} s ON s.lesson_id = l.id "
-        f"AND s.state = {active} AND s.learner_key = $1 AND l.mode IN ({sandbox_modes}) "
+        f"AND s.state = {active} AND s.learner_key = $1 "
+        f"AND (l.mode = {sandbox_mode} OR l.mode = {lab_mode}) "
         "WHERE t.slug = $2 AND l.slug = $3 AND l.is_published AND t.is_published LIMIT 1) "
         f"SELECT hit.count, hit.seconds_left, CASE WHEN hit.count <= $4 AND {sandbox_id} "
         "IS NOT NULL THEN (SELECT g FROM generate_series(0, $5 - 1) AS g "

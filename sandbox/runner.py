@@ -1453,3 +1453,8 @@ def lab_connection(server: int, name: str, limits: Limits | None = None) -> tupl
     params = conninfo_to_dict(_as_role(server, _checked(name)))
     wanted = ("host", "port", "dbname", "user", "password", "hostaddr", "sslmode")
     return {key: params[key] for key in wanted if params.get(key)}, _options(server, limits, name)
+
+
+def reset_password(server: int, name: str) -> None:
+    """Set a sandbox role's password back to the derived one (a learner changed it)."""
+    _reset_password(server, _checked(name))

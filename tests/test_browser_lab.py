@@ -72,6 +72,7 @@ def test_a_learner_finds_an_n_plus_one_fixes_it_and_passes_an_exercise(page, pub
     expect(hint).to_contain_text('select_related("author")')
     expect(lab.locator(".lab-group .lab-repeat-badge")).to_have_text("×20 same shape")
     expect(lab.locator(".lab-printed")).to_contain_text(" by ")
+    expect(lab.locator(".lab-version")).to_contain_text("Django 5.2.")
 
     # The fix: one query with a join, and no repeated shape.
     replace_code(page, FIXED_LOOP)

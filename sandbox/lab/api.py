@@ -30,8 +30,9 @@ from sandbox.views import (
     sandbox_api,
 )
 
-# Keys of the pinned answer (DESIGN.md); "bound" (which limit stopped the run) is extra.
-_ANSWER_KEYS = ("ok", "output", "result", "queries", "repeated", "error", "bound")
+# Keys of the pinned answer (DESIGN.md); extra: "bound" (which limit stopped the run) and
+# "django" (the version the lab runs).
+_ANSWER_KEYS = ("ok", "output", "result", "queries", "repeated", "error", "bound", "django")
 
 
 def _code(data: dict) -> str:
@@ -54,22 +55,42 @@ def _lab_lesson(lesson: Lesson) -> Lesson:
 
 def run_code(sandbox: Sandbox, lesson: Lesson, code: str) -> dict:
     """Run learner code in the learner's sandbox through a worker; the pinned answer."""
-    db, options = runner.lab_connection(sandbox.server, sandbox.name)
-    answer = client.call(
+    answer = client.call_as(
+        sandbox.server,
+        sandbox.name,
         {
             "op": "run",
-            "db": db,
-            "options": options,
             "models": lesson.lab_models,
             "code": code,
             "limits": client.limits(),
-        }
+        },
     )
-    sandbox._touch(None)
-    return {key: answer.get(key) for key in _ANSWER_KEYS} | {
-        "queries": answer.get("queries") or [],
+    queries = answer.get("queries") or []
+    payload = {key: answer.get(key) for key in _ANSWER_KEYS} | {
+        "queries": queries,
         "repeated": answer.get("repeated") or [],
     }
+    disk_bytes = None
+    if any(query["sql"].lstrip()[:6].upper() in _WRITES for query in queries):
+        disk_bytes = runner.disk_usage(sandbox.server, [sandbox.name]).get(sandbox.name, 0)
+    sandbox._touch(disk_bytes)
+    limit_mb = settings.SANDBOX_DISK_LIMIT_MB
+    if disk_bytes is not None and disk_bytes > limit_mb * 1024 * 1024:
+        # As for SQL runs: over the disk limit, the sandbox goes back to the lesson's data.
+        sandbox.reset()
+        payload["ok"] = False
+        payload["bound"] = "disk"
+        payload["error"] = {
+            "type": "LimitExceeded",
+            "message": f"Disk limit: your sandbox grew to {disk_bytes / 1024 / 1024:.0f} MB, "
+            f"over the {limit_mb} MB limit, so it was reset to the lesson's starting data.",
+            "line": None,
+        }
+    return payload
+
+
+# Statements after which the sandbox's size is measured (the first six characters).
+_WRITES = {"INSERT", "UPDATE", "DELETE", "CREATE", "ALTER ", "COPY F"}
 
 
 @sandbox_api

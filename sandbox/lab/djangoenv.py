@@ -110,6 +110,9 @@ def database(params: dict, options: str) -> dict:
             # revokes from learner roles.
             "options": f"{options} -c TimeZone=UTC".strip(),
             "application_name": "querylab-lab",
+            # No server-side prepared statements: a keeper's connection is used by one process
+            # after another, each unaware of what the last one prepared.
+            "prepare_threshold": None,
             "connect_timeout": 3,
         },
         "TEST": {},

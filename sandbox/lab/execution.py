@@ -63,13 +63,60 @@ def warm_up() -> None:
     import json.encoder  # noqa: F401
 
     "é".encode("latin-1")
+    import _strptime  # noqa: F401 - date/datetime parsing imports it on first use
+    import calendar  # noqa: F401
+    import time  # noqa: F401
+
+    _warm_models()
 
 
-def handle(request: dict, deliver) -> dict:
+def _warm_models() -> None:
+    """Fill the caches Django builds on first use (each model's fields and relations, the
+    compilers' SQL paths), so that children inherit them instead of each building them again;
+    and the allow-list of each model module. No database is needed for any of it."""
+    import sys
+
+    from django.apps import apps
+    from django.db.models import Count
+
+    from sandbox.lab import djangoenv, restricted
+
+    output = restricted.Output(100, lambda bound, message: None)
+    for name, module in list(sys.modules.items()):
+        if name.startswith(djangoenv.APP_MODULE + ".") and name.count(".") == 3:
+            restricted.namespace(djangoenv.model_classes(module), output, {})
+    for model in apps.get_app_config("lab").get_models():
+        manager = model._default_manager
+        str(manager.all().query)
+        str(manager.filter(pk=1).order_by("pk")[:20].query)
+        relations = [f.name for f in model._meta.concrete_fields if f.is_relation]
+        if relations:
+            str(manager.select_related(*relations).query)
+        reverse = [f.get_accessor_name() for f in model._meta.related_objects]
+        if reverse:
+            str(manager.annotate(n=Count(model._meta.related_objects[0].name)).query)
+
+
+def handle(request: dict, deliver, reused: bool = False) -> dict:
     """Answer one request. ``deliver`` sends an answer at once: a run that reaches a bound is
     answered and the child exits there, whatever ``try``/``except`` the learner wrapped
     around the statement or print that crossed it."""
     _state["deliver"] = deliver
+    if reused:
+        # A keeper's connection, used by this learner's previous run: back to how it was at
+        # login (settings, prepared statements, temporary state; the startup-option limits).
+        from django.db import connection
+
+        try:
+            connection.connection.execute("DISCARD ALL")
+        except Exception:
+            # The kept connection died (the server restarted, the sandbox was reset and its
+            # sessions ended): this run connects afresh, and the keeper drops the old one.
+            _state["reconnected"] = True
+            try:
+                connection.close()
+            except Exception:
+                connection.connection = None
     op = request.get("op")
     try:
         if op == "run":
@@ -217,7 +264,7 @@ def _finish_with(answer_of):
         deliver = _state.get("deliver")
         if deliver is not None:
             deliver(answer)
-            os._exit(0)
+            os._exit(3)  # answered; the connection may be mid-statement: not kept (worker.DIRTY)
         raise _Finished
 
     return on_limit
@@ -347,7 +394,11 @@ def _run(request: dict) -> dict:
 
 
 def _answer(output: str, table, queries: list[dict], error: dict | None, limits: dict) -> dict:
+    import django
+
     return {
+        # The lab runs the site's own Django (5.2 LTS): no QuerySet.fetch_mode() (6.1).
+        "django": django.get_version(),
         "ok": error is None,
         "output": output,
         "result": table,
@@ -651,3 +702,53 @@ def _explain_all(queries: list[dict]) -> list:
             plans.append(None)
         transaction.savepoint_rollback(point)
     return plans
+
+
+# -- keepers (worker._keeper): one learner role's connection, kept between runs -------------------
+
+
+def keep_connection(request: dict) -> bool:
+    """Connect as the request's role in the keeper, unless already connected so; whether the
+    connection was used before (the run then starts with DISCARD ALL)."""
+    from django.db import connection
+
+    from sandbox.lab import djangoenv
+
+    key = (sorted(request["db"].items()), request["options"])
+    if _state.get("kept") == key and connection.connection is not None:
+        return True
+    drop_connection()
+    djangoenv.use_role(request["db"], request["options"])
+    connection.ensure_connection()
+    if connection.connection.pgconn.ssl_in_use:
+        # TLS state would not survive being used by another process: no keeping.
+        drop_connection()
+        return False
+    _state["kept"] = key
+    return False
+
+
+def drop_connection() -> None:
+    from django.db import connection
+
+    _state.pop("kept", None)
+    try:
+        connection.close()
+    except Exception:
+        connection.connection = None
+
+
+def connection_clean() -> bool:
+    """Whether this run left its connection idle and sound (a keeper may give it to the next)."""
+    from django.db import connection
+    from psycopg.pq import TransactionStatus
+
+    conn = connection.connection
+    return (
+        not _state.get("reconnected")
+        and conn is not None
+        and not conn.closed
+        and not conn.broken
+        and conn.info.transaction_status == TransactionStatus.IDLE
+        and not connection.in_atomic_block
+    )

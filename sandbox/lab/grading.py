@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import plans, runner
+from sandbox import plans
 from sandbox.grading import SolutionBroken, Verdict, compare
 from sandbox.lab import client
 from sandbox.models import Sandbox
@@ -48,21 +48,45 @@ def _counted(queries: list[dict]) -> list[dict]:
     ]
 
 
+@dataclass
+class LabExercise:
+    """What grading reads of an exercise (a published ``Exercise`` or a lesson file's spec)."""
+
+    solution: str
+    variants: list[dict[str, str]]
+    order_matters: bool
+    plan_checks: list[dict[str, Any]]
+    max_queries: int | None
+
+
 def grade_lab(exercise, code: str) -> tuple[Verdict, dict]:
-    """(verdict, extra keys of the answer: the answer's ``queries`` and ``repeated`` on the
-    lesson's data). Raises SolutionBroken when the reference solution fails."""
+    """Grade ``code`` against a published exercise in its lesson's grader sandbox."""
     lesson = exercise.lesson
     grader = Sandbox.objects.grader_for(lesson)
-    db, options = runner.lab_connection(grader.server, grader.name)
-    variants = exercise.variants or []
-    answer = client.call(
+    spec = LabExercise(
+        solution=exercise.solution_sql,
+        variants=exercise.variants or [],
+        order_matters=exercise.order_matters,
+        plan_checks=exercise.plan_checks or [],
+        max_queries=exercise.max_queries,
+    )
+    return grade_code(grader.server, grader.name, lesson.lab_models, spec, code)
+
+
+def grade_code(
+    server: int, name: str, models: str, exercise: LabExercise, code: str
+) -> tuple[Verdict, dict]:
+    """(verdict, extra keys of the answer: the answer's ``queries`` and ``repeated`` on the
+    lesson's data). Raises SolutionBroken when the reference solution fails."""
+    variants = exercise.variants
+    answer = client.call_as(
+        server,
+        name,
         {
             "op": "grade",
-            "db": db,
-            "options": options,
-            "models": lesson.lab_models,
+            "models": models,
             "answer": code,
-            "solution": exercise.solution_sql,
+            "solution": exercise.solution,
             "setups": [""] + [variant["setup"] for variant in variants],
             "explain": bool(exercise.plan_checks),
             "limits": client.limits(),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -152,3 +153,46 @@ def stop_worker(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def start_beside_the_site() -> LabWorker | None:
+    """`serve`'s companion (registered in SandboxConfig.ready()): the lab's worker beside the
+    site, a process of its own that holds no secret, under bubblewrap where installed, started
+    again if it dies. LAB_START_WORKER=0 when the operator runs workers elsewhere
+    (docker-compose.yml's ``lab`` service)."""
+    if not settings.LAB_START_WORKER:
+        return None
+    keeper = LabWorker()
+    if not keeper.start():
+        return None
+    isolation = "bubblewrap" if bwrap_available() else "no bubblewrap"
+    print(f"Django ORM lab worker started ({isolation}).", flush=True)
+    threading.Thread(target=keeper.watch, name="lab-worker-watch", daemon=True).start()
+    return keeper
+
+
+class LabWorker:
+    """The worker process, restarted when it exits (lab runs answer 503 meanwhile)."""
+
+    def __init__(self) -> None:
+        self.process = None
+        self.stopping = threading.Event()
+
+    def start(self) -> bool:
+        try:
+            self.process = start_worker()
+        except RuntimeError as exc:  # the site serves everything else without it
+            print(f"lab worker: {exc}", file=sys.stderr)
+            return False
+        return True
+
+    def watch(self) -> None:
+        while not self.stopping.wait(5):
+            if self.process is not None and self.process.poll() is not None:
+                print("lab worker: it exited; starting it again", file=sys.stderr)
+                self.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.process is not None:
+            stop_worker(self.process)

@@ -173,6 +173,8 @@ VALUE_TYPES = (
     range,
 )
 INSTANCE_METHODS = frozenset({"save", "delete", "refresh_from_db", "pk"})
+# Classes handed to learner code whose own attributes may be read (constructors, constants).
+VALUE_CLASSES = (datetime.date, datetime.datetime, datetime.timedelta, decimal.Decimal)
 
 
 class AllowList:
@@ -210,14 +212,20 @@ class AllowList:
     def allows(self, obj: Any, name: str) -> bool:
         if name.startswith("_"):
             return False
-        models = self.models
         if isinstance(obj, type):
             if obj in self.model_classes:
                 return name in ("objects", "DoesNotExist", "MultipleObjectsReturned")
-            return False
+            # date.today(), datetime.fromisoformat(), Decimal("1.5").quantize…
+            return obj in VALUE_CLASSES and name not in VALUE_BLOCKED
+        return self._allows_instance(obj, name)
+
+    def _allows_instance(self, obj: Any, name: str) -> bool:
+        models = self.models
         if isinstance(obj, models.Model):
             allowed = self.instance_names.get(type(obj))
-            return allowed is not None and name in allowed
+            # Besides fields and relations: what the query put on this instance (annotate()
+            # values, Prefetch(to_attr=...) lists, extra(select=...) columns).
+            return allowed is not None and (name in allowed or name in vars(obj))
         if isinstance(obj, (models.Manager, self.QuerySet)):
             return name in QUERYSET_METHODS
         if isinstance(obj, (models.Expression, models.Q, models.F)):
@@ -438,6 +446,11 @@ def namespace(
         return _INPLACE[op](target, value)
 
     safe = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+    # Some C functions import through the caller's builtins (date.today() imports time).
+    # Learner code cannot name __import__ (no names starting with _); this one hands out a few
+    # already loaded modules, which learner code could not use anyway (modules are not on the
+    # allow-list).
+    safe["__import__"] = _internal_import
     safe.update(True_=True)
     safe.pop("True_")
     names: dict[str, Any] = {
@@ -459,9 +472,26 @@ def namespace(
         names[name] = getattr(functions, name)
     for name in POSTGRES_NAMES:
         names[name] = getattr(pg_aggregates, name, None) or getattr(pg_search, name)
+    names.update(
+        date=datetime.date,
+        datetime=datetime.datetime,
+        timedelta=datetime.timedelta,
+        Decimal=decimal.Decimal,
+    )
     names.update(model_classes)
     names.update(exceptions)
     return names
+
+
+_INTERNAL_IMPORTS = frozenset({"time", "_strptime", "calendar", "math", "locale", "_datetime"})
+
+
+def _internal_import(name, globals=None, locals=None, fromlist=(), level=0):
+    import sys
+
+    if name in _INTERNAL_IMPORTS and name in sys.modules:
+        return sys.modules[name]
+    raise ImportError(f"import of {name} is not allowed in the lab")
 
 
 class _FieldWriter:

@@ -30,23 +30,25 @@ def models_dir() -> Path:
     return Path(settings.LAB_MODELS_DIR)
 
 
-def models_source(name: str) -> str:
-    path = (models_dir() / f"{name}.py").resolve()
-    if path.parent != models_dir().resolve() or not path.is_file():
-        raise ModelsBroken(f"The lab model module {name!r} is not in {models_dir()}.")
+def models_source(name: str, directory: Path | None = None) -> str:
+    directory = directory or models_dir()
+    path = (directory / f"{name}.py").resolve()
+    if path.parent != directory.resolve() or not path.is_file():
+        raise ModelsBroken(f"The lab model module {name!r} is not in {directory}.")
     return path.read_text(encoding="utf-8")
 
 
-def ddl_for(name: str) -> str:
+def ddl_for(name: str, directory: Path | None = None) -> str:
     """The DDL for content/models/<name>.py, cached per text of the module."""
-    source = models_source(name)
+    directory = directory or models_dir()
+    source = models_source(name, directory)
     key = (name, hashlib.sha256(source.encode()).hexdigest())
     with _lock:
         found = _cache.get(key)
     if found is not None:
         return found
     done = subprocess.run(
-        [sys.executable, "-m", "sandbox.lab.seeding", str(models_dir()), name],
+        [sys.executable, "-m", "sandbox.lab.seeding", str(directory), name],
         capture_output=True,
         text=True,
         timeout=60,

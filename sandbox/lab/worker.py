@@ -18,16 +18,22 @@ length-prefixed JSON request per connection and forks a child per run. The child
 The parent kills a child at its wall-clock deadline and answers for it, naming the bound; the
 same when the kernel ends it (SIGXCPU for CPU time). The next run is a fresh child.
 
-Framing, both ways: 4-byte big-endian length, then UTF-8 JSON.
+Framing, both ways: 4-byte big-endian length, then UTF-8 JSON. A request is two frames: the
+first (``op`` and ``limits``) is read by the worker, the second (the whole request: the
+learner's role and password, the code) only by the child forked for it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes  # loaded by the warm worker: a child may not read the stdlib any more
+import gc
+import itertools
 import json
 import os
 import resource
+import secrets
 import selectors
 import signal
 import socket
@@ -38,7 +44,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MAX_REQUEST_BYTES = 1_000_000
+MAX_HEADER_BYTES = 4096
 _HEADER = struct.Struct(">I")
+
+
+def read_frame(sock: socket.socket, limit: int) -> dict:
+    """One length-prefixed JSON frame from a blocking socket."""
+    (size,) = _HEADER.unpack(_read_exactly(sock, 4))
+    if size > limit:
+        raise ValueError("frame too large")
+    return json.loads(_read_exactly(sock, size))
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError("connection closed")
+        data += chunk
+    return bytes(data)
 
 
 def send_frame(sock: socket.socket, payload: dict) -> None:
@@ -55,19 +80,40 @@ class Child:
     limits: dict
     started: float
     killed: bool = False
+    # A keeper (see ``_keeper``): the learner role it serves, its control socket, and whether
+    # a run of it is under way (``sock`` is then that run's client, ``deadline`` its wall clock).
+    key: str | None = None
+    ctrl: socket.socket | None = None
+    busy: bool = False
+    last_used: float = 0.0
 
 
 class Worker:
-    def __init__(self, socket_path: Path, models_dir: Path, uid_base: int, slots: int):
+    def __init__(
+        self,
+        socket_path: Path,
+        models_dir: Path,
+        uid_base: int,
+        slots: int,
+        socket_owner: str | None = None,
+    ):
+        self.socket_owner = socket_owner
         self.socket_path = socket_path
         self.models_dir = models_dir
         self.uid_base = uid_base
+        self.uid = uid_base
+        # From a random point: several workers on one host (scaled out, or other checkouts)
+        # rarely hand out the same uid at the same time.
+        self._uids = itertools.count(secrets.randbelow(UID_RANGE))
         self.slots = slots
         self.free_slots = list(range(slots))
         self.children: dict[int, Child] = {}
         self.pending: dict[socket.socket, bytearray] = {}
         self.selector = selectors.DefaultSelector()
         self.drop_privileges = os.geteuid() == 0
+        # Keepers need a uid of their own (their runs' process count is bounded per uid).
+        self.use_keepers = self.drop_privileges and os.environ.get("LAB_KEEPERS", "1") == "1"
+        self.keepers: dict[str, Child] = {}
 
     # -- start-up ---------------------------------------------------------------------------
 
@@ -83,6 +129,10 @@ class Worker:
             except Exception as exc:  # one broken module must not stop the others
                 print(f"lab worker: {path.name} does not load: {exc}", file=sys.stderr)
         execution.warm_up()
+        # Children share the warm worker's memory copy-on-write; a collection in a child would
+        # touch (and so copy) every page holding an object. Frozen here, never collected there.
+        gc.collect()
+        gc.freeze()
 
     def listen(self) -> socket.socket:
         self.socket_path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +145,12 @@ class Worker:
         finally:
             os.umask(old)
         os.chmod(self.socket_path, 0o600)
+        if self.socket_owner:
+            # The web tier's user (another container): the only other one that may connect.
+            import pwd
+
+            entry = pwd.getpwnam(self.socket_owner)
+            os.chown(self.socket_path, entry.pw_uid, entry.pw_gid)
         server.listen(256)
         server.setblocking(False)
         return server
@@ -115,7 +171,11 @@ class Worker:
         self.selector.register(wake_read, selectors.EVENT_READ, "wake")
         print(f"lab worker listening on {self.socket_path}", file=sys.stderr, flush=True)
         while True:
-            waiting = [c.deadline for c in self.children.values() if not c.killed]
+            waiting = [
+                c.deadline
+                for c in self.children.values()
+                if not c.killed and c.deadline != float("inf")
+            ]
             if waiting:
                 timeout: float | None = max(0.0, min(waiting) - time.monotonic())
             else:
@@ -134,6 +194,8 @@ class Worker:
                 with contextlib.suppress(BlockingIOError):
                     while wake_read.recv(4096):
                         pass
+            elif key.data == "keeper":
+                self._keeper_said(key.fileobj)
             else:
                 self._read(key.fileobj)
         self._reap()
@@ -151,8 +213,14 @@ class Worker:
 
     def _read(self, conn: socket.socket) -> None:
         buffer = self.pending[conn]
+        # Exactly the first frame (op and limits), never more: the second frame carries the
+        # learner's role password and code, and is read by the child alone, so that the warm
+        # worker's memory (which every child inherits) never holds another learner's secret.
+        wanted = (
+            4 - len(buffer) if len(buffer) < 4 else 4 + _HEADER.unpack(buffer[:4])[0] - len(buffer)
+        )
         try:
-            chunk = conn.recv(65536)
+            chunk = conn.recv(max(1, min(wanted, MAX_HEADER_BYTES)))
         except BlockingIOError:
             return
         except OSError:
@@ -164,7 +232,7 @@ class Worker:
         if len(buffer) < 4:
             return
         (size,) = _HEADER.unpack(buffer[:4])
-        if size > MAX_REQUEST_BYTES:
+        if size > MAX_HEADER_BYTES:
             self._answer_and_drop(conn, _failure("request", "The request is too large."))
             return
         if len(buffer) - 4 < size:
@@ -179,15 +247,26 @@ class Worker:
         if request.get("op") == "ping":
             self._answer_and_drop(conn, {"ok": True, "pid": os.getpid()})
             return
+        limits = request.get("limits") or {}
+        key = request.get("key")
+        if self.use_keepers and request.get("op") == "run" and isinstance(key, str) and key:
+            keeper = self.keepers.get(key)
+            if keeper is not None and not keeper.busy and not keeper.killed:
+                self._give_to_keeper(keeper, conn, limits)
+                return
+            if keeper is None and len(self.free_slots) > self.slots // 4:
+                self._fork_keeper(conn, key, limits)
+                return
         if not self.free_slots:
             self._answer_and_drop(
                 conn,
                 _failure("busy", "Lab busy: every run slot of this worker is taken.", busy=True),
             )
             return
-        self._fork(conn, request)
+        self._fork(conn, limits)
 
     def _drop(self, conn: socket.socket) -> None:
+        _debug("drop", conn)
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(conn)
         self.pending.pop(conn, None)
@@ -202,9 +281,9 @@ class Worker:
 
     # -- children ---------------------------------------------------------------------------
 
-    def _fork(self, conn: socket.socket, request: dict) -> None:
-        limits = request.get("limits") or {}
+    def _fork(self, conn: socket.socket, limits: dict) -> None:
         slot = self.free_slots.pop()
+        self._next_uid()
         pid = os.fork()
         if pid == 0:  # the child
             try:
@@ -212,9 +291,12 @@ class Worker:
                 from sandbox.lab import execution
 
                 conn.setblocking(True)
+                conn.settimeout(5)
+                request = read_frame(conn, MAX_REQUEST_BYTES)
+                conn.settimeout(None)
                 answer = execution.handle(request, lambda answer: send_frame(conn, answer))
                 send_frame(conn, answer)
-                os._exit(0)
+                os._exit(0)  # the connection dies with this child
             except BaseException:
                 with contextlib.suppress(BaseException):
                     import traceback
@@ -233,20 +315,118 @@ class Worker:
             started=time.monotonic(),
         )
 
-    def _become_child(self, conn: socket.socket, slot: int, limits: dict) -> None:
+    def _become_child(
+        self, conn: socket.socket, slot: int, limits: dict, keep: tuple = (), nproc: int = 1
+    ) -> None:
+        # A run is short and its memory bounded by RLIMIT_AS: no cyclic collection (see prepare).
+        gc.disable()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        keep = {conn.fileno(), 0, 1, 2}
-        for other in [
-            self.server,
-            *self.wake,
-            *self.pending,
-            *(c.sock for c in self.children.values()),
-        ]:
-            if other.fileno() not in keep:
-                other.close()
-        self.selector.close()
-        limit_process(limits, self.uid_base + slot if self.drop_privileges else None)
+        _close_other_descriptors({conn.fileno(), *(s.fileno() for s in keep)})
+        limit_process(limits, self.uid if self.drop_privileges else None, nproc)
+
+    # -- keepers ------------------------------------------------------------------------------
+    #
+    # A fresh PostgreSQL connection per run (a backend started, authenticated, its caches
+    # filled) cost more than everything else in a run. A keeper is a child for ONE learner role:
+    # limited and under a uid of its own like any child, it holds that role's connection (and
+    # that learner's password; never another's: the worker itself never reads a password) and
+    # forks a grandchild per run, which inherits the open connection, starts with DISCARD ALL
+    # (nothing of the previous run's session survives: settings, prepared statements, temp
+    # state) and exits when the run ends. A grandchild that ends uncleanly takes the
+    # connection with it. A keeper idle for LAB_KEEPER_IDLE_SECONDS exits; at the wall clock the
+    # worker kills the keeper's whole process group.
+
+    def _next_uid(self) -> None:
+        """A uid no process has had for a long while: a run's uid is its own even if a
+        process of an earlier run (a killed keeper's run, not yet released by the kernel)
+        lingers, and RLIMIT_NPROC, counted per uid, is this run's alone."""
+        self.uid = self.uid_base + next(self._uids) % UID_RANGE
+
+    def _fork_keeper(self, conn: socket.socket, key: str, limits: dict) -> None:
+        slot = self.free_slots.pop()
+        self._next_uid()
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setpgid(0, 0)
+                ours.close()
+                # The keeper's own CPU over its life; each run gets the run's limit (below).
+                keeper_limits = {**limits, "cpu_seconds": KEEPER_CPU_SECONDS}
+                self._become_child(conn, slot, keeper_limits, keep=(theirs,), nproc=4)
+                _keeper(theirs, conn, limits)
+            except BaseException:
+                with contextlib.suppress(BaseException):
+                    import traceback
+
+                    detail = traceback.format_exc(limit=-3) if os.environ.get("LAB_DEBUG") else ""
+                    conn.setblocking(True)
+                    send_frame(conn, _failure("InternalError", f"The lab failed. {detail}"))
+                os._exit(70)
+            os._exit(0)
+        theirs.close()
+        ours.setblocking(False)
+        now = time.monotonic()
+        keeper = Child(
+            pid=pid,
+            sock=conn,
+            deadline=now + float(limits.get("wall_seconds", 5)),
+            slot=slot,
+            limits=limits,
+            started=now,
+            key=key,
+            ctrl=ours,
+            busy=True,
+            last_used=now,
+        )
+        self.children[pid] = keeper
+        self.keepers[key] = keeper
+        self.selector.register(ours, selectors.EVENT_READ, "keeper")
+
+    def _give_to_keeper(self, keeper: Child, conn: socket.socket, limits: dict) -> None:
+        try:
+            socket.send_fds(keeper.ctrl, [b"j"], [conn.fileno()])
+        except OSError:
+            self._retire(keeper)
+            self._fork(conn, limits) if self.free_slots else self._answer_and_drop(
+                conn, _failure("busy", "Lab busy: try again.", busy=True)
+            )
+            return
+        keeper.sock = conn
+        keeper.limits = limits
+        keeper.busy = True
+        keeper.deadline = time.monotonic() + float(limits.get("wall_seconds", 5))
+
+    def _keeper_said(self, ctrl: socket.socket) -> None:
+        keeper = next((k for k in self.keepers.values() if k.ctrl is ctrl), None)
+        try:
+            said = ctrl.recv(64)
+        except BlockingIOError:
+            return
+        except OSError:
+            said = b""
+        if keeper is None:
+            return
+        if not said:
+            self._retire(keeper)
+            return
+        # The keeper answered its client: this worker's copy of the connection goes.
+        keeper.sock.close()
+        keeper.sock = _Closed()  # type: ignore[assignment]
+        keeper.busy = False
+        keeper.deadline = float("inf")
+        keeper.last_used = time.monotonic()
+
+    def _retire(self, keeper: Child) -> None:
+        """Forget a keeper (it exited or is being ended); the reaper frees its slot."""
+        if self.keepers.get(keeper.key) is keeper:
+            del self.keepers[keeper.key]
+        if keeper.ctrl is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(keeper.ctrl)
+            keeper.ctrl.close()
+            keeper.ctrl = None
 
     def _reap(self) -> None:
         while self.children:
@@ -257,24 +437,40 @@ class Worker:
             if pid == 0:
                 return
             child = self.children.pop(pid, None)
+            _debug("reaped", pid, status, child)
             if child is None:
                 continue
             self.free_slots.append(child.slot)
-            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            if child.key is not None:
+                self._retire(child)
+                if not child.busy:
+                    child.sock.close()
+                    continue
+            if os.WIFEXITED(status) and os.WEXITSTATUS(status) in ANSWERED:
                 child.sock.close()
                 continue
-            self._answer_and_drop(child.sock, _death_answer(status, child))
+            self._answer_and_drop(child.sock, _death_answer(status, child.limits))
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
         for child in list(self.children.values()):
             if child.deadline <= now and not child.killed:
+                _debug("deadline", child)
                 child.killed = True
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(child.pid, signal.SIGKILL)
+                    if child.key is not None:
+                        self._retire(child)
+                        os.killpg(child.pid, signal.SIGKILL)  # the keeper and its run
+                    else:
+                        os.kill(child.pid, signal.SIGKILL)
                 # Answer at once; the reaper frees the slot when the kernel is done with it.
                 self._answer_and_drop(child.sock, _timeout_answer(child))
                 child.sock = _Closed()  # type: ignore[assignment]
+
+
+def _debug(*what) -> None:
+    if os.environ.get("LAB_DEBUG"):
+        print("lab worker:", *what, file=sys.stderr, flush=True)
 
 
 class _Closed:
@@ -316,11 +512,19 @@ def _timeout_answer(child: Child) -> dict:
     )
 
 
-def _death_answer(status: int, child: Child) -> dict:
+# Exit statuses of a run that answered its client itself: 0 (its connection may be kept),
+# DIRTY (it must not be), 70 (the lab's own failure, answered as such).
+DIRTY = 3
+ANSWERED = (0, DIRTY, 70)
+KEEPER_CPU_SECONDS = 600
+UID_RANGE = 20_000  # uids LAB_UID_BASE … LAB_UID_BASE + 19,999, one per run or keeper
+
+
+def _death_answer(status: int, limits: dict) -> dict:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig in (signal.SIGXCPU, signal.SIGKILL):
-            cpu = child.limits.get("cpu_seconds", 2)
+            cpu = limits.get("cpu_seconds", 2)
             return _failure(
                 "LimitExceeded",
                 f"CPU time limit: a lab run may use at most {cpu} s of CPU, so it was stopped.",
@@ -335,7 +539,81 @@ def _death_answer(status: int, child: Child) -> dict:
     return _failure("Crashed", f"The run ended abnormally (exit status {code}).", "crash")
 
 
-def limit_process(limits: dict, uid: int | None) -> None:
+def _close_other_descriptors(keep: set[int]) -> None:
+    """Every inherited descriptor but ``keep`` and stdio: the listening socket, other runs'
+    clients, keepers' control sockets and connections."""
+    keep = keep | {0, 1, 2}
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _keeper(ctrl: socket.socket, first: socket.socket, limits: dict) -> None:
+    """A keeper's life (see Worker._fork_keeper): one run per job, each in a grandchild."""
+    import select
+
+    from sandbox.lab import execution
+
+    idle = float(os.environ.get("LAB_KEEPER_IDLE_SECONDS", 60))
+    job: socket.socket | None = first
+    while True:
+        if job is None:
+            ready, _, _ = select.select([ctrl], [], [], idle)
+            if not ready:
+                return
+            message, fds, _, _ = socket.recv_fds(ctrl, 16, 1)
+            if not message or not fds:
+                return
+            job = socket.socket(fileno=fds[0])
+        job.setblocking(True)
+        job.settimeout(5)
+        try:
+            request = read_frame(job, MAX_REQUEST_BYTES)
+            reused = execution.keep_connection(request)
+        except Exception as exc:
+            with contextlib.suppress(OSError):
+                send_frame(job, _failure("Unavailable", f"The lab could not connect: {exc}"))
+            job.close()
+            job = None
+            ctrl.send(b"d")
+            continue
+        job.settimeout(None)
+        pid = os.fork()
+        if pid == 0:
+            ctrl.close()  # a run cannot talk to the worker
+            cpu = int(limits.get("cpu_seconds", 2))
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+            # The uid's processes are the keeper and this run: no room for a third.
+            resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
+            _run_and_exit(job, request, reused)
+        _, status = os.waitpid(pid, 0)
+        clean = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) in ANSWERED):
+            with contextlib.suppress(OSError):
+                send_frame(job, _death_answer(status, limits))
+        if not clean:
+            execution.drop_connection()
+        job.close()
+        job = None
+        ctrl.send(b"d")
+
+
+def _run_and_exit(conn: socket.socket, request: dict, reused: bool) -> None:
+    from sandbox.lab import execution
+
+    try:
+        answer = execution.handle(request, lambda answer: send_frame(conn, answer), reused=reused)
+        send_frame(conn, answer)
+        os._exit(0 if execution.connection_clean() else DIRTY)
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            send_frame(conn, _failure("InternalError", "The lab failed."))
+        os._exit(70)
+
+
+def limit_process(limits: dict, uid: int | None, nproc: int = 1) -> None:
     """The child's OS limits; with ``uid``, drop to it (and no groups) first."""
     if uid is not None:
         os.setgroups([])
@@ -352,16 +630,15 @@ def limit_process(limits: dict, uid: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (int(limits.get("open_files", 16)),) * 2)
     if uid is not None:
-        # Per real uid, and this uid is the child's alone: it cannot fork at all.
-        resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
+        # Per real uid, and this uid is the child's alone: it cannot fork at all (a keeper:
+        # one run at a time, which cannot fork).
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     else:
         resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 
 
 def _no_dumps() -> None:
     """Not traceable, not readable through /proc by others of the same uid."""
-    import ctypes
-
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
@@ -381,12 +658,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models-dir", required=True, type=Path)
     parser.add_argument("--uid-base", type=int, default=int(os.environ.get("LAB_UID_BASE", 61000)))
     parser.add_argument("--slots", type=int, default=int(os.environ.get("LAB_WORKER_SLOTS", 32)))
+    parser.add_argument("--socket-owner", default=os.environ.get("LAB_SOCKET_OWNER") or None)
     args = parser.parse_args(argv)
     isolation_problem = refuse_reason()
     if isolation_problem:
         print(f"lab worker: {isolation_problem}", file=sys.stderr)
         sys.exit(2)
-    Worker(args.socket, args.models_dir.resolve(), args.uid_base, args.slots).serve()
+    Worker(
+        args.socket, args.models_dir.resolve(), args.uid_base, args.slots, args.socket_owner
+    ).serve()
 
 
 def refuse_reason() -> str | None:

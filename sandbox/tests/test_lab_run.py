@@ -138,3 +138,84 @@ def test_a_lesson_without_a_lab_is_refused(lab_client, lab_settings, lab_track):
         "/api/lab/run", {"lesson": sql_lesson.ref, "code": "1"}, content_type="application/json"
     )
     assert response.status_code == 400
+
+
+def test_it_needs_the_csrf_token_like_the_sql_api(learner, lab_lesson):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(learner)
+    response = client.post(
+        "/api/lab/run", {"lesson": lab_lesson.ref, "code": "1"}, content_type="application/json"
+    )
+    assert response.status_code == 403
+
+
+def test_runs_per_minute_answer_429_with_retry_after(lab_client, lab_lesson, lab_settings):
+    lab_settings.SANDBOX_RUNS_PER_MINUTE = 1
+    lab_run(lab_client, lab_lesson, "1")
+    response = lab_client.post(
+        "/api/lab/run", {"lesson": lab_lesson.ref, "code": "1"}, content_type="application/json"
+    )
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    assert response.json()["ok"] is False
+
+
+def test_the_answer_says_which_django_runs(lab_client, lab_lesson):
+    import django
+
+    assert lab_run(lab_client, lab_lesson, "1")["django"] == django.get_version()
+
+
+def test_annotations_and_prefetch_to_attr_are_readable(lab_client, lab_lesson):
+    code = (
+        'a = Author.objects.annotate(n=Count("books")).prefetch_related('
+        'Prefetch("books", queryset=Book.objects.filter(published_year__gte=2000), '
+        'to_attr="recent")).get(pk=1)\n'
+        "(a.n, len(a.recent))"
+    )
+    answer = lab_run(lab_client, lab_lesson, code)
+    assert answer["ok"], answer["error"]
+    assert answer["result"]["rows"][0][0] == 8
+
+
+def test_dates_and_decimals_are_there(lab_client, lab_lesson):
+    code = (
+        "Review.objects.filter(created__gte=date(2024, 1, 1) - timedelta(days=1))"
+        '.filter(book__price__lt=Decimal("30")).count() >= 0'
+    )
+    answer = lab_run(lab_client, lab_lesson, code)
+    assert answer["ok"], answer["error"]
+    today = lab_run(lab_client, lab_lesson, "date.today().year > 2000")
+    assert today["ok"], today["error"]
+
+
+def test_a_sandbox_grown_past_the_disk_limit_is_reset(lab_client, lab_lesson, lab_settings):
+    lab_settings.SANDBOX_DISK_LIMIT_MB = 1
+    code = (
+        "for i in range(4):\n"
+        '    Review.objects.bulk_create([Review(book_id=1, rating=1, body="x" * 200, '
+        "created=date(2024, 1, 1)) for j in range(2000)])"
+    )
+    answer = lab_run(lab_client, lab_lesson, code)
+    assert answer["bound"] == "disk", answer["error"]
+    assert answer["error"]["message"].startswith("Disk limit")
+    assert lab_run(lab_client, lab_lesson, "Review.objects.count()")["result"]["rows"] == [[1200]]
+
+
+def test_a_learner_who_changes_their_roles_password_can_still_run(lab_client, lab_lesson):
+    from sandbox import runner
+    from sandbox.models import Sandbox
+
+    assert lab_run(lab_client, lab_lesson, "Tag.objects.count()")["ok"]
+    sandbox = Sandbox.objects.get(lesson=lab_lesson)
+    with runner._server(sandbox.server).pool.connection() as conn:
+        conn.execute(f"ALTER ROLE {sandbox.name} PASSWORD 'changed-by-the-learner'")
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+            [sandbox.name],
+        )
+    for _ in range(2):
+        answer = lab_run(lab_client, lab_lesson, "Tag.objects.count()")
+        assert answer["ok"], answer["error"]

@@ -65,7 +65,8 @@
       if (m[3]) return "c";
       if (m[4]) return "n";
       if (m[5] && PY_KEYWORDS.has(m[5])) return "k";
-      if (m[5] && PY_BUILTINS.has(m[5])) return "b";
+      // `objects.all()` is a method, not the builtin all().
+      if (m[5] && PY_BUILTINS.has(m[5]) && code[m.index - 1] !== ".") return "b";
       return null;
     });
   }

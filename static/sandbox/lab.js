@@ -208,7 +208,7 @@
     return list;
   }
 
-  function summary(queries, repeated) {
+  function summary(queries, repeated, django) {
     const box = el("div", "lab-summary");
     const count = box.appendChild(el("p", "lab-count"));
     count.appendChild(el("strong", "lab-count-number", String(queries.length)));
@@ -216,6 +216,7 @@
     const total = queries.reduce((sum, query) => sum + (query.ms || 0), 0);
     if (queries.length > 1) count.appendChild(el("span", "muted small", " · " + ms(total) + " for all " + queries.length));
     else if (queries.length) count.appendChild(el("span", "muted small", " · " + ms(total)));
+    if (django) count.appendChild(el("span", "muted small lab-version", " · Django " + django));
     repeated.forEach((shape) => {
       const note = box.appendChild(el("p", "lab-repeated"));
       note.setAttribute("role", "note");
@@ -256,7 +257,7 @@
     const queries = Array.isArray(answer.queries) ? answer.queries : [];
     const repeated = Array.isArray(answer.repeated) ? answer.repeated : [];
     const parts = [];
-    if (answer.queries) parts.push(summary(queries, repeated));
+    if (answer.queries) parts.push(summary(queries, repeated, answer.django));
     if (answer.error) parts.push(errorBox(answer.error, section));
     if (answer.output) {
       parts.push(heading("Printed"));
