@@ -1,4 +1,4 @@
-"""The library used by the Django ORM lab lessons (content/models/README in LAB_FORMAT.md).
+"""The library used by the Django ORM lab lessons (see sandbox/lab/README.md and content/README.md).
 
 A plain module of Django models. The lab loads it as part of an app labelled ``lab``, so the
 tables are ``lab_author``, ``lab_publisher``, ``lab_book``, ``lab_tag``, ``lab_book_tags`` and

@@ -5,7 +5,7 @@ learner and another learner can still run code, and the app's data and settings 
 Each item names the wall that stopped it (``lang``: RestrictedPython and the allow-list;
 ``proc``: the worker's child and its OS limits; ``db``: the learner's own role, its startup
 options and the one database alias). Which item each wall alone would let through is listed
-in LAB_FORMAT.md ("Walls").
+in sandbox/lab/README.md ("Walls").
 """
 
 from __future__ import annotations
