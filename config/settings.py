@@ -364,7 +364,7 @@ LOGGING = {
     },
 }
 
-# -- Sandbox (sandbox/runner.py; every limit is named in the message of what exceeds it) ------
+# -- Sandbox (sandbox/servers.py, runner.py; every limit is named in the message of what exceeds it)
 
 SANDBOX_NAME_PREFIX = envstr("SANDBOX_NAME_PREFIX", "qls")  # roles and schemas start with it
 SANDBOX_FIXTURES_DIR = Path(envstr("SANDBOX_FIXTURES_DIR", str(CONTENT_DIR / "fixtures")))

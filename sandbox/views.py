@@ -29,7 +29,7 @@ from django_htmx.http import trigger_client_event
 
 from lessons.learners import learner_for
 from lessons.models import Lesson, LessonProgress
-from sandbox import grading, plans, runner, statements
+from sandbox import connections, grading, plans, runner, servers, statements
 from sandbox.models import (
     Admission,
     ExerciseAttempt,
@@ -263,7 +263,7 @@ def _admitted(request: HttpRequest, view, held: contextlib.ExitStack) -> HttpRes
         return view(request, data, sandbox, key)
     # The learner's first run of this lesson (already counted above; no slot taken yet).
     lesson = _sandbox_lesson(ref, lesson)
-    server = runner.server_for(key)
+    server = servers.server_for(key)
     held.enter_context(run_slot(server))
     sandbox = Sandbox.objects.make_for_learner(key, lesson)
     return view(request, data, sandbox, key)
@@ -292,9 +292,9 @@ def sandbox_api(view):
             response = _failure(request, str(exc), 400)
         except LimitReached as exc:
             response = _failure(request, exc.message, 429, retry_after=exc.retry_after)
-        except runner.SandboxBusy as exc:
+        except connections.SandboxBusy as exc:
             response = _failure(request, str(exc), 429, retry_after=1)
-        except (runner.SandboxUnavailable, FixtureMissing) as exc:
+        except (servers.SandboxUnavailable, FixtureMissing) as exc:
             response = _failure(request, f"Sandbox unavailable: {exc}", 503, retry_after=30)
         except BaseException:
             held.close()
@@ -503,7 +503,7 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
             raise BadRequest("This exercise is a Django ORM lab exercise: use /api/lab/check.")
         sql = _sql(data)
         key = learner_key(request)
-        with _share.taken(), admitted(key, runner.server_for("grader")):
+        with _share.taken(), admitted(key, servers.server_for("grader")):
             attempt, verdict = ExerciseAttempt.grade(key, exercise, sql)
     except BadRequest as exc:
         return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
@@ -512,7 +512,7 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
     except LimitReached as exc:
         payload = {"ok": False, "error": exc.message, "retry_after": exc.retry_after}
         return _exercise_answer(request, payload, "problem", 429)
-    except (runner.SandboxUnavailable, runner.SandboxBusy, FixtureMissing) as exc:
+    except (servers.SandboxUnavailable, connections.SandboxBusy, FixtureMissing) as exc:
         payload = {"ok": False, "error": f"Checking is unavailable: {exc}", "retry_after": 30}
         return _exercise_answer(request, payload, "problem", 503)
     except runner.ScratchFailed as exc:

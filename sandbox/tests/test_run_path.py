@@ -8,8 +8,9 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from sandbox import runner, statements, views
-from sandbox.models import Sandbox, _admission_statement
+from sandbox import connections, statements, views
+from sandbox.models import Sandbox
+from sandbox.models.admission import _admission_statement
 from sandbox.tests.conftest import api, run_json
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,7 @@ def test_it_does_not_reuse_a_connection_to_a_reset_sandbox(client, shop_lesson):
     before = backend_pid(client, shop_lesson)
     old_name = Sandbox.objects.get(lesson=shop_lesson).name
     assert api(client, "reset", shop_lesson).status_code == 200
-    assert old_name not in runner._idle
+    assert old_name not in connections._idle
     after = backend_pid(client, shop_lesson)
     assert after != before
     answer = run_json(client, shop_lesson, "SELECT current_user")
@@ -69,9 +70,9 @@ def test_it_does_not_reuse_a_connection_to_a_reset_sandbox(client, shop_lesson):
 def test_it_does_not_reuse_a_connection_to_a_dropped_sandbox(client, shop_lesson):
     backend_pid(client, shop_lesson)
     sandbox = Sandbox.objects.get(lesson=shop_lesson)
-    assert runner._idle.get(sandbox.name)
+    assert connections._idle.get(sandbox.name)
     sandbox.drop()
-    assert sandbox.name not in runner._idle
+    assert sandbox.name not in connections._idle
     # The next run makes a new sandbox and works.
     assert run_json(client, shop_lesson, "SELECT count(*) > 0 FROM items")["ok"]
 
