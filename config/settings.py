@@ -68,8 +68,6 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Outermost: a sandbox run's slot is freed after whichever response leaves the site.
-    "sandbox.middleware.ReleaseSandboxSlotMiddleware",
     "config.infra.logs.RequestLogMiddleware",
     # Security headers on every response, the 503 page of a database outage included.
     "csp.middleware.CSPMiddleware",

@@ -273,35 +273,26 @@ def sandbox_api(view):
     """Parse the request, apply the per-learner and per-server limits, and turn the ways a run
     can fail into answers: 400 bad request, 429 with Retry-After, 503 sandbox unavailable.
 
-    The run's slot (and this process's share) is given back once the response has been sent:
-    Django closes a response after the server wrote it, and before it returns the request's
-    database connection to the pool (the slot is a lock held by that connection). That takes
-    the round trip which frees the slot and writes the run's counts out of the learner's wait.
+    The run's slot and this process's share are given back when the view returns, whatever
+    happened: the slot is an advisory lock held by the request's database connection, which
+    Django hands back to the pool when the request finishes (before any ``request_finished``
+    receiver of ours would run), so it must be free by then.
     """
 
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
-        held = contextlib.ExitStack()
-        # Also handed to the response that leaves the site (sandbox.middleware), in case a
-        # middleware replaces this one.
-        request.sandbox_held = held
         try:
-            held.enter_context(_share.taken())
-            response = _admitted(request, view, held)
+            with contextlib.ExitStack() as held:
+                held.enter_context(_share.taken())
+                return _admitted(request, view, held)
         except BadRequest as exc:
-            response = _failure(request, str(exc), 400)
+            return _failure(request, str(exc), 400)
         except LimitReached as exc:
-            response = _failure(request, exc.message, 429, retry_after=exc.retry_after)
+            return _failure(request, exc.message, 429, retry_after=exc.retry_after)
         except connections.SandboxBusy as exc:
-            response = _failure(request, str(exc), 429, retry_after=1)
+            return _failure(request, str(exc), 429, retry_after=1)
         except (servers.SandboxUnavailable, FixtureMissing) as exc:
-            response = _failure(request, f"Sandbox unavailable: {exc}", 503, retry_after=30)
-        except BaseException:
-            held.close()
-            raise
-        # Django runs these first when the response is closed, then request_finished.
-        response._resource_closers.append(held.close)
-        return response
+            return _failure(request, f"Sandbox unavailable: {exc}", 503, retry_after=30)
 
     return never_cache(require_POST(wrapper))
 

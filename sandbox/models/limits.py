@@ -13,7 +13,6 @@ from django.conf import settings
 from django.db import connection, models
 from django.utils import timezone
 
-from config.infra import logs
 from config.infra.prepared import execute_lightly
 from sandbox import metrics
 
@@ -160,9 +159,7 @@ def run_slot(server: int, slot: int | None = None) -> Iterator[None]:
                 2,
                 "concurrent_runs",
             )
-    # The run's line is written after the slot is freed: for the API, after the response.
-    with logs.held():
-        try:
-            yield
-        finally:
-            _give_back(_SLOT_NAMESPACE, server, slot)
+    try:
+        yield
+    finally:
+        _give_back(_SLOT_NAMESPACE, server, slot)
