@@ -194,7 +194,7 @@ CACHES = {
         "LOCATION": "querylab_cache",
     }
 }
-SESSION_ENGINE = "config.infra.sessions"  # Django's db sessions, fewer round trips
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # -- Auth -----------------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ import json
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from functools import wraps
 
@@ -31,7 +30,6 @@ from lessons.learners import learner_for
 from lessons.models import Lesson, LessonProgress
 from sandbox import connections, grading, plans, runner, servers, statements
 from sandbox.models import (
-    Admission,
     ExerciseAttempt,
     FixtureMissing,
     LimitReached,
@@ -190,75 +188,13 @@ class _ProcessShare:
 _share = _ProcessShare()
 
 
-class _KnownLearners:
-    """Which learner each session key belonged to when this process last served it, so the
-    next run can read the session in the round trip that admits it (``_admission``). Only a
-    guess: the session read in that round trip decides. Bounded; least recently used go."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self._lock = threading.Lock()
-        self._keys: OrderedDict[str, str] = OrderedDict()
-        self._size = size
-
-    def get(self, session_key: str | None) -> str | None:
-        if session_key is None:
-            return None
-        with self._lock:
-            learner = self._keys.get(session_key)
-            if learner is not None:
-                self._keys.move_to_end(session_key)
-            return learner
-
-    def remember(self, session_key: str | None, learner: str) -> None:
-        if session_key is None:  # a new visitor's session gets its key when it is saved
-            return
-        with self._lock:
-            self._keys[session_key] = learner
-            self._keys.move_to_end(session_key)
-            while len(self._keys) > self._size:
-                self._keys.popitem(last=False)
-
-    def forget(self, session_key: str | None) -> None:
-        with self._lock:
-            self._keys.pop(session_key, None)
-
-
-_known_learners = _KnownLearners()
-
-
-def _admission(request: HttpRequest, ref: str) -> Admission:
-    """Admit the run of whoever sent the request: usually one round trip to the app database.
-
-    Who the learner is comes from the session, itself a row in the app database. When this
-    process has seen the session before, it sends the session's SELECT with the admission of
-    the learner it saw then; the row that comes back is what the session is loaded from, and
-    the admission counts only if the learner it names is that same one. Otherwise (a stale
-    guess: the session expired, was logged out of, or was tampered with) its slot is given
-    back and the run is admitted for the learner the session names, as without a guess."""
-    session = request.session
-    sent_key = session.session_key  # a session that turns out to be gone forgets its key
-    guess = _known_learners.get(sent_key)
-    lookup = session.lookup() if guess and hasattr(session, "lookup") else None
-    if lookup is not None:
-        admission = admit(guess, ref, lookup)
-        session.use_row(admission.session_row)
-        if learner_key(request) == guess:
-            return admission
-        admission.give_back()
-        _known_learners.forget(sent_key)  # so a stale key is guessed at most once
-    key = learner_key(request)
-    _known_learners.remember(session.session_key, key)
-    return admit(key, ref)
-
-
 def _admitted(request: HttpRequest, view, held: contextlib.ExitStack) -> HttpResponse:
     """Admit the request (limits, sandbox placement) and call the view with its sandbox. The
     run slot is left open on ``held``."""
     data = _payload(request)
     ref = _lesson_ref(data)
-    admission = _admission(request, ref)
-    key = admission.learner_key
-    lesson, sandbox = held.enter_context(admission_held(admission))
+    key = learner_key(request)
+    lesson, sandbox = held.enter_context(admission_held(admit(key, ref)))
     if sandbox is not None:
         return view(request, data, sandbox, key)
     # The learner's first run of this lesson (already counted above; no slot taken yet).

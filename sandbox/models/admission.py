@@ -14,7 +14,7 @@ from django.db import connection
 
 from config.infra.prepared import PreparedStatement
 from lessons.models import Lesson, Track
-from sandbox.models.limits import _SLOT_NAMESPACE, _check_rate, _count_run, _give_back, run_slot
+from sandbox.models.limits import _SLOT_NAMESPACE, _check_rate, _count_run, run_slot
 from sandbox.models.records import Sandbox
 from sandbox.models.seeds import SANDBOX_MODES
 
@@ -43,14 +43,6 @@ class Admission:
     slot: int | None
     lesson: Lesson | None
     sandbox: Sandbox | None
-    session_row: tuple | None = None  # what the session lookup found, when it was given one
-
-    def give_back(self) -> None:
-        """Undo the slot, for an admission that will not be used (the run it counted stays
-        counted)."""
-        if self.slot is not None and self.sandbox is not None:
-            _give_back(_SLOT_NAMESPACE, self.sandbox.server, self.slot)
-            self.slot = None
 
 
 @functools.cache
@@ -99,16 +91,11 @@ def _literal(value: str) -> str:
     return f"'{value}'"
 
 
-def admit(
-    learner_key: str, lesson_ref: str, session_lookup: tuple[str, list] | None = None
-) -> Admission:
+def admit(learner_key: str, lesson_ref: str) -> Admission:
     """The hot path of every run, in one round trip to the app database: find the published
     lesson "<track>/<slug>" and the learner's active sandbox for it, count the run, and take a
     run slot on the sandbox's server (only when the rate allows and the sandbox exists).
-
-    ``session_lookup`` is a statement and its parameters that read the request's session
-    (``config.infra.sessions.SessionStore.lookup``): sent in the same round trip, its row (or None)
-    comes back as ``session_row``. Nothing is checked here; ``held`` raises for the limits."""
+    Nothing is checked here; ``held`` raises for the limits."""
     statement, first = _admission_statement()
     track_slug, _, slug = lesson_ref.partition("/")
     params = [
@@ -119,13 +106,8 @@ def admit(
         settings.SANDBOX_CONCURRENT_RUNS,
         _SLOT_NAMESPACE,
     ]
-    session_row = None
     with connection.cursor() as cursor:
-        # With a session lookup, two statements in one round trip: the session's row first.
-        statement.execute(cursor, params, before=session_lookup)
-        if session_lookup is not None:
-            session_row = cursor.fetchone()
-            cursor.nextset()
+        statement.execute(cursor, params)
         count, seconds_left, slot, *values = cursor.fetchone()
     lesson = sandbox = None
     if values[0] is not None:
@@ -137,7 +119,7 @@ def admit(
                 values[first:],
             )
             sandbox.lesson = lesson
-    return Admission(learner_key, count, seconds_left, slot, lesson, sandbox, session_row)
+    return Admission(learner_key, count, seconds_left, slot, lesson, sandbox)
 
 
 @contextlib.contextmanager
