@@ -194,7 +194,10 @@ CACHES = {
         "LOCATION": "querylab_cache",
     }
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Django's write-through sessions: read from the cache above (one plain SELECT), written to both.
+# Measured on the sandbox's run path: 1.0 ms less CPU per run than the ORM read of the db
+# backend (bench/README.md). Logging out deletes both, in every process at once.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # -- Auth -----------------------------------------------------------------------------------
 
