@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -40,22 +41,7 @@ class WarmPoolQuerySet(models.QuerySet):
             self.model.objects.refill_soon(server, seed_name(lesson))
             claimed.just_made = True
             return claimed
-        sandbox = self.create(
-            name=servers.new_sandbox_name(),
-            server=server,
-            fixture=seed_name(lesson),
-            fixture_digest=digest,
-            state=self.model.State.PROVISIONING,
-        )
-        try:
-            roles.provision(server, sandbox.name, seed, lesson.sandbox_languages)
-        except servers.SandboxUnavailable:
-            servers.note_unavailable(server)
-            # The row stays "provisioning" for the janitor: dropping needs the server too.
-            raise
-        except Exception:
-            sandbox.drop()
-            raise
+        sandbox = self._provisioned(server, seed_name(lesson), seed, lesson.sandbox_languages)
         try:
             with transaction.atomic():
                 self.filter(pk=sandbox.pk).update(
@@ -126,21 +112,34 @@ class WarmPoolQuerySet(models.QuerySet):
         if grader is not None:
             roles.grant_languages(server, grader.name, lesson.sandbox_languages)
             return grader
-        grader = self.create(
-            name=servers.new_sandbox_name(),
-            server=server,
-            fixture=seed_name(lesson),
-            fixture_digest=digest,
-            state=self.model.State.PROVISIONING,
-        )
-        try:
-            roles.provision(server, grader.name, seed, lesson.sandbox_languages)
-        except Exception:
-            grader.drop()
-            raise
+        grader = self._provisioned(server, seed_name(lesson), seed, lesson.sandbox_languages)
         self.filter(pk=grader.pk).update(state=self.model.State.GRADER)
         grader.state = self.model.State.GRADER
         return grader
+
+    def _provisioned(
+        self, server: int, fixture: str, seed: str, languages: Iterable[str] = ()
+    ) -> Sandbox:
+        """A new sandbox, made and seeded on ``server``, with its row still "provisioning" (the
+        caller sets the state it is for): the one place a sandbox is made. A server that went
+        away leaves the row for the janitor (dropping needs the server too); any other failure
+        drops it."""
+        sandbox = self.create(
+            name=servers.new_sandbox_name(),
+            server=server,
+            fixture=fixture,
+            fixture_digest=fixture_digest(seed),
+            state=self.model.State.PROVISIONING,
+        )
+        try:
+            roles.provision(server, sandbox.name, seed, languages)
+        except servers.SandboxUnavailable:
+            servers.note_unavailable(server)
+            raise
+        except Exception:
+            sandbox.drop()
+            raise
+        return sandbox
 
     # -- warm pool ---------------------------------------------------------------------------
 
@@ -171,18 +170,7 @@ class WarmPoolQuerySet(models.QuerySet):
                 state=self.model.State.READY, server=server, fixture_digest=digest
             ).count()
             for _ in range(settings.SANDBOX_WARM_POOL_SIZE - waiting):
-                sandbox = self.create(
-                    name=servers.new_sandbox_name(),
-                    server=server,
-                    fixture=fixture,
-                    fixture_digest=digest,
-                    state=self.model.State.PROVISIONING,
-                )
-                try:
-                    roles.provision(server, sandbox.name, seed)
-                except Exception:
-                    sandbox.drop()
-                    raise
+                sandbox = self._provisioned(server, fixture, seed)
                 self.filter(pk=sandbox.pk).update(state=self.model.State.READY)
                 made += 1
         return made
