@@ -424,24 +424,8 @@ def run_scratch(
             row: list[ScratchOutcome] = []
             for number, statements in enumerate(runs):
                 conn.execute("ROLLBACK TO SAVEPOINT seeded")
-                outcome = ScratchOutcome()
-                budget = _Budget(limits)
-                for index, statement in enumerate(statements):
-                    last = index == len(statements) - 1
-                    try:
-                        if last and position == 0 and number == explain_last_of:
-                            conn.execute("SAVEPOINT explain")
-                            found = conn.execute(_EXPLAIN_JSON + statement.text).fetchone()
-                            plan = found[0] if found else None
-                            outcome.plan = json.loads(plan) if isinstance(plan, str) else plan
-                            conn.execute("ROLLBACK TO SAVEPOINT explain")
-                        outcome.results.append(_execute(learner, statement, budget))
-                    except psycopg.Error as exc:
-                        outcome.error = _error_from(exc, index, statement, ticket, limits)
-                        if conn.closed or conn.broken:
-                            raise
-                        break
-                row.append(outcome)
+                explain = position == 0 and number == explain_last_of
+                row.append(_scratch_run(learner, statements, explain, ticket, limits))
             outcomes.append(row)
     except psycopg.Error as exc:
         message, bound = _bound_message(exc, ticket, limits)
@@ -453,6 +437,35 @@ def run_scratch(
                 conn.execute("ROLLBACK")
         checkin(learner)
     return outcomes
+
+
+def _scratch_run(
+    learner: LearnerConnection,
+    statements: list[Statement],
+    explain_last: bool,
+    ticket: Ticket,
+    limits: Limits,
+) -> ScratchOutcome:
+    """One run of ``run_scratch`` (see there), from its savepoint; raises psycopg.Error only
+    when the connection is lost."""
+    conn = learner.conn
+    outcome = ScratchOutcome()
+    budget = _Budget(limits)
+    for index, statement in enumerate(statements):
+        try:
+            if explain_last and index == len(statements) - 1:
+                conn.execute("SAVEPOINT explain")
+                found = conn.execute(_EXPLAIN_JSON + statement.text).fetchone()
+                plan = found[0] if found else None
+                outcome.plan = json.loads(plan) if isinstance(plan, str) else plan
+                conn.execute("ROLLBACK TO SAVEPOINT explain")
+            outcome.results.append(_execute(learner, statement, budget))
+        except psycopg.Error as exc:
+            outcome.error = _error_from(exc, index, statement, ticket, limits)
+            if conn.closed or conn.broken:
+                raise
+            break
+    return outcome
 
 
 class ScratchFailed(RuntimeError):

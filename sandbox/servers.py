@@ -382,115 +382,123 @@ def bootstrap(server: int = 0) -> int:
     version number. Idempotent, serialised across processes by an advisory lock, and run with
     the superuser URL, which nothing else uses."""
     provisioner = checked_name(provisioner_name())
-    role = sql.Identifier(provisioner)
     try:
         admin = psycopg.connect(server_url(server), connect_timeout=3, autocommit=True)
     except psycopg.OperationalError as exc:
         raise SandboxUnavailable(first_line(exc)) from exc
     with admin:
         version = admin.info.server_version
-        database = sql.Identifier(admin.info.dbname)
         with admin.transaction():
             admin.execute("SELECT pg_advisory_xact_lock(hashtext('querylab-sandbox-bootstrap'))")
-            exists = admin.execute(
-                "SELECT 1 FROM pg_roles WHERE rolname = %s", [provisioner]
-            ).fetchone()
-            if not exists:
-                admin.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(role))
-            admin.execute(
-                sql.SQL("ALTER ROLE {} LOGIN CREATEROLE NOSUPERUSER PASSWORD {}").format(
-                    role, sql.Literal(role_password(provisioner))
-                )
-            )
-            if version >= 160000:
-                # Without it a CREATEROLE role cannot use or drop what its roles own (16+).
-                admin.execute(
-                    sql.SQL("ALTER ROLE {} SET createrole_self_grant = 'set, inherit'").format(role)
-                )
-            admin.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(role))
-            # Every database of the cluster: no CONNECT, no TEMPORARY for PUBLIC. Only where
-            # PUBLIC still has something: a GRANT or REVOKE rewrites the database's shared row
-            # even when nothing changes, and a concurrent GRANT on the same row (another
-            # process bootstrapping, on a cluster shared with other installations) then fails
-            # with "tuple concurrently updated".
-            for (name,) in admin.execute(
-                "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
-                " AND (datacl IS NULL"
-                "      OR EXISTS (SELECT 1 FROM aclexplode(datacl) WHERE grantee = 0))"
-            ).fetchall():
-                admin.execute(
-                    sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name))
-                )
-            if not admin.execute(
-                "SELECT has_database_privilege(%s, current_database(), 'CONNECT WITH GRANT OPTION')"
-                " AND has_database_privilege(%s, current_database(), 'CREATE WITH GRANT OPTION')",
-                [provisioner, provisioner],
-            ).fetchone()[0]:
-                admin.execute(
-                    sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {} WITH GRANT OPTION").format(
-                        database, role
-                    )
-                )
-            # temp_file_limit is superuser-only, so learners cannot raise it; this lets the
-            # provisioner set it on each sandbox role (ALTER ROLE … SET; PostgreSQL 15+).
-            admin.execute(sql.SQL("GRANT SET ON PARAMETER temp_file_limit TO {}").format(role))
-            admin.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
-            admin.execute("REVOKE UPDATE ON pg_catalog.pg_settings FROM PUBLIC")
-            admin.execute(
-                "REVOKE SELECT ON pg_catalog.pg_stat_activity, pg_catalog.pg_locks FROM PUBLIC"
-            )
-            for (function,) in admin.execute(_REVOKED_FUNCTIONS).fetchall():
-                admin.execute(
-                    sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(sql.SQL(function))
-                )
-            # The provisioner finds a sandbox's sessions to end them before dropping it.
-            admin.execute(sql.SQL("GRANT SELECT ON pg_catalog.pg_stat_activity TO {}").format(role))
-            admin.execute(
-                sql.SQL(
-                    "GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_get_activity(integer) TO {}"
-                ).format(role)
-            )
-            installed = {
-                name
-                for (name,) in admin.execute(
-                    "SELECT lanname FROM pg_language WHERE lanname = ANY(%s)", [list(LANGUAGES)]
-                ).fetchall()
-            }
-            for language in sorted(installed):
-                language_id = sql.Identifier(language)
-                admin.execute(
-                    sql.SQL("REVOKE USAGE ON LANGUAGE {} FROM PUBLIC").format(language_id)
-                )
-                admin.execute(
-                    sql.SQL("GRANT USAGE ON LANGUAGE {} TO {} WITH GRANT OPTION").format(
-                        language_id, role
-                    )
-                )
-            groups = {"connect": ("CONNECT ON DATABASE", database)}
-            for language in sorted(installed):
-                groups[f"lang_{language}"] = ("USAGE ON LANGUAGE", sql.Identifier(language))
-            for purpose, (privilege, target) in groups.items():
-                group = checked_name(group_name(purpose))
-                if not admin.execute(
-                    "SELECT 1 FROM pg_roles WHERE rolname = %s", [group]
-                ).fetchone():
-                    admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(group)))
-                check, thing = privilege.split(" ON ")
-                has = "has_database_privilege" if thing == "DATABASE" else "has_language_privilege"
-                name_of_target = admin.info.dbname if thing == "DATABASE" else purpose[5:]
-                if not admin.execute(
-                    sql.SQL("SELECT {}(%s, %s, %s)").format(sql.Identifier(has)),
-                    [group, name_of_target, check],
-                ).fetchone()[0]:
-                    admin.execute(
-                        sql.SQL("GRANT {} {} TO {}").format(
-                            sql.SQL(privilege), target, sql.Identifier(group)
-                        )
-                    )
-                admin.execute(
-                    sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(sql.Identifier(group), role)
-                )
+            _make_provisioner(admin, provisioner, version)
+            _revoke_public_defaults(admin, provisioner)
+            _make_groups(admin, provisioner)
     return version
+
+
+def _make_provisioner(admin: psycopg.Connection, provisioner: str, version: int) -> None:
+    """The provisioning role: LOGIN, CREATEROLE, never a superuser, its password derived."""
+    role = sql.Identifier(provisioner)
+    exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [provisioner]).fetchone()
+    if not exists:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(role))
+    admin.execute(
+        sql.SQL("ALTER ROLE {} LOGIN CREATEROLE NOSUPERUSER PASSWORD {}").format(
+            role, sql.Literal(role_password(provisioner))
+        )
+    )
+    if version >= 160000:
+        # Without it a CREATEROLE role cannot use or drop what its roles own (16+).
+        admin.execute(
+            sql.SQL("ALTER ROLE {} SET createrole_self_grant = 'set, inherit'").format(role)
+        )
+    admin.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(role))
+
+
+def _revoke_public_defaults(admin: psycopg.Connection, provisioner: str) -> None:
+    """What PUBLIC may do by default and a sandbox must not, revoked; what the provisioner
+    needs instead, granted."""
+    role = sql.Identifier(provisioner)
+    database = sql.Identifier(admin.info.dbname)
+    # Every database of the cluster: no CONNECT, no TEMPORARY for PUBLIC. Only where
+    # PUBLIC still has something: a GRANT or REVOKE rewrites the database's shared row
+    # even when nothing changes, and a concurrent GRANT on the same row (another
+    # process bootstrapping, on a cluster shared with other installations) then fails
+    # with "tuple concurrently updated".
+    for (name,) in admin.execute(
+        "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
+        " AND (datacl IS NULL"
+        "      OR EXISTS (SELECT 1 FROM aclexplode(datacl) WHERE grantee = 0))"
+    ).fetchall():
+        admin.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
+    if not admin.execute(
+        "SELECT has_database_privilege(%s, current_database(), 'CONNECT WITH GRANT OPTION')"
+        " AND has_database_privilege(%s, current_database(), 'CREATE WITH GRANT OPTION')",
+        [provisioner, provisioner],
+    ).fetchone()[0]:
+        admin.execute(
+            sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {} WITH GRANT OPTION").format(
+                database, role
+            )
+        )
+    # temp_file_limit is superuser-only, so learners cannot raise it; this lets the
+    # provisioner set it on each sandbox role (ALTER ROLE … SET; PostgreSQL 15+).
+    admin.execute(sql.SQL("GRANT SET ON PARAMETER temp_file_limit TO {}").format(role))
+    admin.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+    admin.execute("REVOKE UPDATE ON pg_catalog.pg_settings FROM PUBLIC")
+    admin.execute("REVOKE SELECT ON pg_catalog.pg_stat_activity, pg_catalog.pg_locks FROM PUBLIC")
+    for (function,) in admin.execute(_REVOKED_FUNCTIONS).fetchall():
+        admin.execute(
+            sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM PUBLIC").format(sql.SQL(function))
+        )
+    # The provisioner finds a sandbox's sessions to end them before dropping it.
+    admin.execute(sql.SQL("GRANT SELECT ON pg_catalog.pg_stat_activity TO {}").format(role))
+    admin.execute(
+        sql.SQL("GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_get_activity(integer) TO {}").format(
+            role
+        )
+    )
+
+
+def _make_groups(admin: psycopg.Connection, provisioner: str) -> None:
+    """The procedural languages kept from PUBLIC, and the groups that hand CONNECT and each
+    language to sandboxes (see ``group_name``)."""
+    role = sql.Identifier(provisioner)
+    database = sql.Identifier(admin.info.dbname)
+    installed = {
+        name
+        for (name,) in admin.execute(
+            "SELECT lanname FROM pg_language WHERE lanname = ANY(%s)", [list(LANGUAGES)]
+        ).fetchall()
+    }
+    for language in sorted(installed):
+        language_id = sql.Identifier(language)
+        admin.execute(sql.SQL("REVOKE USAGE ON LANGUAGE {} FROM PUBLIC").format(language_id))
+        admin.execute(
+            sql.SQL("GRANT USAGE ON LANGUAGE {} TO {} WITH GRANT OPTION").format(language_id, role)
+        )
+    groups = {"connect": ("CONNECT ON DATABASE", database)}
+    for language in sorted(installed):
+        groups[f"lang_{language}"] = ("USAGE ON LANGUAGE", sql.Identifier(language))
+    for purpose, (privilege, target) in groups.items():
+        group = checked_name(group_name(purpose))
+        if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [group]).fetchone():
+            admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(group)))
+        check, thing = privilege.split(" ON ")
+        has = "has_database_privilege" if thing == "DATABASE" else "has_language_privilege"
+        name_of_target = admin.info.dbname if thing == "DATABASE" else purpose[5:]
+        if not admin.execute(
+            sql.SQL("SELECT {}(%s, %s, %s)").format(sql.Identifier(has)),
+            [group, name_of_target, check],
+        ).fetchone()[0]:
+            admin.execute(
+                sql.SQL("GRANT {} {} TO {}").format(
+                    sql.SQL(privilege), target, sql.Identifier(group)
+                )
+            )
+        admin.execute(
+            sql.SQL("GRANT {} TO {} WITH ADMIN OPTION").format(sql.Identifier(group), role)
+        )
 
 
 # -- the superuser pool (dropping roles) -----------------------------------------------------
