@@ -63,7 +63,7 @@ from django.conf import settings  # noqa: E402
 
 from bench.client import Browser, RawJsonPoster, free_port  # noqa: E402
 from lessons.models import Lesson, Track  # noqa: E402
-from sandbox import runner  # noqa: E402
+from sandbox import roles  # noqa: E402
 from sandbox.lab import launch  # noqa: E402
 from sandbox.models import Sandbox  # noqa: E402
 
@@ -243,7 +243,7 @@ def main() -> None:
         launch.stop_worker(worker)
         Sandbox.objects.filter(lesson__track=track).delete()
         track.delete()
-        runner.remove_installation(0)
+        roles.remove_installation(0)
 
 
 if __name__ == "__main__":

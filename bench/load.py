@@ -241,7 +241,8 @@ def main() -> None:
     from django.utils import timezone
 
     from lessons.models import Lesson, QuizQuestion
-    from sandbox import runner
+    from sandbox import connections, roles
+    from sandbox import servers as sandbox_servers
     from sandbox.models import Sandbox
 
     call_command("migrate", verbosity=0)
@@ -250,7 +251,7 @@ def main() -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
     # As `manage.py serve` does when it starts: the warm pool of pre-seeded sandboxes is full.
     pool_started = time.monotonic()
-    servers = range(len(runner.sandbox_urls()))
+    servers = range(len(sandbox_servers.sandbox_urls()))
     pooled = sum(Sandbox.objects.refill_pool(server) for server in servers)
     print(f"warm pool: {pooled} sandboxes made in {time.monotonic() - pool_started:.1f} s")
 
@@ -294,7 +295,7 @@ def main() -> None:
             for k in ("USER", "PASSWORD", "HOST", "PORT", "NAME")
         }
     )
-    sandbox_url = runner.sandbox_urls()[0]
+    sandbox_url = sandbox_servers.sandbox_urls()[0]
     try:
         for _ in range(300):
             try:
@@ -370,17 +371,17 @@ def main() -> None:
     # own connections (it filled the warm pool) are closed first.
     connection.close()
     connection.close_pool()
-    runner.close_pools()
+    connections.close_pools()
     time.sleep(2)
     app_left = backends(
         app_url, "application_name = %s AND datname = current_database()", ["querylab"]
     )
-    sandbox_left = backends(sandbox_url, "usename LIKE %s", [f"{runner.name_prefix()}%"])
+    sandbox_left = backends(sandbox_url, "usename LIKE %s", [f"{sandbox_servers.name_prefix()}%"])
     connection.close()
-    mine = Sandbox.objects.filter(name__startswith=runner.name_prefix())
+    mine = Sandbox.objects.filter(name__startswith=sandbox_servers.name_prefix())
     half_made = mine.filter(state__in=[Sandbox.State.PROVISIONING, Sandbox.State.DROPPING]).count()
     recorded = set(mine.values_list("name", flat=True))
-    orphans = runner.existing_names(0) - recorded
+    orphans = roles.existing_names(0) - recorded
     print(
         f"app-database connections left: {app_left}   sandbox-server backends left: "
         f"{sandbox_left}   half-made sandboxes: {half_made}   orphaned schemas: {len(orphans)}"
@@ -412,7 +413,7 @@ def main() -> None:
 
     # Tidy up: the bench's sandboxes (their own name prefix), then its database.
     mine.delete()
-    runner.remove_installation(0)
+    roles.remove_installation(0)
     connection.close_pool()
     import psycopg
 

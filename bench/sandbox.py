@@ -71,7 +71,7 @@ from psycopg import sql  # noqa: E402
 
 from bench.client import Browser, RawJsonPoster, free_port  # noqa: E402
 from lessons.models import Lesson, Track  # noqa: E402
-from sandbox import runner  # noqa: E402
+from sandbox import roles, servers  # noqa: E402
 from sandbox.models import Sandbox  # noqa: E402
 
 TWENTY_MS = "SELECT pg_sleep(0.02)"
@@ -132,7 +132,7 @@ def latency(learner: Learner, queries: int) -> dict[tuple[str, str], list[float]
     for _ in range(20):
         learner.timed_lean_run(poster, "SELECT 1")
     out: dict[tuple[str, str], list[float]] = {}
-    with psycopg.connect(runner.sandbox_urls()[0], autocommit=True) as conn:
+    with psycopg.connect(servers.sandbox_urls()[0], autocommit=True) as conn:
 
         def direct(query: str) -> float:
             started = time.perf_counter()
@@ -221,10 +221,10 @@ def make_expired(lesson: Lesson, count: int) -> None:
     """Many expired sandboxes shaped like the provisioner's (role, schema owned by the
     provisioner, a table owned by the role, the provisioner a member of the role), made in
     bulk through the superuser connection: the bench measures the janitor, not this."""
-    names = [runner.new_sandbox_name() for _ in range(count)]
-    provisioner = sql.Identifier(runner._provisioner_name())
-    runner._server(0)  # bootstrap
-    with psycopg.connect(runner.sandbox_urls()[0], autocommit=True) as conn:
+    names = [servers.new_sandbox_name() for _ in range(count)]
+    provisioner = sql.Identifier(servers.provisioner_name())
+    servers.provisioning(0)  # bootstrap
+    with psycopg.connect(servers.sandbox_urls()[0], autocommit=True) as conn:
         for start in range(0, count, 1000):
             with conn.transaction():
                 for name in names[start : start + 1000]:
@@ -306,7 +306,7 @@ def main() -> None:
         )
         print(
             f"  workers={os.environ.get('WEB_CONCURRENCY', 'default')}  "
-            f"sandbox server: PostgreSQL {runner._server(0).version // 10000}"
+            f"sandbox server: PostgreSQL {servers.provisioning(0).version // 10000}"
         )
 
         print("\n1. Latency of one run (API over HTTP vs psycopg on an open connection)")
@@ -369,7 +369,7 @@ def main() -> None:
         Sandbox.objects.filter(lesson__track=track).delete()
         Sandbox.objects.filter(fixture="bench100k.sql").delete()
         track.delete()
-        runner.remove_installation(0)
+        roles.remove_installation(0)
 
 
 if __name__ == "__main__":

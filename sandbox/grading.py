@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
-from sandbox import plans, runner, statements
+from sandbox import plans, runner, servers, statements
 
 SHOWN_ROWS = 3  # at most this many missing or extra rows are shown per data set
 
@@ -193,7 +193,7 @@ def grade(
     Raises ``runner.ScratchFailed`` when a variant cannot be set up or the check is stopped,
     and ``SolutionBroken`` when the reference solution itself fails."""
     setups = [""] + [variant["setup"] for variant in variants]
-    defaults = runner.Limits.from_settings()
+    defaults = servers.Limits.from_settings()
     # The whole result is compared, not a page of it; the time limits stay as they are.
     limits = dataclasses.replace(
         defaults,

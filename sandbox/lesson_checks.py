@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 
 from lessons.content import ContentError, LessonSpec
-from sandbox import grading, runner, statements
+from sandbox import grading, roles, runner, servers, statements
 
 FIXTURES = "fixtures"
 MODELS = "models"
@@ -54,24 +54,24 @@ def check_lessons(
     if not todo:
         return []
     try:
-        runner.bootstrap(runner.server_for("content-check"))
-    except runner.SandboxUnavailable as exc:
+        servers.bootstrap(servers.server_for("content-check"))
+    except servers.SandboxUnavailable as exc:
         return [
             ContentError(display.get(todo[0].path, todo[0].path), 1, f"sandbox unavailable: {exc}")
         ]
     errors: list[ContentError] = []
     made: list[str] = []
     try:
-        decoy = runner.new_sandbox_name()
+        decoy = servers.new_sandbox_name()
         made.append(decoy)
         try:
             _provision(
-                runner.server_for("content-check"),
+                servers.server_for("content-check"),
                 decoy,
                 f"CREATE TABLE {DECOY_TABLE} (id int PRIMARY KEY);",
                 [],
             )
-        except (psycopg.Error, runner.SandboxUnavailable) as exc:
+        except (psycopg.Error, servers.SandboxUnavailable) as exc:
             first = display.get(todo[0].path, todo[0].path)
             return [ContentError(first, 1, f"sandbox unavailable: the decoy sandbox: {exc}")]
         with contextlib.ExitStack() as stack:
@@ -87,15 +87,15 @@ def check_lessons(
         # Dropped together at the end: concurrent DROP OWNED BY trip over each other's
         # catalog updates ("tuple concurrently updated"). If the server went away, the
         # janitor's orphan sweep drops them later.
-        with contextlib.suppress(psycopg.Error, runner.SandboxUnavailable):
-            runner.drop(runner.server_for("content-check"), made)
+        with contextlib.suppress(psycopg.Error, servers.SandboxUnavailable):
+            roles.drop(servers.server_for("content-check"), made)
     return errors
 
 
 def _provision(server: int, name: str, seed: str, languages: list[str]) -> None:
     for attempt in range(10):
         try:
-            runner.provision(server, name, seed, languages)
+            roles.provision(server, name, seed, languages)
             return
         except psycopg.Error as exc:
             # Another thread's GRANT on the same database row; the transaction rolled back.
@@ -128,8 +128,8 @@ def _check_lesson(
         except seeding.ModelsBroken as exc:
             error(_line_of(text, r"^models:"), str(exc))
             return errors
-    server = runner.server_for("content-check")
-    name = runner.new_sandbox_name()
+    server = servers.server_for("content-check")
+    name = servers.new_sandbox_name()
     languages = lesson.sandbox_languages
     made.append(name)
     try:

@@ -43,9 +43,9 @@ def count_run(kind: str, bounds: Iterable[str]) -> None:
 
 
 def gauges() -> Iterable[Metric]:
-    """Sandbox records by server and state, and each server: answering (the status the
-    runner caches), and this installation's connections on it."""
-    from sandbox import runner
+    """Sandbox records by server and state, and each server: answering (the status
+    servers.py caches), and this installation's connections on it."""
+    from sandbox import servers
     from sandbox.models import Sandbox
 
     records = GaugeMetricFamily(
@@ -66,15 +66,15 @@ def gauges() -> Iterable[Metric]:
         "Connections of this installation on each sandbox server, by application.",
         labels=["server", "application"],
     )
-    for server in range(len(runner.sandbox_urls())):
-        answers = runner.server_answers(server)
+    for server in range(len(servers.sandbox_urls())):
+        answers = servers.server_answers(server)
         up.add_metric([str(server)], 1 if answers else 0)
         if not answers:
             continue
         try:
-            for application, n in sorted(runner.server_connections(server).items()):
+            for application, n in sorted(servers.server_connections(server).items()):
                 used.add_metric([str(server), application], n)
-        except runner.SandboxUnavailable:
+        except servers.SandboxUnavailable:
             continue
     yield up
     yield used

@@ -2,7 +2,7 @@
 
 This is a courtesy layer: it refuses, with a message that says what and why, statements that have
 no place in a lesson sandbox, so the learner learns something instead of reading "permission
-denied". The wall is the sandbox database's own privileges (see ``sandbox/runner.py``); nothing
+denied". The wall is the sandbox database's own privileges (see ``sandbox/servers.py``); nothing
 here is trusted to stop an attack on its own.
 
 Pure functions, no database.

@@ -16,7 +16,6 @@ import json
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from functools import wraps
 
@@ -29,9 +28,8 @@ from django_htmx.http import trigger_client_event
 
 from lessons.learners import learner_for
 from lessons.models import Lesson, LessonProgress
-from sandbox import grading, plans, runner, statements
+from sandbox import connections, grading, plans, runner, servers, statements
 from sandbox.models import (
-    Admission,
     ExerciseAttempt,
     FixtureMissing,
     LimitReached,
@@ -190,80 +188,18 @@ class _ProcessShare:
 _share = _ProcessShare()
 
 
-class _KnownLearners:
-    """Which learner each session key belonged to when this process last served it, so the
-    next run can read the session in the round trip that admits it (``_admission``). Only a
-    guess: the session read in that round trip decides. Bounded; least recently used go."""
-
-    def __init__(self, size: int = 20_000) -> None:
-        self._lock = threading.Lock()
-        self._keys: OrderedDict[str, str] = OrderedDict()
-        self._size = size
-
-    def get(self, session_key: str | None) -> str | None:
-        if session_key is None:
-            return None
-        with self._lock:
-            learner = self._keys.get(session_key)
-            if learner is not None:
-                self._keys.move_to_end(session_key)
-            return learner
-
-    def remember(self, session_key: str | None, learner: str) -> None:
-        if session_key is None:  # a new visitor's session gets its key when it is saved
-            return
-        with self._lock:
-            self._keys[session_key] = learner
-            self._keys.move_to_end(session_key)
-            while len(self._keys) > self._size:
-                self._keys.popitem(last=False)
-
-    def forget(self, session_key: str | None) -> None:
-        with self._lock:
-            self._keys.pop(session_key, None)
-
-
-_known_learners = _KnownLearners()
-
-
-def _admission(request: HttpRequest, ref: str) -> Admission:
-    """Admit the run of whoever sent the request: usually one round trip to the app database.
-
-    Who the learner is comes from the session, itself a row in the app database. When this
-    process has seen the session before, it sends the session's SELECT with the admission of
-    the learner it saw then; the row that comes back is what the session is loaded from, and
-    the admission counts only if the learner it names is that same one. Otherwise (a stale
-    guess: the session expired, was logged out of, or was tampered with) its slot is given
-    back and the run is admitted for the learner the session names, as without a guess."""
-    session = request.session
-    sent_key = session.session_key  # a session that turns out to be gone forgets its key
-    guess = _known_learners.get(sent_key)
-    lookup = session.lookup() if guess and hasattr(session, "lookup") else None
-    if lookup is not None:
-        admission = admit(guess, ref, lookup)
-        session.use_row(admission.session_row)
-        if learner_key(request) == guess:
-            return admission
-        admission.give_back()
-        _known_learners.forget(sent_key)  # so a stale key is guessed at most once
-    key = learner_key(request)
-    _known_learners.remember(session.session_key, key)
-    return admit(key, ref)
-
-
 def _admitted(request: HttpRequest, view, held: contextlib.ExitStack) -> HttpResponse:
     """Admit the request (limits, sandbox placement) and call the view with its sandbox. The
     run slot is left open on ``held``."""
     data = _payload(request)
     ref = _lesson_ref(data)
-    admission = _admission(request, ref)
-    key = admission.learner_key
-    lesson, sandbox = held.enter_context(admission_held(admission))
+    key = learner_key(request)
+    lesson, sandbox = held.enter_context(admission_held(admit(key, ref)))
     if sandbox is not None:
         return view(request, data, sandbox, key)
     # The learner's first run of this lesson (already counted above; no slot taken yet).
     lesson = _sandbox_lesson(ref, lesson)
-    server = runner.server_for(key)
+    server = servers.server_for(key)
     held.enter_context(run_slot(server))
     sandbox = Sandbox.objects.make_for_learner(key, lesson)
     return view(request, data, sandbox, key)
@@ -273,35 +209,26 @@ def sandbox_api(view):
     """Parse the request, apply the per-learner and per-server limits, and turn the ways a run
     can fail into answers: 400 bad request, 429 with Retry-After, 503 sandbox unavailable.
 
-    The run's slot (and this process's share) is given back once the response has been sent:
-    Django closes a response after the server wrote it, and before it returns the request's
-    database connection to the pool (the slot is a lock held by that connection). That takes
-    the round trip which frees the slot and writes the run's counts out of the learner's wait.
+    The run's slot and this process's share are given back when the view returns, whatever
+    happened: the slot is an advisory lock held by the request's database connection, which
+    Django hands back to the pool when the request finishes (before any ``request_finished``
+    receiver of ours would run), so it must be free by then.
     """
 
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
-        held = contextlib.ExitStack()
-        # Also handed to the response that leaves the site (sandbox.middleware), in case a
-        # middleware replaces this one.
-        request.sandbox_held = held
         try:
-            held.enter_context(_share.taken())
-            response = _admitted(request, view, held)
+            with contextlib.ExitStack() as held:
+                held.enter_context(_share.taken())
+                return _admitted(request, view, held)
         except BadRequest as exc:
-            response = _failure(request, str(exc), 400)
+            return _failure(request, str(exc), 400)
         except LimitReached as exc:
-            response = _failure(request, exc.message, 429, retry_after=exc.retry_after)
-        except runner.SandboxBusy as exc:
-            response = _failure(request, str(exc), 429, retry_after=1)
-        except (runner.SandboxUnavailable, FixtureMissing) as exc:
-            response = _failure(request, f"Sandbox unavailable: {exc}", 503, retry_after=30)
-        except BaseException:
-            held.close()
-            raise
-        # Django runs these first when the response is closed, then request_finished.
-        response._resource_closers.append(held.close)
-        return response
+            return _failure(request, exc.message, 429, retry_after=exc.retry_after)
+        except connections.SandboxBusy as exc:
+            return _failure(request, str(exc), 429, retry_after=1)
+        except (servers.SandboxUnavailable, FixtureMissing) as exc:
+            return _failure(request, f"Sandbox unavailable: {exc}", 503, retry_after=30)
 
     return never_cache(require_POST(wrapper))
 
@@ -503,7 +430,7 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
             raise BadRequest("This exercise is a Django ORM lab exercise: use /api/lab/check.")
         sql = _sql(data)
         key = learner_key(request)
-        with _share.taken(), admitted(key, runner.server_for("grader")):
+        with _share.taken(), admitted(key, servers.server_for("grader")):
             attempt, verdict = ExerciseAttempt.grade(key, exercise, sql)
     except BadRequest as exc:
         return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
@@ -512,7 +439,7 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
     except LimitReached as exc:
         payload = {"ok": False, "error": exc.message, "retry_after": exc.retry_after}
         return _exercise_answer(request, payload, "problem", 429)
-    except (runner.SandboxUnavailable, runner.SandboxBusy, FixtureMissing) as exc:
+    except (servers.SandboxUnavailable, connections.SandboxBusy, FixtureMissing) as exc:
         payload = {"ok": False, "error": f"Checking is unavailable: {exc}", "retry_after": 30}
         return _exercise_answer(request, payload, "problem", 503)
     except runner.ScratchFailed as exc:

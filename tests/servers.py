@@ -52,15 +52,16 @@ def throwaway_server(folder: Path, kind: str = "sandbox") -> Iterator[ThrowawayS
 
 def forget_sandbox_server(url: str) -> None:
     """Close this process's pools to a sandbox server that is going away for good."""
-    from sandbox import runner
+    from sandbox import connections
+    from sandbox import servers as sandbox_servers
 
-    runner.close_idle_connections()
-    for key in [key for key in runner._servers if key[0] == url]:
-        runner._servers.pop(key).pool.close()
-    pool = runner._superuser_pools.pop(url, None)
+    connections.close_idle_connections()
+    for key in [key for key in sandbox_servers._servers if key[0] == url]:
+        sandbox_servers._servers.pop(key).pool.close()
+    pool = sandbox_servers._superuser_pools.pop(url, None)
     if pool is not None:
         pool.close()
-    runner._answers.pop(url, None)
+    sandbox_servers._answers.pop(url, None)
 
 
 def free_port() -> int:

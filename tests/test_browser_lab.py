@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from lessons.models import Lesson, Track
 from lessons.sync import sync_content
-from sandbox import runner
+from sandbox import connections, roles
 from tests.accessibility import serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -43,10 +43,10 @@ def published(settings, lab_worker):
     assert [str(error) for error in report.errors] == []
     yield
     # The lab's sandboxes live on the sandbox server, outside the test transaction.
-    runner.close_idle_connections()
-    names = sorted(runner.existing_names(0))
+    connections.close_idle_connections()
+    names = sorted(roles.existing_names(0))
     for start in range(0, len(names), 200):
-        runner.drop(0, names[start : start + 200])
+        roles.drop(0, names[start : start + 200])
 
 
 def replace_code(page, code: str) -> None:

@@ -19,7 +19,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from lessons.models import Lesson, Track
-from sandbox import runner
+from sandbox import connections, roles, servers
 from sandbox.models import Sandbox
 from sandbox.tests.conftest import TEST_SETTINGS
 from tests.servers import (
@@ -58,7 +58,7 @@ def site(django_db_setup, django_db_blocker, fixtures_dir):
     with gunicorn(env, workers=1) as server:
         yield server
     with django_db_blocker.unblock(), override_settings(**TEST_SETTINGS):
-        runner.remove_installation(0)  # the test provisioner, as sandbox/tests/ do
+        roles.remove_installation(0)  # the test provisioner, as sandbox/tests/ do
 
 
 @pytest.fixture
@@ -67,10 +67,10 @@ def same_settings(settings, fixtures_dir):
         setattr(settings, name, value)
     settings.SANDBOX_FIXTURES_DIR = fixtures_dir
     yield settings
-    runner.close_idle_connections()
-    names = sorted(runner.existing_names(0))
+    connections.close_idle_connections()
+    names = sorted(roles.existing_names(0))
     if names:
-        runner.drop(0, names)
+        roles.drop(0, names)
 
 
 def signed_in(learner) -> dict[str, str]:
@@ -87,7 +87,7 @@ def lesson(slug: str, fixture: str) -> Lesson:
 
 
 def backends(where: str) -> list[tuple[int, str]]:
-    with psycopg.connect(runner.sandbox_urls()[0], autocommit=True) as admin:
+    with psycopg.connect(servers.sandbox_urls()[0], autocommit=True) as admin:
         return admin.execute(
             f"SELECT pid, usename FROM pg_stat_activity WHERE state = 'active' AND {where}"
         ).fetchall()
@@ -137,7 +137,7 @@ def test_it_ends_the_backend_of_a_run_whose_worker_died(site, same_settings, lea
     doomed.join(timeout=30)
 
     time.sleep(RUN_TIMEOUT_MS / 1000 + 1)
-    with psycopg.connect(runner.sandbox_urls()[0]) as admin:
+    with psycopg.connect(servers.sandbox_urls()[0]) as admin:
         version = admin.info.server_version
     if version < 170000:
         # PostgreSQL does not notice the vanished client while the statement runs; 17+ ends
@@ -176,4 +176,4 @@ def test_it_leaves_no_half_made_sandbox(site, same_settings, learner):
         if not backends("application_name = 'querylab-provisioner'"):
             break
         time.sleep(0.1)
-    assert half_made.name not in runner.existing_names(0)
+    assert half_made.name not in roles.existing_names(0)

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from lessons.models import Exercise, Lesson, QuizQuestion
 from lessons.sync import sync_content
-from sandbox import runner
+from sandbox import connections, roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -25,10 +25,10 @@ def published():
     assert report.errors == []
     yield
     # The journey's sandboxes live on the sandbox server, outside the test transaction.
-    runner.close_idle_connections()
-    names = sorted(runner.existing_names(0))
+    connections.close_idle_connections()
+    names = sorted(roles.existing_names(0))
     for start in range(0, len(names), 200):
-        runner.drop(0, names[start : start + 200])
+        roles.drop(0, names[start : start + 200])
 
 
 def shot(page, name: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from lessons.models import Lesson, Track
-from sandbox import runner
+from sandbox import roles, servers
 from sandbox.models import Sandbox
 from sandbox.tests.conftest import TEST_SETTINGS
 from tests.servers import forget_sandbox_server, throwaway_server
@@ -46,7 +46,7 @@ def learners_preferring(server: int, how_many: int, django_user_model) -> list[C
     clients = []
     for n in range(64):
         user = django_user_model.objects.create_user(f"learner{server}-{n}")
-        if runner.server_for(f"user:{user.pk}") == server:
+        if servers.server_for(f"user:{user.pk}") == server:
             client = Client()
             client.force_login(user)
             clients.append(client)
@@ -63,15 +63,15 @@ def run(client: Client, lesson: Lesson, sql: str = "SELECT count(*) FROM items")
 
 def test_it_places_each_learner_on_one_server_consistently(two_servers, lesson):
     keys = [f"user:{n}" for n in range(200)]
-    placed = [runner.server_for(key) for key in keys]
-    assert placed == [runner.server_for(key) for key in keys]
+    placed = [servers.server_for(key) for key in keys]
+    assert placed == [servers.server_for(key) for key in keys]
     assert 60 < placed.count(0) < 140  # spread over both
 
     for key, server in zip(keys[:6], placed[:6], strict=True):
         sandbox = Sandbox.objects.for_learner(key, lesson)
         assert sandbox.server == server
-        assert sandbox.name in runner.existing_names(server)
-        assert sandbox.name not in runner.existing_names(1 - server)
+        assert sandbox.name in roles.existing_names(server)
+        assert sandbox.name not in roles.existing_names(1 - server)
 
 
 def test_it_fails_new_sandboxes_over_to_a_server_that_answers(

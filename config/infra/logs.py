@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
@@ -15,33 +14,19 @@ from django.http import HttpRequest, HttpResponse
 from config.infra import metrics
 
 request_log = logging.getLogger("querylab.requests")
-_held = threading.local()
-
-
-@contextlib.contextmanager
-def held() -> Iterator[None]:
-    """Hold this thread's ``info_later`` lines until the block ends, then write them. The
-    sandbox holds a run's line until its slot is freed, after the response has been sent, so
-    formatting and writing it is not part of the learner's wait."""
-    if getattr(_held, "records", None) is not None:  # already held further out
-        yield
-        return
-    _held.records = records = []
-    try:
-        yield
-    finally:
-        _held.records = None
-        for logger, message, args, extra in records:
-            logger.info(message, *args, extra=extra)
+# What this thread writes once the response it serves has been sent (request_finished).
+_pending = threading.local()
 
 
 def info_later(logger: logging.Logger, message: str, *args, extra: dict) -> None:
-    """``logger.info``, or held until the end of the enclosing ``held`` block."""
-    records = getattr(_held, "records", None)
-    if records is None:
+    """``logger.info``, written once the response this thread is serving has been sent (with
+    the request's own line, see ``RequestLogMiddleware``), so writing it is not part of the
+    wait; at once outside a request (threads of their own, management commands)."""
+    lines = getattr(_pending, "lines", None)
+    if lines is None:
         logger.info(message, *args, extra=extra)
     else:
-        records.append((logger, message, args, extra))
+        lines.append((logger, message, args, extra))
 
 
 class JsonFormatter(logging.Formatter):
@@ -71,6 +56,7 @@ class RequestLogMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         _write_request_line()  # of a response this thread served that was never closed
+        _pending.lines = []  # for info_later
         started = time.perf_counter()
         response = self.get_response(request)
         outage = getattr(response, "database_unavailable", False)
@@ -95,10 +81,10 @@ class RequestLogMiddleware:
         return response
 
 
-_pending = threading.local()
-
-
 def _write_request_line(**kwargs) -> None:
+    lines, _pending.lines = getattr(_pending, "lines", None), None
+    for logger, message, args, extra in lines or ():
+        logger.info(message, *args, extra=extra)
     line = getattr(_pending, "line", None)
     if line is not None:
         _pending.line = None

@@ -66,22 +66,20 @@ class PreparedStatement:
         self._execute = f"EXECUTE {self.name}{arguments}"
         self._ready: weakref.WeakSet = weakref.WeakSet()
 
-    def execute(self, cursor, params: Sequence, before: tuple[str, Sequence] | None = None) -> None:
+    def execute(self, cursor, params: Sequence) -> None:
         """Run the statement on ``cursor`` (a Django cursor of the default connection) with
-        ``params``, as ``execute_lightly`` does: its writes are counters. ``before`` is
-        a statement and its parameters sent ahead of it in the same round trip; the cursor is
-        left on ``before``'s result if given (``nextset()`` moves on to this one's), else on
-        this statement's."""
+        ``params``, as ``execute_lightly`` does: its writes are counters. The cursor is left
+        on this statement's result."""
         raw = cursor.connection
         head = [] if raw in self._ready else [self._prepare]
         for attempt in range(3):
-            text = "; ".join([*head, *([before[0]] if before else []), self._execute])
+            text = "; ".join([*head, self._execute])
             # Counted as there before the answer: PREPARE outlasts the failure of a statement
             # after it in the same round trip (it is not undone with the transaction), and if
             # it failed because the statement was there already, that is the same statement.
             self._ready.add(raw)
             try:
-                execute_lightly(cursor, text, [*(before[1] if before else ()), *params])
+                execute_lightly(cursor, text, params)
             except DatabaseError as exc:
                 cause = exc.__cause__
                 state = getattr(cause, "sqlstate", None)

@@ -16,7 +16,7 @@ from django_htmx.http import trigger_client_event
 
 from lessons.learners import learner_for
 from lessons.models import Lesson, LessonProgress
-from sandbox import grading, runner
+from sandbox import grading, roles, runner
 from sandbox.lab import client
 from sandbox.lab.grading import grade_lab
 from sandbox.models import ExerciseAttempt, FixtureMissing, LimitReached, Sandbox, admitted
@@ -72,7 +72,7 @@ def run_code(sandbox: Sandbox, lesson: Lesson, code: str) -> dict:
     }
     disk_bytes = None
     if any(query["sql"].lstrip()[:6].upper() in _WRITES for query in queries):
-        disk_bytes = runner.disk_usage(sandbox.server, [sandbox.name]).get(sandbox.name, 0)
+        disk_bytes = roles.disk_usage(sandbox.server, [sandbox.name]).get(sandbox.name, 0)
     sandbox._touch(disk_bytes)
     limit_mb = settings.SANDBOX_DISK_LIMIT_MB
     if disk_bytes is not None and disk_bytes > limit_mb * 1024 * 1024:

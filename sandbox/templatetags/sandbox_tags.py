@@ -9,9 +9,9 @@ register = template.Library()
 def sandbox_problem() -> str | None:
     """Why the sandbox server cannot be used right now, as this process last found it, or
     None. Never asks the server: a page does not wait on it."""
-    from sandbox import runner
+    from sandbox import servers
 
-    return runner.known_status()
+    return servers.known_status()
 
 
 @register.filter

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client, override_settings
 
 from lessons.models import Lesson, Track
-from sandbox import runner
+from sandbox import connections, roles
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -49,17 +49,17 @@ def drop_test_sandboxes(sandbox_settings, django_db_blocker):
     are rolled back by pytest-django; the server's roles and schemas are not)."""
     yield
     with django_db_blocker.unblock():
-        runner.close_idle_connections()
-        names = sorted(runner.existing_names(0))
+        connections.close_idle_connections()
+        names = sorted(roles.existing_names(0))
         for start in range(0, len(names), 200):
-            runner.drop(0, names[start : start + 200])
+            roles.drop(0, names[start : start + 200])
 
 
 @pytest.fixture(scope="session", autouse=True)
 def remove_test_provisioner(django_db_setup, django_db_blocker):
     yield
     with django_db_blocker.unblock(), override_settings(**TEST_SETTINGS):
-        runner.remove_installation(0)
+        roles.remove_installation(0)
 
 
 @pytest.fixture

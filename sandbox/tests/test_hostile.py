@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from lessons.models import Lesson
-from sandbox import runner
+from sandbox import connections, runner
 from sandbox.models import Sandbox
 from sandbox.tests.conftest import run_json
 
@@ -392,7 +392,7 @@ def test_it_keeps_each_learners_sandbox_out_of_the_others_reach(client, other_cl
 def test_it_stops_a_learner_cancelling_another_learners_query(client, other_client, shop_lesson):
     run_json(client, shop_lesson, "SELECT 1")
     mine = Sandbox.objects.get(learner_key__startswith="session:")
-    pid = runner._idle[mine.name][-1].conn.info.backend_pid
+    pid = connections._idle[mine.name][-1].conn.info.backend_pid
     for function in ("pg_cancel_backend", "pg_terminate_backend"):
         body = run_json(other_client, shop_lesson, f"SELECT {function}({pid})")
         assert body["ok"] is False
@@ -407,7 +407,7 @@ def test_it_takes_back_a_password_changed_from_plpgsql(client, plpgsql_lesson):
         "DO $$BEGIN EXECUTE format('ALTER ROLE %I PASSWORD ''mine''', current_user); END$$",
     )
     assert body["ok"] is True
-    runner.close_idle_connections()  # the next run logs in afresh
+    connections.close_idle_connections()  # the next run logs in afresh
     assert run_json(client, plpgsql_lesson, "SELECT 1")["ok"] is True
 
 
@@ -417,7 +417,7 @@ def test_it_keeps_limits_a_learner_stored_on_their_role(client, plpgsql_lesson):
         plpgsql_lesson,
         "DO $$BEGIN EXECUTE format('ALTER ROLE %I SET statement_timeout = 0', current_user); END$$",
     )
-    runner.close_idle_connections()
+    connections.close_idle_connections()
     started = time.monotonic()
     body = run_json(client, plpgsql_lesson, "SELECT pg_sleep(60)")
     assert time.monotonic() - started < 2

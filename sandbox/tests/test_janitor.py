@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from psycopg import sql
 
-from sandbox import runner
+from sandbox import roles, servers
 from sandbox.models import Sandbox
 from sandbox.tests.conftest import run_json
 
@@ -32,9 +32,9 @@ def test_it_drops_sandboxes_idle_past_their_expiry(empty_lesson):
         recent_user.name,
         recent_visitor.name,
     }
-    assert runner.existing_names(0) == {recent_user.name, recent_visitor.name}
-    assert old_user.name not in runner.existing_names(0)
-    assert old_visitor.name not in runner.existing_names(0)
+    assert roles.existing_names(0) == {recent_user.name, recent_visitor.name}
+    assert old_user.name not in roles.existing_names(0)
+    assert old_visitor.name not in roles.existing_names(0)
 
 
 def test_it_honours_configured_expiry(empty_lesson, settings):
@@ -45,24 +45,24 @@ def test_it_honours_configured_expiry(empty_lesson, settings):
 
 def test_it_drops_half_made_sandboxes_and_orphans(empty_lesson):
     stuck = Sandbox.objects.create(
-        name=runner.new_sandbox_name(),
+        name=servers.new_sandbox_name(),
         state=Sandbox.State.PROVISIONING,
         created_at=timezone.now() - timedelta(minutes=11),
     )
-    runner.provision(0, stuck.name, "")
-    orphan = runner.new_sandbox_name()
-    runner.provision(0, orphan, "CREATE TABLE t (a int)")
+    roles.provision(0, stuck.name, "")
+    orphan = servers.new_sandbox_name()
+    roles.provision(0, orphan, "CREATE TABLE t (a int)")
 
     report = Sandbox.objects.sweep()
 
     assert report.half_made == 1 and report.orphans == 1
     assert not Sandbox.objects.exists()
-    assert runner.existing_names(0) == set()
+    assert roles.existing_names(0) == set()
 
 
 def test_it_never_touches_roles_or_schemas_it_did_not_make(empty_lesson, settings):
     foreign = "qlx_not_ours_s0123456789abcdef0123"
-    url = runner.sandbox_urls()[0]
+    url = servers.sandbox_urls()[0]
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(foreign)))
         admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(foreign)))
@@ -81,7 +81,7 @@ def test_it_never_touches_roles_or_schemas_it_did_not_make(empty_lesson, setting
             admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {}").format(sql.Identifier(foreign)))
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(foreign)))
         settings.SANDBOX_NAME_PREFIX = "qlx"
-        runner.remove_installation(0)  # the "qlx" installation's provisioner
+        roles.remove_installation(0)  # the "qlx" installation's provisioner
         settings.SANDBOX_NAME_PREFIX = "qlt"
 
 
@@ -154,7 +154,7 @@ def test_it_resets_to_the_fixture(client, shop_lesson):
     assert response.json() == {"ok": True, "error": None}
     after = Sandbox.objects.get()
     assert after.name != before.name
-    assert before.name not in runner.existing_names(0)
+    assert before.name not in roles.existing_names(0)
     assert run_json(client, shop_lesson, "SELECT count(*) FROM items")["results"][0]["rows"] == [
         [2000]
     ]
@@ -166,4 +166,4 @@ def test_it_makes_one_sandbox_when_resetting_before_any_run(client, shop_lesson)
         "/api/sandbox/reset", {"lesson": shop_lesson.ref}, content_type="application/json"
     )
     assert response.json() == {"ok": True, "error": None}
-    assert len(runner.existing_names(0)) == 1
+    assert len(roles.existing_names(0)) == 1

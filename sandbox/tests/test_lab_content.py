@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from lessons.content import parse_lesson
-from sandbox import runner
+from sandbox import roles
 from sandbox.lab import seeding
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +81,7 @@ def test_content_check_runs_a_lab_lesson(tmp_path, capsys):
     root = make_content(tmp_path)
     call_command("content", "check", str(root / "django" / "01-n-plus-one.md"))
     assert "OK: 1 lesson(s)" in capsys.readouterr().out
-    assert runner.existing_names(0) == set()
+    assert roles.existing_names(0) == set()
 
 
 def test_content_check_reports_a_solution_over_its_query_limit(tmp_path, capsys):

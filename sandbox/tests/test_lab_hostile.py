@@ -278,10 +278,10 @@ def _expectation_met(expect: str, answer: dict) -> bool:
 
 
 def _secrets() -> list[str]:
-    from sandbox import runner
+    from sandbox import servers
 
     found = [settings.SECRET_KEY]
-    for url in runner.sandbox_urls():
+    for url in servers.sandbox_urls():
         from psycopg.conninfo import conninfo_to_dict
 
         password = conninfo_to_dict(url).get("password")

@@ -205,12 +205,12 @@ def test_a_sandbox_grown_past_the_disk_limit_is_reset(lab_client, lab_lesson, la
 
 
 def test_a_learner_who_changes_their_roles_password_can_still_run(lab_client, lab_lesson):
-    from sandbox import runner
+    from sandbox import servers
     from sandbox.models import Sandbox
 
     assert lab_run(lab_client, lab_lesson, "Tag.objects.count()")["ok"]
     sandbox = Sandbox.objects.get(lesson=lab_lesson)
-    with runner._server(sandbox.server).pool.connection() as conn:
+    with servers.provisioning(sandbox.server).pool.connection() as conn:
         conn.execute(f"ALTER ROLE {sandbox.name} PASSWORD 'changed-by-the-learner'")
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",

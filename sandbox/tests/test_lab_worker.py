@@ -170,12 +170,12 @@ def test_it_refuses_to_start_with_debug_off_and_no_isolation():
 
 
 def test_a_run_after_the_sandboxs_sessions_were_ended_still_works(lab_client, lab_lesson):
-    from sandbox import runner
+    from sandbox import servers
     from sandbox.models import Sandbox
 
     assert lab_run(lab_client, lab_lesson, "Tag.objects.count()")["ok"]
     sandbox = Sandbox.objects.get(lesson=lab_lesson)
-    with runner._server(sandbox.server).pool.connection() as conn:
+    with servers.provisioning(sandbox.server).pool.connection() as conn:
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
             [sandbox.name],

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from config import settings as base_settings
-from sandbox import runner
+from sandbox import roles
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def test_it_checks_real_lessons_in_a_sandbox_and_leaves_nothing_behind(capsys):
         capsys=capsys,
     )
     assert "OK: 2 lesson(s)" in out
-    assert runner.existing_names(0) == set()
+    assert roles.existing_names(0) == set()
 
 
 def test_it_fails_with_path_and_line_when_a_solution_breaks_its_plan_check(tmp_path, capsys):
@@ -83,7 +83,7 @@ def test_it_reports_an_example_that_lists_other_learners_sandboxes(tmp_path, cap
         f"15-btree-indexes.md:{line}: example 'index-sizes' lists other learners' sandboxes"
     ) in err
     assert "WHERE schemaname = current_schema()" in err
-    assert runner.existing_names(0) == set()
+    assert roles.existing_names(0) == set()
 
 
 @pytest.mark.slow

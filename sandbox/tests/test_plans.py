@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox import plans, runner, statements
+from sandbox import plans, roles, runner, servers, statements
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def explain(db):
-    name = runner.new_sandbox_name()
-    runner.provision(0, name, (runner_fixture()), [])
+    name = servers.new_sandbox_name()
+    roles.provision(0, name, (runner_fixture()), [])
 
     def explained(sql: str, *setup: str) -> tuple[plans.Plan, dict]:
         for text in setup:
@@ -22,7 +22,7 @@ def explain(db):
         return plans.parse(outcome.plan), outcome.plan[0]["Plan"]
 
     yield explained
-    runner.drop(0, [name])
+    roles.drop(0, [name])
 
 
 def runner_fixture() -> str:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from sandbox import runner
+from sandbox import roles, runner, servers
 from sandbox.models import fixture_sql
 from sandbox.statements import split
 
@@ -21,10 +21,10 @@ def test_it_provisions_many_sandboxes_at_the_same_moment(shop_lesson):
     # those update one shared catalog row, and concurrent transactions failed with "tuple
     # concurrently updated"; memberships in the installation's groups do not collide.
     seed = fixture_sql(shop_lesson.fixture)
-    names = [runner.new_sandbox_name() for _ in range(8)]
+    names = [servers.new_sandbox_name() for _ in range(8)]
 
     def make(name: str) -> str:
-        runner.provision(0, name, seed, ["plpgsql"])
+        roles.provision(0, name, seed, ["plpgsql"])
         return name
 
     with ThreadPoolExecutor(len(names)) as pool:
@@ -46,7 +46,7 @@ def test_a_sandbox_being_seeded_does_not_hold_up_the_next_one():
 
     def seed_slowly() -> None:
         started.set()
-        runner.provision(0, runner.new_sandbox_name(), slow_seed, ["plpgsql"])
+        roles.provision(0, servers.new_sandbox_name(), slow_seed, ["plpgsql"])
 
     slow = threading.Thread(target=seed_slowly)
     slow.start()
@@ -54,8 +54,8 @@ def test_a_sandbox_being_seeded_does_not_hold_up_the_next_one():
         started.wait(5)
         time.sleep(0.5)  # the slow one is seeding now
         began = time.monotonic()
-        quick = runner.new_sandbox_name()
-        runner.provision(0, quick, "CREATE TABLE t (id int);", ["plpgsql"])
+        quick = servers.new_sandbox_name()
+        roles.provision(0, quick, "CREATE TABLE t (id int);", ["plpgsql"])
         took = time.monotonic() - began
         assert slow.is_alive(), "the slow seed should still be running"
     finally:
@@ -65,13 +65,13 @@ def test_a_sandbox_being_seeded_does_not_hold_up_the_next_one():
 
 
 def test_a_sandbox_cannot_become_its_connect_group(shop_lesson):
-    name = runner.new_sandbox_name()
-    runner.provision(0, name, fixture_sql(shop_lesson.fixture), [])
-    url = runner._as_role(0, name)
+    name = servers.new_sandbox_name()
+    roles.provision(0, name, fixture_sql(shop_lesson.fixture), [])
+    url = servers.role_url(0, name)
     with psycopg.connect(url, autocommit=True) as conn:
         if conn.info.server_version < 160000:
             pytest.skip(
                 "PostgreSQL 15 has no SET option on memberships; the parser refuses SET ROLE"
             )
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(f'SET ROLE "{runner._group_name("connect")}"')
+            conn.execute(f'SET ROLE "{servers.group_name("connect")}"')

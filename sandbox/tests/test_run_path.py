@@ -4,12 +4,13 @@ warm sandboxes claimed with one statement, parses cached. Speed must never cost 
 from __future__ import annotations
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from sandbox import runner, statements, views
-from sandbox.models import Sandbox, _admission_statement
+from sandbox import connections, statements
+from sandbox.models import Sandbox
+from sandbox.models.admission import _admission_statement
 from sandbox.tests.conftest import api, run_json
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,7 @@ def test_it_does_not_reuse_a_connection_to_a_reset_sandbox(client, shop_lesson):
     before = backend_pid(client, shop_lesson)
     old_name = Sandbox.objects.get(lesson=shop_lesson).name
     assert api(client, "reset", shop_lesson).status_code == 200
-    assert old_name not in runner._idle
+    assert old_name not in connections._idle
     after = backend_pid(client, shop_lesson)
     assert after != before
     answer = run_json(client, shop_lesson, "SELECT current_user")
@@ -69,9 +70,9 @@ def test_it_does_not_reuse_a_connection_to_a_reset_sandbox(client, shop_lesson):
 def test_it_does_not_reuse_a_connection_to_a_dropped_sandbox(client, shop_lesson):
     backend_pid(client, shop_lesson)
     sandbox = Sandbox.objects.get(lesson=shop_lesson)
-    assert runner._idle.get(sandbox.name)
+    assert connections._idle.get(sandbox.name)
     sandbox.drop()
-    assert sandbox.name not in runner._idle
+    assert sandbox.name not in connections._idle
     # The next run makes a new sandbox and works.
     assert run_json(client, shop_lesson, "SELECT count(*) > 0 FROM items")["ok"]
 
@@ -133,66 +134,42 @@ def _advisory_locks() -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_a_run_costs_two_app_database_statements(client, shop_lesson):
+def test_outside_a_transaction_a_run_costs_three_app_database_statements(client, shop_lesson):
     run_json(client, shop_lesson, "SELECT 1")  # a new visitor: the session is made afterwards
-    with CaptureQueriesContext(connection) as queries:
-        run_json(client, shop_lesson, "SELECT 1")
-    # A session this process has not seen: the session; the sandbox found + run counted +
-    # slot taken; the slot freed (after the response was sent).
-    statements = [query["sql"] for query in queries]
-    assert len(statements) == 3, [sql[:80] for sql in statements]
-    with CaptureQueriesContext(connection) as queries:
-        run_json(client, shop_lesson, "SELECT 1")
-    # From then on the session is read in the round trip that admits the run.
-    statements = [query["sql"] for query in queries]
-    assert len(statements) == 2, [sql[:80] for sql in statements]
-    assert "django_session" in statements[0] and "EXECUTE querylab_admit" in statements[0]
-    assert "pg_advisory_unlock" in statements[1]
-    assert _advisory_locks() == 0
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            run_json(client, shop_lesson, "SELECT 1")
+        # The session; the sandbox found + run counted + slot taken; the slot freed.
+        statements = [query["sql"] for query in queries]
+        assert len(statements) == 3, [sql[:80] for sql in statements]
+        assert "querylab_cache" in statements[0]  # cached_db sessions: the cache's row
+        assert "EXECUTE querylab_admit" in statements[1]
+        assert "pg_advisory_unlock" in statements[2]
+        assert _advisory_locks() == 0
 
 
-def test_a_signed_in_learners_run_reads_the_session_with_the_admission(
-    other_client, other_learner, shop_lesson
-):
-    run_json(other_client, shop_lesson, "SELECT 1")
-    with CaptureQueriesContext(connection) as queries:
-        answer = run_json(other_client, shop_lesson, "SELECT current_user")
-    sandbox = Sandbox.objects.get(learner_key=f"user:{other_learner.pk}")
-    assert answer["results"][0]["rows"] == [[sandbox.name]]
-    sessions = [query["sql"] for query in queries if "django_session" in query["sql"]]
-    assert len(sessions) == 1 and "EXECUTE querylab_admit" in sessions[0], sessions
-
-
-def test_a_wrong_guess_of_whose_session_it_is_never_runs_in_their_sandbox(
+def test_a_signed_in_learners_run_goes_to_their_own_sandbox(
     client, other_client, other_learner, shop_lesson
 ):
-    theirs = run_json(other_client, shop_lesson, "SELECT current_user")["results"][0]["rows"]
-    mine = run_json(client, shop_lesson, "SELECT current_user")["results"][0]["rows"]
-    assert mine != theirs
-    # This process remembers the session as someone else's (a stale or corrupted guess).
-    views._known_learners.remember(client.session.session_key, f"user:{other_learner.pk}")
-    for _ in range(2):
-        answer = run_json(client, shop_lesson, "SELECT current_user")
-        assert answer["results"][0]["rows"] == mine
-    assert views._known_learners.get(client.session.session_key) != f"user:{other_learner.pk}"
-    assert _advisory_locks() == 0
-    assert run_json(other_client, shop_lesson, "SELECT current_user")["results"][0]["rows"] == (
-        theirs
-    )
+    run_json(client, shop_lesson, "SELECT 1")
+    answer = run_json(other_client, shop_lesson, "SELECT current_user")
+    sandbox = Sandbox.objects.get(learner_key=f"user:{other_learner.pk}")
+    assert answer["results"][0]["rows"] == [[sandbox.name]]
 
 
 def test_a_session_ended_elsewhere_no_longer_runs_as_its_user(
     other_client, other_learner, shop_lesson
 ):
     run_json(other_client, shop_lesson, "SELECT 1")
-    run_json(other_client, shop_lesson, "SELECT 1")  # this process now knows the session
     theirs = Sandbox.objects.get(learner_key=f"user:{other_learner.pk}")
-    # Logged out in another tab: the session's row is gone, this browser still sends its key.
-    old_key = other_client.session.session_key
-    Session.objects.filter(session_key=old_key).delete()
+    # Logged out in another tab: the session is gone, this tab still sends its key.
+    sent_key = other_client.cookies["sessionid"].value
+    other_tab = Client()
+    other_tab.cookies["sessionid"] = sent_key
+    assert other_tab.post("/accounts/logout/").status_code == 302
+    assert other_client.cookies["sessionid"].value == sent_key
     answer = run_json(other_client, shop_lesson, "SELECT current_user")
     assert answer["results"][0]["rows"] != [[theirs.name]]
-    assert views._known_learners.get(old_key) is None  # not guessed again
     assert Sandbox.objects.get(pk=theirs.pk).learner_key == f"user:{other_learner.pk}"
     assert _advisory_locks() == 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sandbox import runner
+from sandbox import roles, servers
 
 pytestmark = pytest.mark.django_db
 
@@ -31,18 +31,18 @@ pytestmark = pytest.mark.django_db
     ],
 )
 def test_it_strips_only_a_trailing_bare_analyze(fixture, kept, stripped):
-    assert runner.without_bare_analyze(fixture) == (kept, stripped)
+    assert roles.without_bare_analyze(fixture) == (kept, stripped)
 
 
 def test_it_analyzes_the_sandboxs_own_tables_without_visiting_others(settings):
-    other = runner.new_sandbox_name()
-    runner.provision(0, other, "CREATE TABLE t (x int); INSERT INTO t VALUES (1);")
-    name = runner.new_sandbox_name()
+    other = servers.new_sandbox_name()
+    roles.provision(0, other, "CREATE TABLE t (x int); INSERT INTO t VALUES (1);")
+    name = servers.new_sandbox_name()
     fixture = (
         "CREATE TABLE a (x int);\nINSERT INTO a SELECT generate_series(1, 500);\n"
         "CREATE MATERIALIZED VIEW m AS SELECT x FROM a;\nANALYZE;\n"
     )
-    runner.provision(0, name, fixture)
+    roles.provision(0, name, fixture)
     with psycopg.connect(settings.SANDBOX_DATABASE_URL, autocommit=True) as admin:
         analyzed = dict(
             admin.execute(
@@ -91,7 +91,7 @@ def test_learner_sql_and_seeding_run_without_jit(client, shop_lesson):
     shown, plan = body["results"]
     assert shown["rows"] == [["off"]]
     assert not any("JIT" in row[0] for row in plan["rows"]), plan["rows"]
-    with runner._server(0).pool.connection() as conn:
+    with servers.provisioning(0).pool.connection() as conn:
         assert conn.execute("SHOW jit").fetchone()[0] == "off"
-    with runner._superuser(0) as conn:
+    with servers.superuser(0) as conn:
         assert conn.execute("SHOW jit").fetchone()[0] == "off"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import runner
+from sandbox import servers
 from sandbox.models import Sandbox
 
 
@@ -37,13 +37,13 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, **options):
         try:
             if action == "bootstrap":
-                for server in range(len(runner.sandbox_urls())):
-                    version = runner.bootstrap(server)
+                for server in range(len(servers.sandbox_urls())):
+                    version = servers.bootstrap(server)
                     self.stdout.write(f"server {server}: ready (PostgreSQL {version // 10000})")
             elif action == "pool":
                 made = sum(
                     Sandbox.objects.refill_pool(server)
-                    for server in range(len(runner.sandbox_urls()))
+                    for server in range(len(servers.sandbox_urls()))
                 )
                 self.stdout.write(f"{made} warm sandbox(es) made")
             else:
@@ -54,7 +54,7 @@ class Command(BaseCommand):
                     if not options["every"]:
                         break
                     time.sleep(options["every"])
-        except runner.SandboxUnavailable as exc:
+        except servers.SandboxUnavailable as exc:
             raise CommandError(f"Sandbox unavailable: {exc}") from exc
 
     def _sweep(self) -> None:

@@ -1,0 +1,47 @@
+"""The sandbox app's models and the code that keeps them, one module per domain (re-exported
+here, so ``from sandbox.models import Sandbox`` works):
+
+- ``records``: ``Sandbox``, ``PlanRecord``, ``ExerciseAttempt`` (and the run's log line);
+- ``seeds``: what a sandbox is seeded from, and learner keys;
+- ``limits``: runs per minute (``RunCounter``) and run slots per server;
+- ``admission``: a run's one round trip to the app database (``admit``, ``held``);
+- ``pool``: the warm pool and the making of sandboxes;
+- ``janitor``: the sweep that drops, resets and refills.
+"""
+
+from sandbox.models.admission import Admission, admit, held
+from sandbox.models.janitor import SweepReport
+from sandbox.models.limits import LimitReached, RunCounter, admitted, run_slot
+from sandbox.models.records import ExerciseAttempt, PlanRecord, Sandbox
+from sandbox.models.seeds import (
+    LAB_SEED_PREFIX,
+    SANDBOX_MODES,
+    SESSION_PREFIX,
+    USER_PREFIX,
+    FixtureMissing,
+    fixture_digest,
+    fixture_sql,
+    seed_name,
+)
+
+__all__ = [
+    "LAB_SEED_PREFIX",
+    "SANDBOX_MODES",
+    "SESSION_PREFIX",
+    "USER_PREFIX",
+    "Admission",
+    "ExerciseAttempt",
+    "FixtureMissing",
+    "LimitReached",
+    "PlanRecord",
+    "RunCounter",
+    "Sandbox",
+    "SweepReport",
+    "admit",
+    "admitted",
+    "fixture_digest",
+    "fixture_sql",
+    "held",
+    "run_slot",
+    "seed_name",
+]
