@@ -11,15 +11,14 @@ Requests (from ``client``):
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import os
 import sys
 import time
 import traceback
-import uuid
-from collections import Counter
 from typing import Any
+
+from sandbox.lab.repeats import repeated
+from sandbox.lab.results import json_value, result_table, table_of
 
 _state: dict[str, Any] = {}
 
@@ -222,23 +221,8 @@ def _json_params(params) -> list:
         params = list(params.values())
     out = []
     for value in list(params)[:50]:
-        out.append(_json_value(value))
+        out.append(json_value(value))
     return out
-
-
-def _json_value(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int)):
-        return value
-    if isinstance(value, float):
-        return (
-            value if value == value and value not in (float("inf"), float("-inf")) else str(value)
-        )
-    if isinstance(value, (decimal.Decimal, uuid.UUID)):
-        return str(value)
-    if isinstance(value, (datetime.date, datetime.time)):
-        return value.isoformat()
-    text = str(value)
-    return text[:1000]
 
 
 def _limits(request: dict) -> dict:
@@ -413,202 +397,6 @@ def _error_answer(kind: str, message: str) -> dict:
     return _answer("", None, [], {"type": kind, "message": message, "line": None}, {})
 
 
-# -- results as tables ---------------------------------------------------------------------------
-
-
-def result_table(value: Any, max_rows: int) -> dict | None:
-    """The value of the last expression as ``{"columns", "types", "rows", "truncated"}``."""
-    from django.db import models
-    from django.db.models.query import QuerySet, RawQuerySet
-
-    from sandbox.lab.restricted import QueryText
-
-    if value is None:
-        return None
-    if isinstance(value, QueryText):
-        return _table(["query"], [[str(value)]], max_rows)
-    if isinstance(value, (QuerySet, RawQuerySet)):
-        value = list(value)
-    if isinstance(value, models.Manager):
-        value = list(value.all())
-    if isinstance(value, models.Model):
-        value = [value]
-    if isinstance(value, dict):
-        return _table([str(k) for k in value], [list(value.values())], max_rows)
-    if isinstance(value, (list, tuple, set, frozenset)) and not _is_scalar_row(value):
-        items = list(value)
-        if not items:
-            return _table(["value"], [], max_rows)
-        first = items[0]
-        if isinstance(first, models.Model):
-            columns = _model_columns(first)
-            rows = [[getattr(item, c, None) for c in columns] for item in items]
-            return _table(columns, rows, max_rows)
-        if isinstance(first, dict):
-            columns = [str(k) for k in first]
-            return _table(columns, [[item.get(c) for c in first] for item in items], max_rows)
-        if isinstance(first, (list, tuple)):
-            fields = getattr(first, "_fields", None)
-            width = max(len(item) for item in items if isinstance(item, (list, tuple)))
-            columns = list(fields) if fields else [str(n + 1) for n in range(width)]
-            return _table(columns, [list(item) for item in items], max_rows)
-        return _table(["value"], [[item] for item in items], max_rows)
-    if isinstance(value, (list, tuple)):
-        return _table(["value"], [[item] for item in value], max_rows)
-    return _table(["value"], [[value]], max_rows)
-
-
-def _is_scalar_row(value) -> bool:
-    return False
-
-
-def _model_columns(instance) -> list[str]:
-    return [field.attname for field in instance._meta.concrete_fields]
-
-
-def _table(columns: list[str], rows: list[list], max_rows: int) -> dict:
-    truncated = len(rows) > max_rows
-    rows = [[_cell(v) for v in row] for row in rows[:max_rows]]
-    types = []
-    for index in range(len(columns)):
-        values = [row[index] for row in rows if index < len(row) and row[index] is not None]
-        numeric = values and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) or _is_decimal_text(v)
-            for v in values
-        )
-        types.append("numeric" if numeric else "text")
-    return {"columns": columns, "types": types, "rows": rows, "truncated": truncated}
-
-
-def _cell(value: Any) -> Any:
-    from django.db import models
-
-    if isinstance(value, decimal.Decimal):
-        return _DecimalText(value)
-    if isinstance(value, models.Model):
-        return str(value)[:1000]
-    if isinstance(value, (list, tuple, set, dict)):
-        return str(value)[:1000]
-    return _json_value(value)
-
-
-class _DecimalText(str):
-    """A Decimal as text (JSON-safe, exact), remembered as a number for grading."""
-
-
-def _is_decimal_text(value) -> bool:
-    return isinstance(value, _DecimalText)
-
-
-# -- N+1s ------------------------------------------------------------------------------------------
-
-
-def repeated(queries: list[dict]) -> list[dict]:
-    """Statement shapes sent more than twice, with a hint derived from the SQL when it can be."""
-    counts = Counter(q["fingerprint"] for q in queries if q["fingerprint"])
-    found = []
-    for fingerprint, count in counts.items():
-        if count <= 2:
-            continue
-        sample = next(q["sql"] for q in queries if q["fingerprint"] == fingerprint)
-        if _is_bookkeeping(sample):
-            continue
-        found.append({"fingerprint": fingerprint, "count": count, "hint": hint(sample, count)})
-    return found
-
-
-def _is_bookkeeping(sql: str) -> bool:
-    head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
-    return head in ("SAVEPOINT", "RELEASE")
-
-
-def hint(sql: str, count: int) -> str:
-    """ "The same query ran N times …", with select_related/prefetch_related when the shape of
-    the SQL says which: ``WHERE <table>.id = %s LIMIT 21`` is a forward FK (the field that
-    points to that table); ``WHERE <table>.<fk>_id = %s`` or ``IN (…)`` on a join table is a
-    reverse FK or many-to-many."""
-    base = f"The same query ran {count} times with different parameters: an N+1."
-    suggestion = _suggestion(sql)
-    if suggestion:
-        return f"{base} {suggestion}"
-    return (
-        f"{base} Fetch the related rows with the first query: select_related() for a foreign "
-        "key, prefetch_related() for the other side of a foreign key or a many-to-many."
-    )
-
-
-def _suggestion(sql: str) -> str | None:
-    import pglast
-    from django.apps import apps
-
-    try:
-        statement = pglast.parse_sql(sql)[0].stmt
-    except Exception:
-        return None
-    if type(statement).__name__ != "SelectStmt" or not statement.fromClause:
-        return None
-    tables = [_table_name(item) for item in statement.fromClause]
-    table = tables[0] if tables else None
-    where = _where_column(statement.whereClause)
-    if not table or not where:
-        return None
-    models = {m._meta.db_table: m for m in apps.get_app_config("lab").get_models()}
-    target = models.get(table)
-    joined = statement.fromClause[0]
-    if type(joined).__name__ == "JoinExpr":
-        # Book.tags.all(): SELECT tag … INNER JOIN book_tags … WHERE book_tags.book_id = %s
-        through = _table_name(joined.rarg) if joined.rarg is not None else None
-        for model in models.values():
-            for field in model._meta.many_to_many:
-                if field.remote_field.through._meta.db_table == through:
-                    return (
-                        f'`prefetch_related("{field.name}")` would make it two queries '
-                        "(one for the list, one for all the related rows)."
-                    )
-    if target is None:
-        return None
-    column_table, column = where
-    if column == target._meta.pk.column:
-        for model in models.values():
-            for field in model._meta.concrete_fields:
-                if field.is_relation and field.related_model is target:
-                    return f'`select_related("{field.name}")` would make it one.'
-    for field in target._meta.concrete_fields:
-        if field.is_relation and field.column == column:
-            accessor = field.remote_field.get_accessor_name()
-            return (
-                f'`prefetch_related("{accessor}")` would make it two queries '
-                "(one for the list, one for all the related rows)."
-            )
-    return None
-
-
-def _table_name(node) -> str | None:
-    kind = type(node).__name__
-    if kind == "RangeVar":
-        return node.relname
-    if kind == "JoinExpr":
-        return _table_name(node.larg)
-    return None
-
-
-def _where_column(node) -> tuple[str | None, str] | None:
-    kind = type(node).__name__
-    if kind == "BoolExpr":
-        for arg in node.args:
-            found = _where_column(arg)
-            if found:
-                return found
-        return None
-    if kind == "A_Expr" and type(node.lexpr).__name__ == "ColumnRef":
-        fields = [getattr(f, "sval", None) for f in node.lexpr.fields]
-        fields = [f for f in fields if f]
-        if not fields:
-            return None
-        return (fields[-2] if len(fields) > 1 else None, fields[-1])
-    return None
-
-
 # -- grading ---------------------------------------------------------------------------------------
 
 
@@ -654,7 +442,7 @@ def _grade(request: dict) -> dict:
                             except Exception as exc:
                                 error = _exception_json(exc)
                     if error is None and not table and output.text():
-                        table = _table(
+                        table = table_of(
                             ["output"], [[line] for line in output.text().splitlines()], max_rows
                         )
                     outcome[side] = {
