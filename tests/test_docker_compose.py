@@ -33,7 +33,7 @@ def expand(value: str) -> str:
 
 def test_it_has_an_app_database_a_sandbox_database_and_the_web_app(compose):
     services = compose["services"]
-    assert set(services) == {"db", "sandbox-db", "web", "janitor"}
+    assert set(services) == {"db", "sandbox-db", "web", "janitor", "lab"}
     assert services["db"]["image"] == "postgres:16"
     assert services["sandbox-db"]["image"] == "postgres:16"
     assert "mem_limit" in services["sandbox-db"]
@@ -107,6 +107,17 @@ def test_the_web_port_is_published_where_gunicorn_listens(compose):
 
 
 def test_the_database_data_lives_in_volumes(compose):
-    assert set(compose["volumes"]) == {"app-db", "sandbox-db"}
+    assert set(compose["volumes"]) == {"app-db", "sandbox-db", "lab-socket"}
     assert compose["services"]["db"]["volumes"] == ["app-db:/var/lib/postgresql/data"]
     assert compose["services"]["sandbox-db"]["volumes"] == ["sandbox-db:/var/lib/postgresql/data"]
+
+
+def test_the_lab_worker_holds_no_app_secret_and_reaches_only_the_sandbox(compose):
+    lab = compose["services"]["lab"]
+    environment = lab.get("environment", {})
+    for secret in ("SECRET_KEY", "DATABASE_URL", "SANDBOX_DATABASE_URL"):
+        assert secret not in environment
+    assert lab["networks"] == ["sandbox"]
+    assert lab["read_only"] is True and lab["cap_drop"] == ["ALL"]
+    # The web app talks to it through a socket on a shared volume.
+    assert "lab-socket:/run/querylab-lab" in compose["services"]["web"]["volumes"]
