@@ -447,7 +447,13 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
     except grading.SolutionBroken:
         message = "This exercise's reference solution failed; it has been reported to us."
         return _exercise_answer(request, {"ok": False, "error": message}, "problem", 500)
-    payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key}
+    return verdict_response(request, exercise, key, verdict)
+
+
+def verdict_response(request: HttpRequest, exercise, key: str, verdict, **extra) -> HttpResponse:
+    """The answer to a graded attempt, SQL or lab (``extra`` adds the lab's keys): on a pass,
+    the solution, and the lesson's progress recorded."""
+    payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key, **extra}
     payload["plan_checked"] = bool(exercise.plan_checks)
     if verdict.passed:
         payload["solution"] = exercise.solution_sql

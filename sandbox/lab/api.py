@@ -12,10 +12,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from django_htmx.http import trigger_client_event
 
-from lessons.learners import learner_for
-from lessons.models import Lesson, LessonProgress
+from lessons.models import Lesson
 from sandbox import grading, roles, runner
 from sandbox.lab import client
 from sandbox.lab.grading import grade_lab
@@ -24,10 +22,11 @@ from sandbox.views import (
     BadRequest,
     _exercise,
     _exercise_answer,
+    _payload,
     _share,
-    _solution_html,
     learner_key,
     sandbox_api,
+    verdict_response,
 )
 
 # Keys of the pinned answer (DESIGN.md); extra: "bound" (which limit stopped the run) and
@@ -132,25 +131,6 @@ def check(request: HttpRequest) -> HttpResponse:
     except grading.SolutionBroken:
         message = "This exercise's reference solution failed; it has been reported to us."
         return _exercise_answer(request, {"ok": False, "error": message}, "problem", 500)
-    payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key, **details}
-    payload["plan_checked"] = bool(exercise.plan_checks)
-    payload["max_queries"] = exercise.max_queries
-    if verdict.passed:
-        payload["solution"] = exercise.solution_sql
-        payload["solution_html"] = _solution_html(exercise)
-        lesson = exercise.lesson
-        LessonProgress.objects.exercise_passed(
-            learner_for(request, create=True),
-            lesson,
-            all_passed=ExerciseAttempt.passed_all(key, lesson),
-        )
-    response = _exercise_answer(request, payload, "verdict")
-    if verdict.passed:
-        trigger_client_event(response, "progressChanged")
-    return response
-
-
-def _payload(request: HttpRequest) -> dict:
-    from sandbox.views import _payload as payload_of
-
-    return payload_of(request)
+    return verdict_response(
+        request, exercise, key, verdict, **details, max_queries=exercise.max_queries
+    )
