@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import http.client
 import socket
+import threading
+import time
+from collections import Counter
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
@@ -122,3 +125,39 @@ class RawJsonPoster:
             self.sock.close()
             self.sock = None
         return status, rest[:length]
+
+
+def concurrent_runs(
+    people: list, seconds: float, one_run, error_kinds: Counter
+) -> tuple[float, int, int]:
+    """Each of ``people`` calls ``one_run(person)`` (→ HTTP status, JSON answer) as fast as it
+    can for ``seconds``, all starting together: (successful runs a second, runs, errors), and
+    what went wrong counted in ``error_kinds``."""
+    done = [0] * len(people)
+    errors = [0] * len(people)
+    stop = time.monotonic() + seconds
+    start_line = threading.Barrier(len(people) + 1)
+
+    def work(index: int) -> None:
+        start_line.wait()
+        while time.monotonic() < stop:
+            try:
+                status, answer = one_run(people[index])
+                if status == 200 and answer.get("ok"):
+                    done[index] += 1
+                else:
+                    errors[index] += 1
+                    error_kinds[f"{status} {str(answer.get('error'))[:100]}"] += 1
+            except Exception as exc:
+                errors[index] += 1
+                error_kinds[repr(exc)[:100]] += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(people))]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    started = time.monotonic()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return sum(done) / elapsed, sum(done), sum(errors)

@@ -24,7 +24,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -61,7 +60,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from bench.client import Browser, RawJsonPoster, free_port  # noqa: E402
+from bench.client import Browser, RawJsonPoster, concurrent_runs, free_port  # noqa: E402
 from lessons.models import Lesson, Track  # noqa: E402
 from sandbox import roles  # noqa: E402
 from sandbox.lab import launch  # noqa: E402
@@ -138,37 +137,13 @@ def throughput(port: int, learners: int, seconds: float) -> tuple[float, int, in
         if status != 200 or not answer["ok"]:
             raise RuntimeError(f"first lab run failed: {status} {answer}")
         person.lean()
-    done = [0] * learners
-    errors = [0] * learners
-    stop = time.monotonic() + seconds
-    start_line = threading.Barrier(learners + 1)
     body = json.dumps({"lesson": LESSON, "code": CODE}).encode()
 
-    def work(index: int) -> None:
-        person = people[index]
-        start_line.wait()
-        while time.monotonic() < stop:
-            try:
-                status, data = person.lab.post(body)
-                answer = json.loads(data)
-                if status == 200 and answer.get("ok"):
-                    done[index] += 1
-                else:
-                    errors[index] += 1
-                    ERROR_KINDS[f"{status} {str(answer.get('error'))[:100]}"] += 1
-            except Exception as exc:
-                errors[index] += 1
-                ERROR_KINDS[repr(exc)[:100]] += 1
+    def one_run(person) -> tuple[int, dict]:
+        status, data = person.lab.post(body)
+        return status, json.loads(data)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(learners)]
-    for thread in threads:
-        thread.start()
-    start_line.wait()
-    started = time.monotonic()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    return sum(done) / elapsed, sum(done), sum(errors)
+    return concurrent_runs(people, seconds, one_run, ERROR_KINDS)
 
 
 def main() -> None:

@@ -27,7 +27,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
@@ -69,7 +68,7 @@ from django.test.utils import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from bench.client import Browser, RawJsonPoster, free_port  # noqa: E402
+from bench.client import Browser, RawJsonPoster, concurrent_runs, free_port  # noqa: E402
 from lessons.models import Lesson, Track  # noqa: E402
 from sandbox import roles, servers  # noqa: E402
 from sandbox.models import Sandbox  # noqa: E402
@@ -186,35 +185,7 @@ def throughput(port: int, lesson: str, learners: int, seconds: float) -> tuple[f
     people = [Learner(port, lesson) for _ in range(learners)]
     for person in people:
         person.timed_run("SELECT 1")  # each learner's sandbox exists before the clock starts
-    done = [0] * learners
-    errors = [0] * learners
-    stop = time.monotonic() + seconds
-    start_line = threading.Barrier(learners + 1)
-
-    def work(index: int) -> None:
-        person = people[index]
-        start_line.wait()
-        while time.monotonic() < stop:
-            try:
-                status, answer = person.run("SELECT 1")
-                if status == 200 and answer.get("ok"):
-                    done[index] += 1
-                else:
-                    errors[index] += 1
-                    ERROR_KINDS[f"{status} {str(answer.get('error'))[:100]}"] += 1
-            except Exception as exc:
-                errors[index] += 1
-                ERROR_KINDS[repr(exc)[:100]] += 1
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(learners)]
-    for thread in threads:
-        thread.start()
-    start_line.wait()
-    started = time.monotonic()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - started
-    return sum(done) / elapsed, sum(done), sum(errors)
+    return concurrent_runs(people, seconds, lambda person: person.run("SELECT 1"), ERROR_KINDS)
 
 
 def make_expired(lesson: Lesson, count: int) -> None:
