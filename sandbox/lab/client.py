@@ -5,13 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import socket
-import struct
 
 from django.conf import settings
 
 from sandbox import runner
+from sandbox.lab.frames import HEADER, frame
 
-_HEADER = struct.Struct(">I")
 _next = itertools.count()
 
 
@@ -60,7 +59,7 @@ def call(request: dict, wall_seconds: float | None = None) -> dict:
             "key": (request.get("db") or {}).get("user"),
         }
     ).encode()
-    body = _HEADER.pack(len(head)) + head + _frame(json.dumps(request).encode())
+    body = HEADER.pack(len(head)) + head + frame(json.dumps(request).encode())
     busy = False
     for offset in range(len(paths)):
         path = paths[(start + offset) % len(paths)]
@@ -84,16 +83,12 @@ def _exchange(path: str, body: bytes, wait: float) -> dict:
             sock.connect(path)
             sock.sendall(body)
             header = _read(sock, 4)
-            (size,) = _HEADER.unpack(header)
+            (size,) = HEADER.unpack(header)
             return json.loads(_read(sock, size))
         except (FileNotFoundError, ConnectionRefusedError):
             raise
         except (OSError, ValueError) as exc:
             raise LabUnavailable(f"the lab worker did not answer: {exc}") from exc
-
-
-def _frame(data: bytes) -> bytes:
-    return _HEADER.pack(len(data)) + data
 
 
 def _read(sock: socket.socket, size: int) -> bytes:
@@ -108,7 +103,7 @@ def _read(sock: socket.socket, size: int) -> bytes:
 
 def ping(path: str, timeout: float = 1.0) -> bool:
     try:
-        return bool(_exchange(path, _frame(json.dumps({"op": "ping"}).encode()), timeout).get("ok"))
+        return bool(_exchange(path, frame(json.dumps({"op": "ping"}).encode()), timeout).get("ok"))
     except (OSError, LabUnavailable):
         return False
 

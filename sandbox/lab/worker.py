@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes  # loaded by the warm worker: a child may not read the stdlib any more
 import gc
 import itertools
 import json
@@ -37,38 +36,14 @@ import secrets
 import selectors
 import signal
 import socket
-import struct
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-MAX_REQUEST_BYTES = 1_000_000
-MAX_HEADER_BYTES = 4096
-_HEADER = struct.Struct(">I")
-
-
-def read_frame(sock: socket.socket, limit: int) -> dict:
-    """One length-prefixed JSON frame from a blocking socket."""
-    (size,) = _HEADER.unpack(_read_exactly(sock, 4))
-    if size > limit:
-        raise ValueError("frame too large")
-    return json.loads(_read_exactly(sock, size))
-
-
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
-    data = bytearray()
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise EOFError("connection closed")
-        data += chunk
-    return bytes(data)
-
-
-def send_frame(sock: socket.socket, payload: dict) -> None:
-    body = json.dumps(payload, default=str).encode()
-    sock.sendall(_HEADER.pack(len(body)) + body)
+from sandbox.lab.answers import death_answer, failure, timeout_answer
+from sandbox.lab.frames import HEADER, MAX_HEADER_BYTES, MAX_REQUEST_BYTES, read_frame, send_frame
+from sandbox.lab.oslimits import close_other_descriptors, limit_process
 
 
 @dataclass
@@ -217,7 +192,7 @@ class Worker:
         # learner's role password and code, and is read by the child alone, so that the warm
         # worker's memory (which every child inherits) never holds another learner's secret.
         wanted = (
-            4 - len(buffer) if len(buffer) < 4 else 4 + _HEADER.unpack(buffer[:4])[0] - len(buffer)
+            4 - len(buffer) if len(buffer) < 4 else 4 + HEADER.unpack(buffer[:4])[0] - len(buffer)
         )
         try:
             chunk = conn.recv(max(1, min(wanted, MAX_HEADER_BYTES)))
@@ -231,9 +206,9 @@ class Worker:
         buffer += chunk
         if len(buffer) < 4:
             return
-        (size,) = _HEADER.unpack(buffer[:4])
+        (size,) = HEADER.unpack(buffer[:4])
         if size > MAX_HEADER_BYTES:
-            self._answer_and_drop(conn, _failure("request", "The request is too large."))
+            self._answer_and_drop(conn, failure("request", "The request is too large."))
             return
         if len(buffer) - 4 < size:
             return
@@ -242,7 +217,7 @@ class Worker:
         try:
             request = json.loads(buffer[4 : 4 + size])
         except ValueError:
-            self._answer_and_drop(conn, _failure("request", "The request is not JSON."))
+            self._answer_and_drop(conn, failure("request", "The request is not JSON."))
             return
         if request.get("op") == "ping":
             self._answer_and_drop(conn, {"ok": True, "pid": os.getpid()})
@@ -260,7 +235,7 @@ class Worker:
         if not self.free_slots:
             self._answer_and_drop(
                 conn,
-                _failure("busy", "Lab busy: every run slot of this worker is taken.", busy=True),
+                failure("busy", "Lab busy: every run slot of this worker is taken.", busy=True),
             )
             return
         self._fork(conn, limits)
@@ -303,7 +278,7 @@ class Worker:
 
                     detail = traceback.format_exc(limit=-3) if os.environ.get("LAB_DEBUG") else ""
                     conn.setblocking(True)
-                    send_frame(conn, _failure("InternalError", f"The lab failed. {detail}"))
+                    send_frame(conn, failure("InternalError", f"The lab failed. {detail}"))
                 os._exit(70)
         wall = float(limits.get("wall_seconds", 5))
         self.children[pid] = Child(
@@ -322,7 +297,7 @@ class Worker:
         gc.disable()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        _close_other_descriptors({conn.fileno(), *(s.fileno() for s in keep)})
+        close_other_descriptors({conn.fileno(), *(s.fileno() for s in keep)})
         limit_process(limits, self.uid if self.drop_privileges else None, nproc)
 
     # -- keepers ------------------------------------------------------------------------------
@@ -362,7 +337,7 @@ class Worker:
 
                     detail = traceback.format_exc(limit=-3) if os.environ.get("LAB_DEBUG") else ""
                     conn.setblocking(True)
-                    send_frame(conn, _failure("InternalError", f"The lab failed. {detail}"))
+                    send_frame(conn, failure("InternalError", f"The lab failed. {detail}"))
                 os._exit(70)
             os._exit(0)
         theirs.close()
@@ -390,7 +365,7 @@ class Worker:
         except OSError:
             self._retire(keeper)
             self._fork(conn, limits) if self.free_slots else self._answer_and_drop(
-                conn, _failure("busy", "Lab busy: try again.", busy=True)
+                conn, failure("busy", "Lab busy: try again.", busy=True)
             )
             return
         keeper.sock = conn
@@ -449,7 +424,7 @@ class Worker:
             if os.WIFEXITED(status) and os.WEXITSTATUS(status) in ANSWERED:
                 child.sock.close()
                 continue
-            self._answer_and_drop(child.sock, _death_answer(status, child.limits))
+            self._answer_and_drop(child.sock, death_answer(status, child.limits))
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -464,7 +439,7 @@ class Worker:
                     else:
                         os.kill(child.pid, signal.SIGKILL)
                 # Answer at once; the reaper frees the slot when the kernel is done with it.
-                self._answer_and_drop(child.sock, _timeout_answer(child))
+                self._answer_and_drop(child.sock, timeout_answer(child.limits))
                 child.sock = _Closed()  # type: ignore[assignment]
 
 
@@ -490,64 +465,12 @@ class _Closed:
         return -1
 
 
-def _failure(kind: str, message: str, bound: str | None = None, busy: bool = False) -> dict:
-    return {
-        "ok": False,
-        "output": "",
-        "result": None,
-        "queries": [],
-        "repeated": [],
-        "error": {"type": kind, "message": message, "line": None},
-        "bound": bound,
-        "busy": busy,
-    }
-
-
-def _timeout_answer(child: Child) -> dict:
-    wall = float(child.limits.get("wall_seconds", 5))
-    return _failure(
-        "LimitExceeded",
-        f"Run time limit: a lab run may take at most {wall:g} s, so it was stopped.",
-        "wall_clock",
-    )
-
-
 # Exit statuses of a run that answered its client itself: 0 (its connection may be kept),
 # DIRTY (it must not be), 70 (the lab's own failure, answered as such).
 DIRTY = 3
 ANSWERED = (0, DIRTY, 70)
 KEEPER_CPU_SECONDS = 600
 UID_RANGE = 20_000  # uids LAB_UID_BASE … LAB_UID_BASE + 19,999, one per run or keeper
-
-
-def _death_answer(status: int, limits: dict) -> dict:
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig in (signal.SIGXCPU, signal.SIGKILL):
-            cpu = limits.get("cpu_seconds", 2)
-            return _failure(
-                "LimitExceeded",
-                f"CPU time limit: a lab run may use at most {cpu} s of CPU, so it was stopped.",
-                "cpu",
-            )
-        if sig == signal.SIGXFSZ:
-            return _failure(
-                "LimitExceeded", "File size limit: a lab run may not write files.", "file_size"
-            )
-        return _failure("Crashed", f"The run ended abnormally (signal {sig}).", "crash")
-    code = os.WEXITSTATUS(status)
-    return _failure("Crashed", f"The run ended abnormally (exit status {code}).", "crash")
-
-
-def _close_other_descriptors(keep: set[int]) -> None:
-    """Every inherited descriptor but ``keep`` and stdio: the listening socket, other runs'
-    clients, keepers' control sockets and connections."""
-    keep = keep | {0, 1, 2}
-    for name in os.listdir("/proc/self/fd"):
-        fd = int(name)
-        if fd not in keep:
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 def _keeper(ctrl: socket.socket, first: socket.socket, limits: dict) -> None:
@@ -574,7 +497,7 @@ def _keeper(ctrl: socket.socket, first: socket.socket, limits: dict) -> None:
             reused = execution.keep_connection(request)
         except Exception as exc:
             with contextlib.suppress(OSError):
-                send_frame(job, _failure("Unavailable", f"The lab could not connect: {exc}"))
+                send_frame(job, failure("Unavailable", f"The lab could not connect: {exc}"))
             job.close()
             job = None
             ctrl.send(b"d")
@@ -592,7 +515,7 @@ def _keeper(ctrl: socket.socket, first: socket.socket, limits: dict) -> None:
         clean = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
         if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) in ANSWERED):
             with contextlib.suppress(OSError):
-                send_frame(job, _death_answer(status, limits))
+                send_frame(job, death_answer(status, limits))
         if not clean:
             execution.drop_connection()
         job.close()
@@ -609,47 +532,8 @@ def _run_and_exit(conn: socket.socket, request: dict, reused: bool) -> None:
         os._exit(0 if execution.connection_clean() else DIRTY)
     except BaseException:
         with contextlib.suppress(BaseException):
-            send_frame(conn, _failure("InternalError", "The lab failed."))
+            send_frame(conn, failure("InternalError", "The lab failed."))
         os._exit(70)
-
-
-def limit_process(limits: dict, uid: int | None, nproc: int = 1) -> None:
-    """The child's OS limits; with ``uid``, drop to it (and no groups) first."""
-    if uid is not None:
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-        if os.getuid() == 0 or os.geteuid() == 0:
-            raise RuntimeError("could not drop privileges")
-    _no_dumps()
-    cpu = int(limits.get("cpu_seconds", 2))
-    memory = int(limits.get("memory_mb", 512)) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (_address_space() + memory,) * 2)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (int(limits.get("open_files", 16)),) * 2)
-    if uid is not None:
-        # Per real uid, and this uid is the child's alone: it cannot fork at all (a keeper:
-        # one run at a time, which cannot fork).
-        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-    else:
-        resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-
-
-def _no_dumps() -> None:
-    """Not traceable, not readable through /proc by others of the same uid."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
-        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
-
-
-def _address_space() -> int:
-    """The child's address space now (inherited from the warm worker), in bytes."""
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[0])
-    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def main(argv: list[str] | None = None) -> None:

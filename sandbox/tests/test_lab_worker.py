@@ -54,7 +54,7 @@ def test_statements_are_capped_and_what_ran_is_shown(lab_client, lab_lesson):
 
 CHILD_PROBE = """
 import os, sys
-from sandbox.lab.worker import limit_process
+from sandbox.lab.oslimits import limit_process
 limit_process({"cpu_seconds": 1, "memory_mb": 64, "open_files": 16}, 61999)
 results = [str(os.getuid())]
 try:
