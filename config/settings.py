@@ -138,11 +138,9 @@ def _app_database() -> dict:
         url = _embedded_url("app")
     config = _database_from_url(variable, url)
     config["CONN_MAX_AGE"] = 0  # the pool below keeps connections; Django must not.
-    # Django's backend, but a pooled connection is checked without a round trip (config/infra/db).
-    config["ENGINE"] = "config.infra.db"
-    # With a pool, Django turns this into the pool's `check`: after the database restarts,
-    # the idle connections in the pool are dead, so each is tested as it is handed out
-    # (config/infra/pool_check.py) and replaced if dead, and no request gets a dead one.
+    # With a pool, Django turns this into the pool's `check` (psycopg_pool's own, an empty
+    # query as a connection is handed out): after the database restarts, the idle connections
+    # in the pool are dead, so each is tested and replaced, and no request gets a dead one.
     config["CONN_HEALTH_CHECKS"] = envbool("DB_POOL_CHECK", True)
     config.setdefault("OPTIONS", {})
     config["OPTIONS"].update(
