@@ -231,14 +231,8 @@ def make_expired(lesson: Lesson, count: int) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="fewer samples, 1,000 expired")
-    parser.add_argument("--skip-janitor", action="store_true")
-    args = parser.parse_args()
-    samples = 200 if args.quick else 1000
-    expired = 1000 if args.quick else 10_000
-
+def _bench_lessons() -> tuple[Track, Lesson]:
+    """The bench track: a lesson without a fixture, and one with the 100,000-row fixture."""
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -250,12 +244,15 @@ def main() -> None:
         slug="small",
         defaults={"step": 1, "title": "Small", "mode": "sql_sandbox", "fixture": ""},
     )
-    big, _ = Lesson.objects.update_or_create(
+    Lesson.objects.update_or_create(
         track=track,
         slug="big",
         defaults={"step": 2, "title": "Big", "mode": "sql_sandbox", "fixture": "bench100k.sql"},
     )
-    port = free_port()
+    return track, small
+
+
+def _start_gunicorn(port: int) -> subprocess.Popen:
     env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", str(BASE_DIR / "config/gunicorn.py")],
@@ -264,76 +261,102 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    print(
+        f"Querylab sandbox bench · gunicorn on 127.0.0.1:{port} · {os.cpu_count()} CPUs · "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"  workers={os.environ.get('WEB_CONCURRENCY', 'default')}  "
+        f"sandbox server: PostgreSQL {servers.provisioning(0).version // 10000}"
+    )
+    return server
+
+
+def _phase_latency(port: int, samples: int) -> None:
+    print("\n1. Latency of one run (API over HTTP vs psycopg on an open connection)")
+    api = latency(Learner(port, "bench/small"), samples)
+    for label in ("SELECT 1", "~20 ms"):
+        print(line(f"floor  {label}", api["floor", label]))
+        print(line(f"API    {label}", api["lean", label]))
+        print(line(f"API    {label} via http.client", api["http.client", label]))
+        overhead = pct(api["lean", label], 50) - pct(api["floor", label], 50)
+        through = pct(api["http.client", label], 50) - pct(api["floor", label], 50)
+        print(
+            f"  {'overhead at p50':<34} {overhead:7.2f} ms   (goal ≤ 5 ms; "
+            f"{through:.2f} ms via http.client)"
+        )
+    late = pct(api["floor", "~20 ms"], 50) - 20
+    print(
+        f"  the floor's pg_sleep(0.02) came back {late:.2f} ms late: how slowly this machine "
+        "wakes a waiting process (0.24-0.57 ms on a quiet host here, 1.2-1.8 ms on a busy "
+        "one); an API run waits about eight times, the floor three, so the overhead grows "
+        "with it (bench/README.md)"
+    )
+
+
+def _phase_first_runs(port: int) -> None:
+    print("\n2. First run in a new sandbox, 100,000-row fixture (20 new learners each)")
+    cold = first_runs(port, "bench/big", 20, warm=False)
+    warm = first_runs(port, "bench/big", 20, warm=True)
+    print(line("without the warm pool", cold))
+    print(line("with the warm pool", warm) + "   (goal p50 ≤ 30 ms)")
+
+
+def _phase_throughput(port: int, server_pid: int, seconds: int) -> None:
+    print(f"\n3. Throughput, 50 concurrent learners running SELECT 1 for {seconds} s")
+    used = cpu_seconds(server_pid)
+    rate, done, errors = throughput(port, "bench/small", 50, seconds)
+    used = cpu_seconds(server_pid) - used
+    print(f"  {rate:8.1f} runs/s   {done} runs   {errors} errors   (goal ≥ 200/s, 0 errors)")
+    for kind, n in ERROR_KINDS.most_common():
+        print(f"  error ×{n}: {kind}")
+    print(
+        f"  web workers used {used * 1000 / max(done, 1):.2f} ms of CPU per run "
+        f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
+
+
+def _phase_janitor(port: int, small: Lesson, samples: int, expired: int) -> None:
+    print(f"\n4. Janitor with {expired:,} expired sandboxes")
+    probe = Learner(port, "bench/small")
+    before = [probe.timed_run("SELECT 1") for _ in range(samples // 2)]
+    started = time.monotonic()
+    make_expired(small, expired)
+    print(f"  made them in {time.monotonic() - started:.1f} s")
+    during = [probe.timed_run("SELECT 1") for _ in range(samples // 2)]
+    started = time.monotonic()
+    report = Sandbox.objects.sweep()
+    took = time.monotonic() - started
+    after = [probe.timed_run("SELECT 1") for _ in range(samples // 2)]
+    print(f"  janitor dropped {report.expired:,} in {took:.1f} s   (goal < 60 s)")
+    print(line("run before they existed", before))
+    print(line("run with them present", during))
+    print(line("run after the janitor", after))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer samples, 1,000 expired")
+    parser.add_argument("--skip-janitor", action="store_true")
+    args = parser.parse_args()
+    samples = 200 if args.quick else 1000
+    expired = 1000 if args.quick else 10_000
+
+    track, small = _bench_lessons()
+    port = free_port()
+    server = _start_gunicorn(port)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        print(
-            f"Querylab sandbox bench · gunicorn on 127.0.0.1:{port} · {os.cpu_count()} CPUs · "
-            f"load average {os.getloadavg()[0]:.1f}"
-        )
-        print(
-            f"  workers={os.environ.get('WEB_CONCURRENCY', 'default')}  "
-            f"sandbox server: PostgreSQL {servers.provisioning(0).version // 10000}"
-        )
-
-        print("\n1. Latency of one run (API over HTTP vs psycopg on an open connection)")
-        api = latency(Learner(port, "bench/small"), samples)
-        for label in ("SELECT 1", "~20 ms"):
-            print(line(f"floor  {label}", api["floor", label]))
-            print(line(f"API    {label}", api["lean", label]))
-            print(line(f"API    {label} via http.client", api["http.client", label]))
-            overhead = pct(api["lean", label], 50) - pct(api["floor", label], 50)
-            through = pct(api["http.client", label], 50) - pct(api["floor", label], 50)
-            print(
-                f"  {'overhead at p50':<34} {overhead:7.2f} ms   (goal ≤ 5 ms; "
-                f"{through:.2f} ms via http.client)"
-            )
-        late = pct(api["floor", "~20 ms"], 50) - 20
-        print(
-            f"  the floor's pg_sleep(0.02) came back {late:.2f} ms late: how slowly this machine "
-            "wakes a waiting process (0.24-0.57 ms on a quiet host here, 1.2-1.8 ms on a busy "
-            "one); an API run waits about eight times, the floor three, so the overhead grows "
-            "with it (bench/README.md)"
-        )
-
-        print("\n2. First run in a new sandbox, 100,000-row fixture (20 new learners each)")
-        cold = first_runs(port, "bench/big", 20, warm=False)
-        warm = first_runs(port, "bench/big", 20, warm=True)
-        print(line("without the warm pool", cold))
-        print(line("with the warm pool", warm) + "   (goal p50 ≤ 30 ms)")
-
-        print("\n3. Throughput, 50 concurrent learners running SELECT 1 for 10 s")
-        used = cpu_seconds(server.pid)
-        rate, done, errors = throughput(port, "bench/small", 50, 3 if args.quick else 10)
-        used = cpu_seconds(server.pid) - used
-        print(f"  {rate:8.1f} runs/s   {done} runs   {errors} errors   (goal ≥ 200/s, 0 errors)")
-        for kind, n in ERROR_KINDS.most_common():
-            print(f"  error ×{n}: {kind}")
-        print(
-            f"  web workers used {used * 1000 / max(done, 1):.2f} ms of CPU per run "
-            f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
-        )
-
+        _phase_latency(port, samples)
+        _phase_first_runs(port)
+        _phase_throughput(port, server.pid, 3 if args.quick else 10)
         if not args.skip_janitor:
-            print(f"\n4. Janitor with {expired:,} expired sandboxes")
-            probe = Learner(port, "bench/small")
-            before = [probe.timed_run("SELECT 1") for _ in range(samples // 2)]
-            started = time.monotonic()
-            make_expired(small, expired)
-            print(f"  made them in {time.monotonic() - started:.1f} s")
-            during = [probe.timed_run("SELECT 1") for _ in range(samples // 2)]
-            started = time.monotonic()
-            report = Sandbox.objects.sweep()
-            took = time.monotonic() - started
-            after = [probe.timed_run("SELECT 1") for _ in range(samples // 2)]
-            print(f"  janitor dropped {report.expired:,} in {took:.1f} s   (goal < 60 s)")
-            print(line("run before they existed", before))
-            print(line("run with them present", during))
-            print(line("run after the janitor", after))
+            _phase_janitor(port, small, samples, expired)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
