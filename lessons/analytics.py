@@ -102,6 +102,32 @@ def quiz_reports(lessons: Sequence[Lesson]) -> dict[int, list[QuestionReport]]:
         "position", "pk"
     ):
         choices[choice.question_id].append(choice)
+    counts, picked = _answer_counts(questions)
+    reports: dict[int, list[QuestionReport]] = {pk: [] for pk in ids}
+    for question in questions:
+        row = counts.get(question.pk, {})
+        wrong = row.get("wrong", 0)
+        spread = [
+            ChoiceSpread(c.key, c.text_html, c.is_correct, picked.get(c.pk, 0), wrong)
+            for c in choices[question.pk]
+        ]
+        reports[question.lesson_id].append(
+            QuestionReport(
+                key=question.key,
+                prompt_html=question.prompt_html,
+                allows_many=question.allows_many,
+                answered=row.get("answered", 0),
+                first_try_right=row.get("first_right", 0),
+                answered_wrong=wrong,
+                choices=spread,
+            )
+        )
+    return reports
+
+
+def _answer_counts(questions: list[QuizQuestion]) -> tuple[dict[int, dict], dict[int, int]]:
+    """Per question: learners who answered, who answered wrong, who were right at their
+    first try; per choice: learners who picked it in a wrong answer. Two queries."""
     attempts = QuizAttempt.objects.filter(question__in=questions)
     # Each learner's first answer to each question (DISTINCT ON keeps the earliest).
     first_tries = (
@@ -125,26 +151,7 @@ def quiz_reports(lessons: Sequence[Lesson]) -> dict[int, list[QuestionReport]]:
         .values("quizchoice_id")
         .annotate(learners=Count("quizattempt__learner", distinct=True))
     }
-    reports: dict[int, list[QuestionReport]] = {pk: [] for pk in ids}
-    for question in questions:
-        row = counts.get(question.pk, {})
-        wrong = row.get("wrong", 0)
-        spread = [
-            ChoiceSpread(c.key, c.text_html, c.is_correct, picked.get(c.pk, 0), wrong)
-            for c in choices[question.pk]
-        ]
-        reports[question.lesson_id].append(
-            QuestionReport(
-                key=question.key,
-                prompt_html=question.prompt_html,
-                allows_many=question.allows_many,
-                answered=row.get("answered", 0),
-                first_try_right=row.get("first_right", 0),
-                answered_wrong=wrong,
-                choices=spread,
-            )
-        )
-    return reports
+    return counts, picked
 
 
 # -- Self-checks and reach ------------------------------------------------------------------
