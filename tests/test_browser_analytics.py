@@ -122,6 +122,7 @@ def test_the_track_summary_leads_to_each_lesson(page, seeded, staff):
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         assert serious_violations(page) == [], scheme
+    shoot(page, "analytics-track-dark.png")
     row.get_by_role("link", name="Joins", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Joins")
 
