@@ -116,6 +116,8 @@ def test_staff_see_where_learners_struggle_in_a_lesson(page, seeded, staff, tmp_
 
 def test_the_track_summary_leads_to_each_lesson(page, seeded, staff):
     log_in(page, "/staff/analytics/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Where learners struggle")
+    assert serious_violations(page) == []
     page.get_by_role("link", name="PostgreSQL").first.click()
     row = page.locator("tr", has=page.get_by_role("link", name="Joins", exact=True))
     expect(row.locator("td")).to_have_text(["6", "6", "3", "50%", "33%", "10", "17%", "25%"])
