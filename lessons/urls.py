@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from lessons import discussion_views, learning_views, views
+from lessons import analytics_views, discussion_views, learning_views, views
 
 app_name = "lessons"
 urlpatterns = [
@@ -80,5 +80,26 @@ urlpatterns += [
         "discussion/notifications/read/",
         discussion_views.notifications_read,
         name="notifications_read",
+    ),
+]
+
+# -- Where learners struggle, for staff (lessons/analytics_views.py) ------------------------
+urlpatterns += [
+    path("staff/analytics/", analytics_views.index, name="analytics"),
+    path("staff/analytics/<slug:track>/", analytics_views.track_report, name="track_analytics"),
+    path(
+        "staff/analytics/<slug:track>/analytics.csv",
+        analytics_views.track_csv,
+        name="track_analytics_csv",
+    ),
+    path(
+        "staff/analytics/<slug:track>/<slug:slug>/",
+        analytics_views.lesson_report,
+        name="lesson_analytics",
+    ),
+    path(
+        "staff/analytics/<slug:track>/<slug:slug>/analytics.csv",
+        analytics_views.lesson_csv,
+        name="lesson_analytics_csv",
     ),
 ]
