@@ -6,7 +6,12 @@ import json
 
 import pytest
 
-from tests.account_history import course, give_history, sandbox_settings  # noqa: F401
+from tests import account_history
+from tests.account_history import give_history
+
+# The shared fixtures (a course with every kind of lesson part; sandbox settings).
+course = account_history.course
+sandbox_settings = account_history.sandbox_settings
 
 pytestmark = pytest.mark.django_db
 
