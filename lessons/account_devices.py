@@ -2,10 +2,11 @@
 "sign out everywhere else".
 
 Sessions are Django's `cached_db` sessions, whose table has no user column, so each signed-in
-session gets a SignedInDevice row (session key → user). The middleware writes it after the
-first response of a session and then at most once per ACCOUNT_DEVICE_SEEN_MINUTES: the time
-of the last write sits in the session itself, so most requests read nothing extra and write
-nothing. A session whose key changed (log-in, password change) is written at once.
+session gets a SignedInDevice row (session key → user). It is written at log-in (a
+user_logged_in receiver in lessons/signals.py) and then by the middleware at most once per
+ACCOUNT_DEVICE_SEEN_MINUTES: the time of the last write sits in the session itself, so most
+requests read nothing extra and write nothing. A session whose key changed (a password
+change) is written at once.
 
 A session made before this existed gets its row on its next request; until then "sign out
 everywhere else" cannot see it.
