@@ -24,7 +24,14 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from lessons.account_devices import end_sessions
-from lessons.models import ModerationAction, Post, RetiredUsername, SignedInDevice, Thread
+from lessons.models import (
+    AccountProfile,
+    ModerationAction,
+    Post,
+    RetiredUsername,
+    SignedInDevice,
+    Thread,
+)
 from lessons.models.discussion import mark_discussion_changed
 from lessons.personal_data import registered_personal_data
 
@@ -43,6 +50,9 @@ def delete_account(user, *, erase_posts: bool = False) -> None:
         user_model = get_user_model()
         user = user_model.objects.select_for_update().get(pk=user.pk)
         RetiredUsername.hold(user.get_username())
+        display_name = AccountProfile.of(user).display_name
+        if display_name:  # nobody takes over the name others knew them by either
+            RetiredUsername.hold(display_name)
         _leave_the_discussion(user, erase_posts=erase_posts)
         ModerationAction.objects.filter(actor=user).update(former_actor=pseudonym(user))
         for kind in registered_personal_data():

@@ -147,7 +147,7 @@ def test_it_needs_the_password(ada, learner, history):
 
 def test_it_holds_the_deleted_username(ada, learner, client, settings):
     ada.post("/account/delete/", {"current_password": "correct-horse-42"})
-    assert RetiredUsername.objects.count() == 1
+    assert RetiredUsername.objects.count() == 1  # no display name to hold
     assert "ada" not in RetiredUsername.objects.get().digest  # only a keyed hash
 
     response = Client().post(
@@ -189,3 +189,12 @@ def test_the_site_keeps_working_for_everyone_else(
     assert export["profile"]["username"] == "bob"
     # Ada's old session is signed out: she is a visitor now.
     assert "Log in" in ada.get("/").content.decode()
+
+
+def test_it_holds_the_display_name_too(ada, learner):
+    ada.post("/account/profile/", {"display_name": "Countess", "replies": "email"})
+    ada.post("/account/delete/", {"current_password": "correct-horse-42"})
+    bob = Client()
+    bob.force_login(get_user_model().objects.create_user("bob2", password="x-long-pass-9"))
+    response = bob.post("/account/profile/", {"display_name": "COUNTESS", "replies": "email"})
+    assert "looks too much like another user" in response.content.decode()

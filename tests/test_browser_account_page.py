@@ -4,6 +4,7 @@ this device, downloads the export, and passes axe in both themes."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -40,7 +41,7 @@ def test_it_manages_the_account_from_the_header(page, learner):
 
     with page.expect_download() as download:
         page.get_by_role("button", name="Download my data").click()
-    data = json.loads(open(download.value.path(), encoding="utf-8").read())
+    data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
     assert data["profile"]["display_name"] == "Ada Lovelace"
 
     page.get_by_label("New e-mail address").fill("ada@new.example")
