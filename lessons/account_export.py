@@ -65,6 +65,10 @@ def _profile(user) -> dict:
 
 
 def _discussion(user) -> dict:
+    return {**_threads_and_posts(user), **_votes_flags_and_notices(user)}
+
+
+def _threads_and_posts(user) -> dict:
     threads = Thread.objects.filter(author=user).select_related("lesson__track").order_by("pk")
     posts = Post.objects.filter(author=user).select_related("thread__lesson__track")
     return {
@@ -94,6 +98,11 @@ def _discussion(user) -> dict:
             }
             for post in posts.order_by("pk")
         ],
+    }
+
+
+def _votes_flags_and_notices(user) -> dict:
+    return {
         "votes": [
             {"post": vote.post_id, "at": _when(vote.created_at)}
             for vote in Vote.objects.filter(user=user).order_by("pk")

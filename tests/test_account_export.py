@@ -43,7 +43,7 @@ def test_it_exports_every_kind_of_record_and_nothing_of_another_learner(
     assert attempts["python"]["code"] == "for b in Book.objects.all(): b"
     assert data["saved_plans"][0]["sql"] == "SELECT 1"
     assert data["sandboxes"][0]["lesson"] == "sql/indexes"
-    assert data["devices"][0]["browser"] == "Firefox on Linux"
+    assert "Firefox on Linux" in {device["browser"] for device in data["devices"]}
     discussion = data["discussion"]
     # Her own history, and her part of Bob's (she answered his thread and asked in her own).
     titles = {thread["title"] for thread in discussion["threads"]}
