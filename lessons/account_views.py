@@ -93,6 +93,7 @@ def _render_account(request: HttpRequest, status: int = 200, **bound) -> HttpRes
     }
     # Django's form focuses its first field; on a page of several forms that scrolls away.
     forms["password_form"].fields["old_password"].widget.attrs.pop("autofocus", None)
+    SignedInDevice.objects.forget_ended(user)
     devices = list(SignedInDevice.objects.of_user(user))
     for device in devices:
         device.is_current = device.session_key == request.session.session_key

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from lessons.models import (
@@ -25,7 +26,6 @@ from lessons.models import (
     QuizQuestion,
     SelfCheckItem,
     SelfCheckMark,
-    SignedInDevice,
     Thread,
     Track,
 )
@@ -47,6 +47,10 @@ def sandbox_settings(settings, django_db_blocker):
         names = sorted(roles.existing_names(0))
         if names:
             roles.drop(0, names)
+
+
+PASSWORDS = {"ada": "correct-horse-42", "bob": "battery-staple-42"}  # the conftest's users
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
 @dataclass
@@ -115,7 +119,8 @@ def give_history(user, other, course) -> History:
 
     me = user.get_username()
     AccountProfile.objects.create(user=user, display_name=f"{me.title()} L.")
-    SignedInDevice.objects.create(session_key=f"{me:k<32}", user=user, browser="Firefox on Linux")
+    laptop = Client(HTTP_USER_AGENT=FIREFOX)  # signed in on a laptop
+    laptop.post("/accounts/login/", {"username": me, "password": PASSWORDS[me]})
 
     thread = Thread.objects.start(
         lesson=lesson, author=user, title=f"{me}: B-tree?", body=f"{me} asks"

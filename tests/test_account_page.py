@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
 from lessons.models import AccountProfile, Notification, SignedInDevice, Thread
 from tests import account_history
@@ -230,3 +233,15 @@ def test_every_form_needs_the_csrf_token(learner):
         "/account/delete/",
     ):
         assert client.post(path, {"current_password": "correct-horse-42"}).status_code == 403
+
+
+def test_a_device_whose_session_expired_is_forgotten(learner):
+    laptop, phone = Client(HTTP_USER_AGENT=FIREFOX), Client(HTTP_USER_AGENT=ANDROID_CHROME)
+    for device in (laptop, phone):
+        device.post("/accounts/login/", {"username": "ada", "password": "correct-horse-42"})
+    Session.objects.filter(session_key=phone.session.session_key).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    page = laptop.get("/account/").content.decode()
+    assert "Firefox on Linux" in page and "Chrome on Android" not in page
+    assert SignedInDevice.objects.count() == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.db import models
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -107,7 +108,20 @@ def name_is_taken(name: str, *, by_user_id: int | None = None) -> bool:
 
 class SignedInDeviceQuerySet(models.QuerySet):
     def of_user(self, user) -> SignedInDeviceQuerySet:
-        return self.filter(user=user).order_by("-last_seen_at")
+        """The user's devices whose session is still alive, last seen first."""
+        return self.filter(user=user).alive().order_by("-last_seen_at")
+
+    def alive(self) -> SignedInDeviceQuerySet:
+        return self.filter(
+            session_key__in=Session.objects.filter(expire_date__gt=timezone.now()).values(
+                "session_key"
+            )
+        )
+
+    def forget_ended(self, user) -> int:
+        """Forget the user's devices whose session expired (or ended without a log-out)."""
+        deleted, _ = self.filter(user=user).exclude(pk__in=self.alive().values("pk")).delete()
+        return deleted
 
 
 class SignedInDevice(models.Model):
