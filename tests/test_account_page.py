@@ -245,3 +245,14 @@ def test_a_device_whose_session_expired_is_forgotten(learner):
     page = laptop.get("/account/").content.decode()
     assert "Firefox on Linux" in page and "Chrome on Android" not in page
     assert SignedInDevice.objects.count() == 1
+
+
+def test_reply_mail_names_the_author_by_display_name(
+    learner, other_learner, course, settings, django_capture_on_commit_callbacks
+):
+    settings.DISCUSSION_EMAIL_NOTIFICATIONS = True
+    AccountProfile.objects.create(user=other_learner, display_name="Robert")
+    thread = Thread.objects.start(lesson=course[0], author=learner, title="Hi", body="Hello")
+    with django_capture_on_commit_callbacks(execute=True):
+        thread.add_reply(author=other_learner, parent=thread.posts.get(), body="One")
+    assert mail.outbox[0].subject.startswith("Robert replied")

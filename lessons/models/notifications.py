@@ -59,7 +59,9 @@ class Notification(models.Model):
         """Optional email (DISCUSSION_EMAIL_NOTIFICATIONS); the site badge works without it."""
         from django.core.mail import send_mail
 
-        author = post.author.get_username() if post.author else "Someone"
+        author = "Someone"
+        if post.author:
+            author = AccountProfile.of(post.author).display_name or post.author.get_username()
         lesson = post.thread.lesson
         wanting = get_user_model().objects.filter(pk__in=recipient_ids).exclude(email="")
         # No profile yet means the default, which is e-mail.
