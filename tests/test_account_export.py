@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from lessons.models import ModerationAction, Thread
 from tests import account_history
 from tests.account_history import give_history
 
@@ -72,3 +73,11 @@ def test_it_needs_a_signed_in_post(client, learner):
     client.logout()
     response = client.post("/account/export.json")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_it_exports_what_a_moderator_did(client, staff, other_learner, course):
+    thread = Thread.objects.start(lesson=course[0], author=other_learner, title="Q", body="B")
+    thread.moderate(ModerationAction.Action.LOCK, by=staff, note="heated")
+    client.force_login(staff)
+    actions = client.post("/account/export.json").json()["discussion"]["moderation_actions"]
+    assert [(action["action"], action["note"]) for action in actions] == [("lock", "heated")]
