@@ -198,3 +198,27 @@ def test_it_holds_the_display_name_too(ada, learner):
     bob.force_login(get_user_model().objects.create_user("bob2", password="x-long-pass-9"))
     response = bob.post("/account/profile/", {"display_name": "COUNTESS", "replies": "email"})
     assert "looks too much like another user" in response.content.decode()
+
+
+def test_a_sandbox_the_server_cannot_drop_now_is_left_to_the_janitor(
+    ada, learner, history, monkeypatch, django_capture_on_commit_callbacks
+):
+    from sandbox import servers
+
+    name = history.sandbox.name
+
+    def server_down(server, names):
+        raise servers.SandboxUnavailable("the sandbox server does not answer")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(roles, "drop", server_down)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = ada.post("/account/delete/", {"current_password": "correct-horse-42"})
+    assert response.status_code == 302
+    assert not get_user_model().objects.filter(pk=learner.pk).exists()
+    left = Sandbox.objects.get(name=name)
+    assert (left.state, left.learner_key) == (Sandbox.State.DROPPING, "")
+
+    Sandbox.objects.sweep()
+    assert not Sandbox.objects.filter(name=name).exists()
+    assert name not in roles.existing_names(0)
