@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Notes when a signed-in session was last seen, at most every ACCOUNT_DEVICE_SEEN_MINUTES.
+    "lessons.account_devices.SignedInDeviceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -205,6 +207,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The account page (/account/, lessons/account_views.py): an e-mail change link's lifetime, how
+# often a session's "last seen" is written, how long a deleted account's username stays
+# unavailable, and how many sensitive account actions (password checks, e-mails, exports,
+# sign-outs) one user may make per hour.
+ACCOUNT_EMAIL_CHANGE_MAX_AGE_HOURS = envint("ACCOUNT_EMAIL_CHANGE_MAX_AGE_HOURS", 24)
+ACCOUNT_DEVICE_SEEN_MINUTES = envint("ACCOUNT_DEVICE_SEEN_MINUTES", 15)
+ACCOUNT_USERNAME_HOLD_DAYS = envint("ACCOUNT_USERNAME_HOLD_DAYS", 180)
+ACCOUNT_ACTIONS_PER_HOUR = envint("ACCOUNT_ACTIONS_PER_HOUR", 20)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"

@@ -15,6 +15,7 @@ urlpatterns = [
     path("metrics", operations.metrics_view, name="metrics"),
     path("accounts/signup/", account_views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("account/", include("lessons.account_urls")),
     path("admin/", admin.site.urls),
     path("", include("lessons.urls")),
     path("", include("sandbox.urls")),

@@ -141,7 +141,7 @@ class FlagAdmin(admin.ModelAdmin):
 
 @admin.register(ModerationAction)
 class ModerationActionAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "thread", "post", "note")
+    list_display = ("created_at", "actor", "former_actor", "action", "thread", "post", "note")
     list_filter = ("action",)
     list_select_related = ("actor", "thread", "post")
     raw_id_fields = ("actor", "thread", "post")

@@ -361,7 +361,11 @@ def notifications(request: HttpRequest) -> HttpResponse:
     )
     items = (
         Notification.objects.filter(recipient=request.user)
-        .select_related("post__author", "post__thread__lesson__track")
+        .select_related(
+            "post__author__account_profile",
+            "post__thread__author__account_profile",
+            "post__thread__lesson__track",
+        )
         .annotate(thread_hidden=Exists(hidden_opening))
         .order_by("-created_at")[:100]
     )

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from lessons.models import LEARNER_SESSION_KEY, Learner, Post, Thread, UsernameSkeleton, Vote
+from lessons.account_devices import note_device
+from lessons.models import (
+    LEARNER_SESSION_KEY,
+    Learner,
+    Post,
+    SignedInDevice,
+    Thread,
+    UsernameSkeleton,
+    Vote,
+)
 from lessons.models.discussion import mark_discussion_changed
 
 
@@ -40,3 +49,19 @@ def remember_username_skeleton(sender, instance, created, update_fields=None, **
     if update_fields is not None and "username" not in update_fields:
         return
     UsernameSkeleton.remember(instance)
+
+
+@receiver(user_logged_in, dispatch_uid="lessons.note_device")
+def note_signed_in_device(sender, request, user, **kwargs) -> None:
+    """A new session joins the account's signed-in devices at log-in (login() has already
+    given it its new key), so its first requests write nothing more."""
+    if request is not None and hasattr(request, "session"):
+        note_device(request)
+
+
+@receiver(user_logged_out, dispatch_uid="lessons.forget_device")
+def forget_signed_in_device(sender, request, user, **kwargs) -> None:
+    """A session that logs out leaves the account's list of signed-in devices."""
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        SignedInDevice.objects.filter(session_key=key).delete()

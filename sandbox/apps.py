@@ -15,7 +15,7 @@ class SandboxConfig(AppConfig):
         from config.infra import metrics as site_metrics
         from lessons.analytics import register_section
         from lessons.content.checks import register_check
-        from sandbox import analytics, lesson_checks, metrics, servers
+        from sandbox import analytics, lesson_checks, metrics, personal_data, servers
         from sandbox.lab import launch
 
         user_logged_in.connect(_adopt_visitor_sandboxes, dispatch_uid="sandbox-adopt")
@@ -23,6 +23,7 @@ class SandboxConfig(AppConfig):
         site_metrics.register_gauges(metrics.gauges)
         register_check(lesson_checks.content_check)
         register_section(analytics.ExercisesSection())
+        personal_data.register()  # the account export and deletion (lessons/personal_data.py)
         companions.register_companion("sandbox janitor", _start_janitor)
         companions.register_companion(
             "lab worker", launch.start_beside_the_site, lambda worker: worker.stop()

@@ -13,7 +13,15 @@ order only.
 
 from __future__ import annotations
 
-from lessons.models.accounts import UsernameSkeleton, UsernameSkeletonQuerySet
+from lessons.models.accounts import (
+    AccountProfile,
+    RetiredUsername,
+    SignedInDevice,
+    SignedInDeviceQuerySet,
+    UsernameSkeleton,
+    UsernameSkeletonQuerySet,
+    name_is_taken,
+)
 from lessons.models.catalog import (
     HIGHLIGHT_START,
     HIGHLIGHT_STOP,
@@ -75,6 +83,11 @@ from lessons.models.pages import (
 )
 
 __all__ = [
+    "AccountProfile",
+    "RetiredUsername",
+    "SignedInDevice",
+    "SignedInDeviceQuerySet",
+    "name_is_taken",
     "UsernameSkeleton",
     "UsernameSkeletonQuerySet",
     "SEARCH_CONFIG",

@@ -178,7 +178,7 @@ class Thread(models.Model):
         assert parent.thread_id == self.pk
         reply = Post.objects.create(thread=self, author=author, parent=parent, body=body)
         Thread.objects.filter(pk=self.pk).update(last_activity_at=reply.created_at)
-        recipients = {self.author_id, parent.author_id} - {author.pk, None}
+        recipients = Notification.wanted_by({self.author_id, parent.author_id} - {author.pk, None})
         Notification.objects.bulk_create(
             Notification(recipient_id=recipient, post=reply, kind=Notification.Kind.REPLY)
             for recipient in sorted(recipients)
@@ -195,7 +195,11 @@ class Thread(models.Model):
             self.answer = None
         else:
             self.answer = post
-            if post.author_id and post.author_id != by.pk:
+            if (
+                post.author_id
+                and post.author_id != by.pk
+                and Notification.wanted_by({post.author_id})
+            ):
                 Notification.objects.create(
                     recipient_id=post.author_id, post=post, kind=Notification.Kind.ANSWER
                 )
@@ -237,7 +241,7 @@ class PostQuerySet(models.QuerySet):
     def for_display(self, user) -> PostQuerySet:
         """With authors, vote counts and whether `user` voted, in one query."""
         posts = (
-            self.select_related("author", "parent__author")
+            self.select_related("author__account_profile", "parent__author__account_profile")
             .defer("body", "parent__body", "parent__body_html")
             .annotate(vote_count=models.Count("votes"))
         )

@@ -74,6 +74,10 @@ class ModerationAction(models.Model):
     )
     note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when the actor's account is deleted (actor becomes null): a pseudonym such as
+    # "deleted user 3f2a9c0b", the same for all their actions, so the log still shows that one
+    # person did them without keeping who they were (lessons/account_deletion.py).
+    former_actor = models.CharField(max_length=40, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,6 +9,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from lessons.models.accounts import AccountProfile
+
 
 class NotificationQuerySet(models.QuerySet):
     def unread(self) -> NotificationQuerySet:
@@ -43,13 +45,30 @@ class Notification(models.Model):
         return f"{self.kind} for {self.recipient_id}"
 
     @staticmethod
+    def wanted_by(recipient_ids: set[int]) -> set[int]:
+        """The users among `recipient_ids` who want to hear about replies (AccountProfile)."""
+        if not recipient_ids:
+            return set()
+        off = AccountProfile.objects.filter(
+            user__in=recipient_ids, replies=AccountProfile.Replies.OFF
+        ).values_list("user_id", flat=True)
+        return set(recipient_ids) - set(off)
+
+    @staticmethod
     def send_emails(post, recipient_ids: set[int]) -> None:
         """Optional email (DISCUSSION_EMAIL_NOTIFICATIONS); the site badge works without it."""
         from django.core.mail import send_mail
 
-        author = post.author.get_username() if post.author else "Someone"
+        author = "Someone"
+        if post.author:
+            author = AccountProfile.of(post.author).display_name or post.author.get_username()
         lesson = post.thread.lesson
-        for user in get_user_model().objects.filter(pk__in=recipient_ids).exclude(email=""):
+        wanting = get_user_model().objects.filter(pk__in=recipient_ids).exclude(email="")
+        # No profile yet means the default, which is e-mail.
+        wanting = wanting.exclude(
+            account_profile__replies__in=[AccountProfile.Replies.SITE, AccountProfile.Replies.OFF]
+        )
+        for user in wanting:
             send_mail(
                 f"{author} replied in “{post.thread.title_for(user)}”",
                 f"{author} replied to you in the discussion of “{lesson.title}”.\n\n"
