@@ -456,6 +456,9 @@ def verdict_response(request: HttpRequest, exercise, key: str, verdict, **extra)
     payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key, **extra}
     payload["plan_checked"] = bool(exercise.plan_checks)
     if verdict.passed:
+        if any(item.get("hidden") for item in exercise.plan_checks or []):
+            # A hidden plan check's detail, kept from the page until now.
+            payload["plan_checks"] = exercise.plan_checks
         payload["solution"] = exercise.solution_sql
         payload["solution_html"] = _solution_html(exercise)
         lesson = exercise.lesson

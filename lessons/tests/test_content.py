@@ -68,7 +68,10 @@ def test_it_tells_the_learner_what_an_exercise_check_compares():
     html = parse(example_lesson())[0].body_html
     assert "What Check compares:" in html and "<strong>in the same order</strong>" in html
     assert "column names are not compared" in html
-    assert "Its plan is checked as well:" in html and "read at most 1000 rows in all" in html
+    assert (
+        "Its plan is checked as well:" in html
+        and "read at most 1000 rows of the lesson's tables in all" in html
+    )
 
 
 def test_it_highlights_code_and_adds_copy_buttons():
