@@ -28,7 +28,7 @@ from django_htmx.http import trigger_client_event
 
 from lessons.learners import learner_for
 from lessons.models import Lesson, LessonProgress
-from sandbox import connections, grading, plans, runner, servers, statements
+from sandbox import connections, grading, plans, preview, runner, servers, statements
 from sandbox.models import (
     ExerciseAttempt,
     FixtureMissing,
@@ -425,6 +425,8 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
     "plan_problems", "solution"}`` (the solution only once passed)."""
     try:
         data = _payload(request)
+        if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
+            return preview.check(request, data, learner_key(request))
         exercise = _exercise(data)
         if exercise.lesson.mode == Lesson.Mode.DJANGO_LAB:
             raise BadRequest("This exercise is a Django ORM lab exercise: use /api/lab/check.")
@@ -478,7 +480,10 @@ def verdict_response(request: HttpRequest, exercise, key: str, verdict, **extra)
 def exercise_solution(request: HttpRequest) -> HttpResponse:
     """Show the solution on explicit request; the request is recorded."""
     try:
-        exercise = _exercise(_payload(request))
+        data = _payload(request)
+        if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
+            return preview.solution(request, data)
+        exercise = _exercise(data)
     except BadRequest as exc:
         return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
     ExerciseAttempt.objects.create(

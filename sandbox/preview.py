@@ -1,0 +1,124 @@
+"""Check and Show the solution in the staff preview (``/learn/preview/``), on the draft itself.
+
+The preview (``lessons.views.preview``) keeps each draft it rendered in the staff member's
+session, by digest, and its page sends that digest (``draft``) with every Check. Here the draft
+is parsed again (a named file is read from disk again, so what is checked is the file as it is
+now, not as published), and the answer is graded against the draft's own exercise on the draft's
+own fixture, read from disk: the grader sandbox of that fixture text (``grader_for``, shared by
+digest with published lessons of the same fixture, never changed). Nothing is recorded.
+
+Every outcome is an answer shown in place of the exercise's feedback (status 200, so htmx
+swaps it): a failed check, a refused answer, a broken solution or fixture, a draft that is no
+longer in the session. The draft in the preview form is never touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from lessons.content import code_block_html, preview_lesson
+from lessons.forms import PREVIEW_DRAFTS
+from lessons.models import Lesson, Track
+from sandbox import connections, grading, runner, servers
+from sandbox.models import FixtureMissing, LimitReached, Sandbox, admitted
+
+
+class DraftProblem(ValueError):
+    """The draft cannot be checked; the message says why and what to do."""
+
+
+def draft_exercise(request: HttpRequest, data: dict):
+    """(lesson, exercise spec) of the previewed draft named by ``data["draft"]``."""
+    if not (request.user.is_authenticated and request.user.is_staff):
+        raise DraftProblem("Only staff can check drafts.")
+    kept = request.session.get(PREVIEW_DRAFTS, {}).get(str(data.get("draft")))
+    if kept is None:
+        raise DraftProblem("This draft is no longer in your session: press Preview again.")
+    source = kept["source"]
+    if source is None:  # a named file: as it is on disk now
+        file = Path(settings.CONTENT_DIR) / kept["path"]
+        try:
+            source = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DraftProblem(f"{kept['path']} cannot be read: {exc}") from None
+    spec, errors = preview_lesson(settings.CONTENT_DIR, kept["path"], source)
+    if spec is None or errors:
+        first = f" ({errors[0]})" if errors else ""
+        raise DraftProblem(f"The draft has errors now{first}: press Preview again.")
+    exercise = next((item for item in spec.exercises if item.key == data.get("exercise")), None)
+    if exercise is None:
+        raise DraftProblem(f"The draft has no exercise {data.get('exercise')!r}.")
+    lesson = Lesson(track=Track(slug=spec.track, title=spec.track))
+    lesson.fill_from(spec)
+    return lesson, exercise
+
+
+def check(request: HttpRequest, data: dict, learner_key: str) -> HttpResponse:
+    """Grade ``data["sql"]`` against the draft's exercise on the draft's fixture."""
+    try:
+        lesson, exercise = draft_exercise(request, data)
+        if lesson.mode != Lesson.Mode.SQL_SANDBOX:
+            raise DraftProblem("Check in the preview runs SQL exercises; run `content check`.")
+        sql = data.get("sql")
+        if not isinstance(sql, str):
+            raise DraftProblem('"sql" must be a string.')
+        languages = lesson.sandbox_languages
+        answer = grading.parse_answer(sql, languages, settings.SANDBOX_MAX_STATEMENTS)
+        try:
+            solution = grading.parse_answer(exercise.solution, ["plpgsql", "sql"], 1000)
+        except grading.AnswerRefused as exc:
+            raise DraftProblem(f"The draft's solution cannot be run: {exc}") from None
+        with admitted(learner_key, servers.server_for("grader")):
+            grader = Sandbox.objects.grader_for(lesson)
+            verdict = grading.grade(
+                grader.server,
+                grader.name,
+                answer,
+                solution,
+                exercise.variants,
+                exercise.order_matters,
+                exercise.plan_checks,
+            )
+    except (DraftProblem, grading.AnswerRefused, runner.ScratchFailed) as exc:
+        return _problem(request, str(exc))
+    except grading.SolutionBroken as exc:
+        return _problem(request, f"The draft's solution fails: {exc}")
+    except LimitReached as exc:
+        return _problem(request, exc.message)
+    except (servers.SandboxUnavailable, connections.SandboxBusy, FixtureMissing) as exc:
+        return _problem(request, f"Checking is unavailable: {exc}")
+    except psycopg.Error as exc:  # the fixture's own SQL fails while seeding
+        return _problem(request, f"The draft's fixture fails: {servers.first_line(exc)}")
+    payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key}
+    payload["plan_checked"] = bool(exercise.plan_checks)
+    if verdict.passed:
+        if any(item.get("hidden") for item in exercise.plan_checks):
+            payload["plan_checks"] = exercise.plan_checks
+        payload["solution_html"] = code_block_html(exercise.solution, "sql")
+    return _answer(request, payload, "verdict")
+
+
+def solution(request: HttpRequest, data: dict) -> HttpResponse:
+    """The draft's solution (nothing is recorded)."""
+    try:
+        _, exercise = draft_exercise(request, data)
+    except DraftProblem as exc:
+        return _problem(request, str(exc))
+    payload = {"ok": True, "solution": exercise.solution, "revealed": True}
+    payload["solution_html"] = code_block_html(exercise.solution, "sql")
+    return _answer(request, payload, "solution")
+
+
+def _problem(request: HttpRequest, message: str) -> HttpResponse:
+    return _answer(request, {"ok": False, "error": message}, "problem")
+
+
+def _answer(request: HttpRequest, payload: dict, partial: str) -> HttpResponse:
+    if request.htmx:
+        return render(request, f"sandbox/_exercise.html#{partial}", payload)
+    return JsonResponse({key: value for key, value in payload.items() if key != "solution_html"})
