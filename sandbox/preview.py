@@ -14,6 +14,7 @@ longer in the session. The draft in the preview form is never touched.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -34,6 +35,15 @@ class DraftProblem(ValueError):
 
 def draft_exercise(request: HttpRequest, data: dict):
     """(lesson, exercise spec) of the previewed draft named by ``data["draft"]``."""
+    lesson, spec = draft_lesson(request, data)
+    exercise = next((item for item in spec.exercises if item.key == data.get("exercise")), None)
+    if exercise is None:
+        raise DraftProblem(f"The draft has no exercise {data.get('exercise')!r}.")
+    return lesson, exercise
+
+
+def draft_lesson(request: HttpRequest, data: dict):
+    """(unsaved lesson, lesson spec) of the previewed draft named by ``data["draft"]``."""
     if not (request.user.is_authenticated and request.user.is_staff):
         raise DraftProblem("Only staff can check drafts.")
     kept = request.session.get(PREVIEW_DRAFTS, {}).get(str(data.get("draft")))
@@ -50,12 +60,48 @@ def draft_exercise(request: HttpRequest, data: dict):
     if spec is None or errors:
         first = f" ({errors[0]})" if errors else ""
         raise DraftProblem(f"The draft has errors now{first}: press Preview again.")
-    exercise = next((item for item in spec.exercises if item.key == data.get("exercise")), None)
-    if exercise is None:
-        raise DraftProblem(f"The draft has no exercise {data.get('exercise')!r}.")
     lesson = Lesson(track=Track(slug=spec.track, title=spec.track))
     lesson.fill_from(spec)
-    return lesson, exercise
+    return lesson, spec
+
+
+@dataclass
+class DraftRun:
+    results: list
+    error: runner.RunError | None
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DraftSandbox:
+    """What the run, explain and reset views use in place of a learner's ``Sandbox`` for a
+    previewed draft: every Run and Explain starts from a fresh copy of the draft's fixture as
+    the file is on disk (the grader of that fixture text, in a transaction that is rolled
+    back), so nothing is kept between runs, Reset has nothing to do and no plan is kept."""
+
+    lesson: Lesson
+    just_made: bool = True  # the reset view then leaves it alone
+    keeps_plans: bool = False
+
+    def run(self, parsed: list) -> DraftRun:
+        grader = Sandbox.objects.grader_for(self.lesson)
+        try:
+            ((outcome,),) = runner.run_scratch(grader.server, grader.name, [""], [parsed])
+        except runner.ScratchFailed as exc:
+            return DraftRun(results=[], error=runner.RunError("57014", str(exc), 0))
+        return DraftRun(results=outcome.results, error=outcome.error)
+
+    def explain(self, statement) -> runner.ExplainOutcome:
+        grader = Sandbox.objects.grader_for(self.lesson)
+        return runner.explain(grader.server, grader.name, statement)
+
+
+def draft_sandbox(request: HttpRequest, data: dict) -> DraftSandbox:
+    """The stand-in sandbox of the draft named by ``data["draft"]`` (DraftProblem if none)."""
+    lesson, _ = draft_lesson(request, data)
+    if lesson.mode != Lesson.Mode.SQL_SANDBOX:
+        raise DraftProblem("The preview runs SQL lessons; run `content check` for lab lessons.")
+    return DraftSandbox(lesson)
 
 
 def check(request: HttpRequest, data: dict, learner_key: str) -> HttpResponse:

@@ -192,8 +192,15 @@ def _admitted(request: HttpRequest, view, held: contextlib.ExitStack) -> HttpRes
     """Admit the request (limits, sandbox placement) and call the view with its sandbox. The
     run slot is left open on ``held``."""
     data = _payload(request)
-    ref = _lesson_ref(data)
     key = learner_key(request)
+    if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
+        try:
+            draft = preview.draft_sandbox(request, data)
+        except preview.DraftProblem as exc:
+            raise BadRequest(str(exc)) from None
+        held.enter_context(admitted(key, servers.server_for("grader")))
+        return view(request, data, draft, key)
+    ref = _lesson_ref(data)
     lesson, sandbox = held.enter_context(admission_held(admit(key, ref)))
     if sandbox is not None:
         return view(request, data, sandbox, key)
@@ -296,7 +303,9 @@ def explain(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> Htt
         "error": outcome.error.as_json() if outcome.error else None,
         "notices": outcome.notices,
     }
-    if outcome.error is None and outcome.plan:
+    if outcome.error is None and outcome.plan and not getattr(sandbox, "keeps_plans", True):
+        context["view"] = plans.parse(outcome.plan)  # a draft's: nothing is kept
+    elif outcome.error is None and outcome.plan:
         context.update(_kept_plan(key, lesson, statement.text, outcome))
         payload["plan_id"] = context["record"].pk
     return _answer(request, payload, "plan", context=context)

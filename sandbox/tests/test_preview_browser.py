@@ -24,17 +24,22 @@ def content(tmp_path, settings):
     return tmp_path
 
 
-def test_a_failed_check_shows_its_message_in_place_and_keeps_the_draft(page, staff, content):
+def preview(page, draft: str) -> None:
+    """Log in as staff and preview ``draft`` as shop/01-prices.md."""
     page.goto("/accounts/login/?next=/learn/preview/")
     page.get_by_label("Username").fill("grace")
     page.get_by_label("Password").fill("staff-password-42")
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/learn/preview/")
-    draft = lesson_text(55)
     page.fill("#id_path", "shop/01-prices.md")
     page.fill("#id_source", draft)
     page.get_by_role("button", name="Preview").click()
     page.wait_for_selector(".preview-ok")
+
+
+def test_a_failed_check_shows_its_message_in_place_and_keeps_the_draft(page, staff, content):
+    draft = lesson_text(55)
+    preview(page, draft)
 
     exercise = page.locator("#exercise-cheap")
     exercise.locator("textarea").fill("SELECT id FROM items WHERE price <= 60 ORDER BY id")
@@ -58,3 +63,11 @@ def test_a_failed_check_shows_its_message_in_place_and_keeps_the_draft(page, sta
     exercise.get_by_role("button", name="Check").click()
     feedback.locator(".exercise-passed").wait_for()
     assert "Correct." in feedback.inner_text()
+
+
+def test_a_draft_example_runs_on_the_draft_fixture_in_the_preview(page, staff, content):
+    preview(page, lesson_text(55))
+    page.get_by_role("button", name="Run in sandbox").click()
+    page.wait_for_selector("#sandbox-output .sandbox-table")
+    assert page.inner_text("#sandbox-output .sandbox-table tbody") == "30"
+    assert page.input_value("#sandbox-sql") == "SELECT count(*) AS n FROM items;"

@@ -30,6 +30,11 @@ fixture: {fixture}
 
 ## Cheap items
 
+```example
+id: count-items
+sql: SELECT count(*) AS n FROM items;
+```
+
 ```exercise
 id: cheap
 prompt: List the ids of the items under {limit}, by id.
@@ -113,3 +118,37 @@ def test_a_broken_fixture_or_a_lost_draft_is_said_in_place(client, staff, conten
 def test_only_staff_check_drafts(client, learner, content):
     client.force_login(learner)
     assert "Only staff can check drafts." in check(client, "0" * 32, "SELECT 1")
+
+
+def test_a_draft_runs_and_explains_on_a_fresh_copy_of_its_fixture(client, staff, content):
+    client.force_login(staff)
+    draft = preview(client, path="shop/01-prices.md", source=lesson_text(55))
+
+    def call(endpoint: str, sql: str) -> dict:
+        response = client.post(
+            f"/api/sandbox/{endpoint}",
+            {"lesson": "shop/prices", "sql": sql, "draft": draft},
+            content_type="application/json",
+        )
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    deleted = call("run", "DELETE FROM items WHERE id > 10; SELECT count(*) FROM items")
+    assert deleted["ok"] and deleted["results"][-1]["rows"] == [[10]]
+    # Nothing is kept: the next run starts from the fixture again.
+    assert call("run", "SELECT count(*) FROM items")["results"][0]["rows"] == [[30]]
+    explained = call("explain", "SELECT * FROM items WHERE id = 3")
+    assert explained["ok"] and explained["plan"][0]["Plan"]["Relation Name"] == "items"
+    html = client.post(
+        "/api/sandbox/explain",
+        {"lesson": "shop/prices", "sql": "SELECT * FROM items WHERE id = 3", "draft": draft},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "plan-tree" in html and " on items" in html  # the plan view, drawn
+    refused = client.post(
+        "/api/sandbox/run",
+        {"lesson": "shop/prices", "sql": "SELECT 1", "draft": "0" * 32},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith("This draft is no longer in your session")
