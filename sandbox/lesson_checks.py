@@ -137,16 +137,22 @@ def _check_lesson(
     except Exception as exc:  # the fixture's own SQL failed
         error(_line_of(text, r"^fixture:"), f"fixture {lesson.fixture} fails: {exc}")
         return errors
-    relations = _relations(server, name)
-    for exercise in lesson.exercises:
-        for problem in _unknown_plan_names(exercise, relations):
-            error(exercise.line, f"exercise {exercise.key!r}: {problem}")
+    errors += _plan_name_errors(path, lesson, _relations(server, name))
     if lesson.mode == "django_lab":
         return errors + _check_lab(lesson, text, server, name, path)
     for exercise in lesson.exercises:
         problem = _check_exercise(server, name, exercise, languages)
         if problem:
             error(exercise.line, f"exercise {exercise.key!r}: {problem}")
+    _check_examples(lesson, text, server, name, error)
+    return errors
+
+
+def _check_examples(lesson: LessonSpec, text: str, server: int, name: str, error) -> None:
+    """Run a SQL lesson's examples in order in its sandbox, as a learner pressing the buttons
+    one after the other would; ``error(line, message)`` for each that fails or shows another
+    learner's sandbox."""
+    languages = lesson.sandbox_languages
     for example in lesson.examples:
         line = _line_of(text, rf"^id:\s*{re.escape(example.key)}\s*$")
         try:
@@ -169,7 +175,6 @@ def _check_lesson(
                 "so filter catalog and statistics views on the learner's own, for example "
                 "WHERE schemaname = current_schema()",
             )
-    return errors
 
 
 def _check_exercise(server: int, name: str, exercise, languages: list[str]) -> str | None:
@@ -211,6 +216,16 @@ def _relations(server: int, name: str) -> dict[str, tuple[str, str]]:
             (name,),
         ).fetchall()
     return {relname: (kind, parent) for relname, kind, parent in rows}
+
+
+def _plan_name_errors(
+    path: str, lesson: LessonSpec, relations: dict[str, tuple[str, str]]
+) -> list[ContentError]:
+    return [
+        ContentError(path, exercise.line, f"exercise {exercise.key!r}: {problem}")
+        for exercise in lesson.exercises
+        for problem in _unknown_plan_names(exercise, relations)
+    ]
 
 
 def _unknown_plan_names(exercise, relations: dict[str, tuple[str, str]]) -> list[str]:
