@@ -105,31 +105,16 @@ def draft_sandbox(request: HttpRequest, data: dict) -> DraftSandbox:
 
 
 def check(request: HttpRequest, data: dict, learner_key: str) -> HttpResponse:
-    """Grade ``data["sql"]`` against the draft's exercise on the draft's fixture."""
+    """Grade the answer (``sql``, or ``code`` in a lab lesson) against the draft's exercise on
+    the draft's fixture."""
     try:
         lesson, exercise = draft_exercise(request, data)
-        if lesson.mode != Lesson.Mode.SQL_SANDBOX:
-            raise DraftProblem("Check in the preview runs SQL exercises; run `content check`.")
-        sql = data.get("sql")
-        if not isinstance(sql, str):
-            raise DraftProblem('"sql" must be a string.')
-        languages = lesson.sandbox_languages
-        answer = grading.parse_answer(sql, languages, settings.SANDBOX_MAX_STATEMENTS)
-        try:
-            solution = grading.parse_answer(exercise.solution, ["plpgsql", "sql"], 1000)
-        except grading.AnswerRefused as exc:
-            raise DraftProblem(f"The draft's solution cannot be run: {exc}") from None
         with admitted(learner_key, servers.server_for("grader")):
             grader = Sandbox.objects.grader_for(lesson)
-            verdict = grading.grade(
-                grader.server,
-                grader.name,
-                answer,
-                solution,
-                exercise.variants,
-                exercise.order_matters,
-                exercise.plan_checks,
-            )
+            if lesson.mode == Lesson.Mode.DJANGO_LAB:
+                verdict, extra = _grade_lab(grader, lesson, exercise, data.get("code"))
+            else:
+                verdict, extra = _grade_sql(grader, lesson, exercise, data.get("sql")), {}
     except (DraftProblem, grading.AnswerRefused, runner.ScratchFailed) as exc:
         return _problem(request, str(exc))
     except grading.SolutionBroken as exc:
@@ -140,23 +125,63 @@ def check(request: HttpRequest, data: dict, learner_key: str) -> HttpResponse:
         return _problem(request, f"Checking is unavailable: {exc}")
     except psycopg.Error as exc:  # the fixture's own SQL fails while seeding
         return _problem(request, f"The draft's fixture fails: {servers.first_line(exc)}")
-    payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key}
+    payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key, **extra}
     payload["plan_checked"] = bool(exercise.plan_checks)
     if verdict.passed:
         if any(item.get("hidden") for item in exercise.plan_checks):
             payload["plan_checks"] = exercise.plan_checks
-        payload["solution_html"] = code_block_html(exercise.solution, "sql")
+        payload["solution_html"] = _solution_html(lesson, exercise)
     return _answer(request, payload, "verdict")
+
+
+def _grade_sql(grader: Sandbox, lesson: Lesson, exercise, sql) -> grading.Verdict:
+    if not isinstance(sql, str):
+        raise DraftProblem('"sql" must be a string.')
+    answer = grading.parse_answer(sql, lesson.sandbox_languages, settings.SANDBOX_MAX_STATEMENTS)
+    try:
+        solution = grading.parse_answer(exercise.solution, ["plpgsql", "sql"], 1000)
+    except grading.AnswerRefused as exc:
+        raise DraftProblem(f"The draft's solution cannot be run: {exc}") from None
+    return grading.grade(
+        grader.server,
+        grader.name,
+        answer,
+        solution,
+        exercise.variants,
+        exercise.order_matters,
+        exercise.plan_checks,
+    )
+
+
+def _grade_lab(grader: Sandbox, lesson: Lesson, exercise, code) -> tuple[grading.Verdict, dict]:
+    from sandbox.lab.grading import LabExercise, grade_code
+
+    if not isinstance(code, str):
+        raise DraftProblem('"code" must be a string.')
+    spec = LabExercise(
+        solution=exercise.solution,
+        variants=exercise.variants,
+        order_matters=exercise.order_matters,
+        plan_checks=exercise.plan_checks,
+        max_queries=exercise.max_queries,
+    )
+    verdict, details = grade_code(grader.server, grader.name, lesson.lab_models, spec, code)
+    return verdict, {**details, "max_queries": exercise.max_queries}
+
+
+def _solution_html(lesson: Lesson, exercise) -> str:
+    language = "python" if lesson.mode == Lesson.Mode.DJANGO_LAB else "sql"
+    return code_block_html(exercise.solution, language)
 
 
 def solution(request: HttpRequest, data: dict) -> HttpResponse:
     """The draft's solution (nothing is recorded)."""
     try:
-        _, exercise = draft_exercise(request, data)
+        lesson, exercise = draft_exercise(request, data)
     except DraftProblem as exc:
         return _problem(request, str(exc))
     payload = {"ok": True, "solution": exercise.solution, "revealed": True}
-    payload["solution_html"] = code_block_html(exercise.solution, "sql")
+    payload["solution_html"] = _solution_html(lesson, exercise)
     return _answer(request, payload, "solution")
 
 
