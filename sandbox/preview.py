@@ -84,6 +84,13 @@ class DraftSandbox:
     keeps_plans: bool = False
 
     def run(self, parsed: list) -> DraftRun:
+        for index, statement in enumerate(parsed):
+            if statement.kind == "TransactionStmt":  # it would end the rolled-back transaction
+                message = (
+                    "In the preview every run is one transaction that is rolled back: leave out "
+                    "BEGIN, COMMIT and ROLLBACK."
+                )
+                return DraftRun(results=[], error=runner.RunError("25001", message, index))
         grader = Sandbox.objects.grader_for(self.lesson)
         try:
             ((outcome,),) = runner.run_scratch(grader.server, grader.name, [""], [parsed])

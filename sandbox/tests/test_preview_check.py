@@ -137,6 +137,10 @@ def test_a_draft_runs_and_explains_on_a_fresh_copy_of_its_fixture(client, staff,
     assert deleted["ok"] and deleted["results"][-1]["rows"] == [[10]]
     # Nothing is kept: the next run starts from the fixture again.
     assert call("run", "SELECT count(*) FROM items")["results"][0]["rows"] == [[30]]
+    # A COMMIT would end the rolled-back transaction and change the shared grader sandbox.
+    committed = call("run", "DELETE FROM items; COMMIT")
+    assert not committed["ok"] and "leave out BEGIN, COMMIT" in committed["error"]["message"]
+    assert call("run", "SELECT count(*) FROM items")["results"][0]["rows"] == [[30]]
     explained = call("explain", "SELECT * FROM items WHERE id = 3")
     assert explained["ok"] and explained["plan"][0]["Plan"]["Relation Name"] == "items"
     html = client.post(
