@@ -29,6 +29,14 @@ class PreviewForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
     )
 
+    run_checks = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Also run the sandbox checks",
+        help_text="As `content check` does: the fixture seeds, every example runs and every "
+        "exercise's solution passes its own checks (a few seconds).",
+    )
+
     def clean_path(self) -> str:
         path = self.cleaned_data["path"].strip().removeprefix("content/")
         if not path:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.middleware import HtmxDetails
 
 from lessons.content import preview_lesson
+from lessons.content.checks import run_registered_checks_on_draft
 from lessons.discussion_views import discussion_context
 from lessons.forms import PREVIEW_DRAFTS, PREVIEW_DRAFTS_KEPT, PreviewForm
 from lessons.learners import learner_for, visitor_id
@@ -104,6 +105,10 @@ def preview(request: HttpRequest) -> HttpResponse:
             lesson.fill_from(spec)
             if spec.mode in ("sql_sandbox", "django_lab"):
                 draft = _keep_draft(request, form.cleaned_data)
+                if form.cleaned_data.get("run_checks"):
+                    errors = run_registered_checks_on_draft(
+                        settings.CONTENT_DIR, spec, form.cleaned_data["source"]
+                    )
     context = {"form": form, "lesson": lesson, "errors": errors, "draft": draft}
     return render(request, "lessons/preview.html", context)
 

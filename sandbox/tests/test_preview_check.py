@@ -156,3 +156,20 @@ def test_a_draft_runs_and_explains_on_a_fresh_copy_of_its_fixture(client, staff,
     )
     assert refused.status_code == 400
     assert refused.json()["error"].startswith("This draft is no longer in your session")
+
+
+def test_the_preview_runs_the_sandbox_checks_when_asked(client, staff, content):
+    client.force_login(staff)
+    typo = lesson_text(55).replace("SELECT id FROM items WHERE price", "SELECT id FORM items WHERE")
+    data = {"path": "shop/01-prices.md", "source": typo}
+    assert "No problems found" in client.post("/learn/preview/", data).content.decode()
+    page = client.post("/learn/preview/", {**data, "run_checks": "on"}).content.decode()
+    assert "1 problem — this lesson would not be published" in page
+    line = typo[: typo.index("id: cheap")].count("\n") + 1
+    assert f"shop/01-prices.md:{line}</code> exercise &#x27;cheap&#x27;: the solution" in page
+    assert "syntax error" in page
+    assert "No problems found" not in page
+    right = client.post(
+        "/learn/preview/", {**data, "source": lesson_text(55), "run_checks": "on"}
+    ).content.decode()
+    assert "No problems found, the sandbox checks included." in right
