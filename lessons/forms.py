@@ -5,6 +5,12 @@ from pathlib import Path
 from django import forms
 from django.conf import settings
 
+# The drafts a staff member previewed, by digest, so that the preview's Check buttons grade the
+# draft itself (sandbox/preview.py): {digest: {"path": str, "source": str | None}}, where a
+# source of None means the named file, read from disk again at every Check.
+PREVIEW_DRAFTS = "preview_drafts"
+PREVIEW_DRAFTS_KEPT = 8
+
 
 class PreviewForm(forms.Form):
     """A draft to preview: pasted Markdown, or a lesson file under CONTENT_DIR."""
@@ -21,6 +27,14 @@ class PreviewForm(forms.Form):
         required=False,
         label="Markdown",
         widget=forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+    )
+
+    run_checks = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Also run the sandbox checks",
+        help_text="As `content check` does: the fixture seeds, every example runs and every "
+        "exercise's solution passes its own checks (a few seconds).",
     )
 
     def clean_path(self) -> str:
@@ -44,5 +58,6 @@ class PreviewForm(forms.Form):
                 self.add_error("path", "There is no such file under content/.")
                 return data
             data["source"] = file.read_text()
+            data["from_file"] = True
         data["path"] = data.get("path") or "postgresql/99-draft.md"
         return data

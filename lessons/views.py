@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -10,8 +12,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.middleware import HtmxDetails
 
 from lessons.content import preview_lesson
+from lessons.content.checks import run_registered_checks_on_draft
 from lessons.discussion_views import discussion_context
-from lessons.forms import PreviewForm
+from lessons.forms import PREVIEW_DRAFTS, PREVIEW_DRAFTS_KEPT, PreviewForm
 from lessons.learners import learner_for, visitor_id
 from lessons.models import (
     Lesson,
@@ -91,7 +94,7 @@ def preview(request: HttpRequest) -> HttpResponse:
     if not request.user.is_staff:
         raise PermissionDenied("Only staff can preview lessons.")
     form = PreviewForm(request.POST or request.GET or None)
-    lesson, errors = None, []
+    lesson, errors, draft = None, [], ""
     if form.is_bound and form.is_valid():
         spec, errors = preview_lesson(
             settings.CONTENT_DIR, form.cleaned_data["path"], form.cleaned_data["source"]
@@ -100,6 +103,23 @@ def preview(request: HttpRequest) -> HttpResponse:
             track = Track.objects.filter(slug=spec.track).first()
             lesson = Lesson(track=track or Track(slug=spec.track, title=spec.track))
             lesson.fill_from(spec)
-    return render(
-        request, "lessons/preview.html", {"form": form, "lesson": lesson, "errors": errors}
-    )
+            if spec.mode in ("sql_sandbox", "django_lab"):
+                draft = _keep_draft(request, form.cleaned_data)
+                if form.cleaned_data.get("run_checks"):
+                    errors = run_registered_checks_on_draft(
+                        settings.CONTENT_DIR, spec, form.cleaned_data["source"]
+                    )
+    context = {"form": form, "lesson": lesson, "errors": errors, "draft": draft}
+    return render(request, "lessons/preview.html", context)
+
+
+def _keep_draft(request: HttpRequest, data: dict) -> str:
+    """Keep a previewed draft in the session, for its Check buttons; its digest names it. A
+    named file is kept by name: a Check reads it from disk again."""
+    source = None if data.get("from_file") else data["source"]
+    digest = hashlib.sha256(f"{data['path']}\0{source}".encode()).hexdigest()[:32]
+    drafts = request.session.get(PREVIEW_DRAFTS, {})
+    drafts.pop(digest, None)
+    drafts[digest] = {"path": data["path"], "source": source}
+    request.session[PREVIEW_DRAFTS] = dict(list(drafts.items())[-PREVIEW_DRAFTS_KEPT:])
+    return digest

@@ -80,6 +80,8 @@ def startup_options(server: int, limits: Limits, name: str) -> str:
         # queries are small; the plans learners read are clearer without a JIT section too.
         "jit": "off",
         "search_path": name,
+        # Whatever the server's default: lessons and exercises quote times, documented as UTC.
+        "TimeZone": "UTC",
     }
     if provisioning(server).version >= 170000:
         # A backstop behind the watchdog (it ends the session, so it comes second).

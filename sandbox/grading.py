@@ -228,12 +228,35 @@ def grade(
     if plan_checks and first.plan is not None:
         plan = plans.parse(first.plan)
         for item in plan_checks:
-            problem = plans.check(plan, item["check"], item["value"])
+            problem = plan_problem(plan, item, sandbox_name)
             if problem:
                 verdict.plan_problems.append(problem)
         if verdict.plan_problems:
             verdict.passed = False
     return verdict
+
+
+# What a failing hidden plan check (``hidden: true``) tells the learner: the kind of check,
+# never the table, index or number it names (that would give the answer away).
+HIDDEN_CHECKS = {
+    "index_scan_on": "it must read one of the tables through an index",
+    "uses_index": "it must use a particular index",
+    "no_seq_scan": "it must not read one of the tables with a Seq Scan",
+    "max_rows_read": "it must read fewer rows of the lesson's tables",
+}
+
+
+def plan_problem(plan: plans.Plan, item: dict[str, Any], schema: str) -> str | None:
+    """The learner's message for one plan check of an exercise, or None when it passes; a
+    hidden check's message names only its kind (its detail is shown once the answer passes)."""
+    problem = plans.check(plan, item["check"], item["value"], schema=schema)
+    if problem and item.get("hidden"):
+        kind = HIDDEN_CHECKS.get(item["check"], "it must pass a check of its plan")
+        return (
+            f"The plan does not pass a hidden check: {kind}. "
+            "Its detail is shown once your answer passes."
+        )
+    return problem
 
 
 class SolutionBroken(RuntimeError):

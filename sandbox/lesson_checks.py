@@ -137,12 +137,22 @@ def _check_lesson(
     except Exception as exc:  # the fixture's own SQL failed
         error(_line_of(text, r"^fixture:"), f"fixture {lesson.fixture} fails: {exc}")
         return errors
+    errors += _plan_name_errors(path, lesson, _relations(server, name))
     if lesson.mode == "django_lab":
         return errors + _check_lab(lesson, text, server, name, path)
     for exercise in lesson.exercises:
         problem = _check_exercise(server, name, exercise, languages)
         if problem:
             error(exercise.line, f"exercise {exercise.key!r}: {problem}")
+    _check_examples(lesson, text, server, name, error)
+    return errors
+
+
+def _check_examples(lesson: LessonSpec, text: str, server: int, name: str, error) -> None:
+    """Run a SQL lesson's examples in order in its sandbox, as a learner pressing the buttons
+    one after the other would; ``error(line, message)`` for each that fails or shows another
+    learner's sandbox."""
+    languages = lesson.sandbox_languages
     for example in lesson.examples:
         line = _line_of(text, rf"^id:\s*{re.escape(example.key)}\s*$")
         try:
@@ -165,7 +175,6 @@ def _check_lesson(
                 "so filter catalog and statistics views on the learner's own, for example "
                 "WHERE schemaname = current_schema()",
             )
-    return errors
 
 
 def _check_exercise(server: int, name: str, exercise, languages: list[str]) -> str | None:
@@ -181,7 +190,7 @@ def _check_exercise(server: int, name: str, exercise, languages: list[str]) -> s
             solution,
             exercise.variants,
             exercise.order_matters,
-            exercise.plan_checks,
+            _revealed(exercise.plan_checks),
         )
     except grading.SolutionBroken as exc:
         return f"the solution fails: {exc}"
@@ -192,6 +201,73 @@ def _check_exercise(server: int, name: str, exercise, languages: list[str]) -> s
     return "the solution does not pass its own checks: " + " ".join(
         verdict.problems + [f"Plan: {problem}" for problem in verdict.plan_problems]
     )
+
+
+def _relations(server: int, name: str) -> dict[str, tuple[str, str]]:
+    """The seeded sandbox's relations: name → (pg_class.relkind, the parent it is a partition
+    of, or "")."""
+    with servers.provisioning(server).pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT c.relname, c.relkind::text, coalesce(p.relname, '') FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid "
+            "LEFT JOIN pg_class p ON p.oid = i.inhparent "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'm', 'p', 'f', 'i', 'I')",
+            (name,),
+        ).fetchall()
+    return {relname: (kind, parent) for relname, kind, parent in rows}
+
+
+def _plan_name_errors(
+    path: str, lesson: LessonSpec, relations: dict[str, tuple[str, str]]
+) -> list[ContentError]:
+    return [
+        ContentError(path, exercise.line, f"exercise {exercise.key!r}: {problem}")
+        for exercise in lesson.exercises
+        for problem in _unknown_plan_names(exercise, relations)
+    ]
+
+
+def _unknown_plan_names(exercise, relations: dict[str, tuple[str, str]]) -> list[str]:
+    """Plan checks naming a table or index the fixture does not have (a ``no_seq_scan`` on a
+    misspelt table passed whatever the answer did). A name the solution itself creates (CREATE
+    INDEX in the answer) is fine. A partitioned table or index never appears in a plan: its
+    scans name the partitions (and their own indexes)."""
+    problems = []
+    for item in exercise.plan_checks:
+        check, value = item["check"], str(item["value"])
+        if check == "max_rows_read":
+            continue
+        kind, _ = relations.get(value, ("", ""))
+        created = re.search(rf"\b{re.escape(value)}\b", exercise.solution, re.IGNORECASE)
+        if not kind and created:
+            continue
+        wanted = "index" if check == "uses_index" else "table"
+        if kind in ("p", "I"):
+            parts = sorted(other for other, (_, parent) in relations.items() if parent == value)
+            problems.append(
+                f"plan check {check}: {value!r} is partitioned, and a plan names the partitions "
+                f"it reads{' (' + ', '.join(parts[:4]) + ')' if parts else ''}, never "
+                f"{value!r}: name a partition, or use max_rows_read"
+            )
+        elif not kind or (kind == "i") != (wanted == "index"):
+            have = sorted(
+                other
+                for other, (other_kind, _) in relations.items()
+                if (other_kind in ("i", "I")) == (wanted == "index")
+            )
+            problems.append(
+                f"plan check {check}: the fixture has no {wanted} {value!r} "
+                f"(its {wanted}{'es' if wanted == 'index' else 's'}: "
+                f"{', '.join(have[:12]) or 'none'})"
+            )
+    return problems
+
+
+def _revealed(plan_checks: list[dict]) -> list[dict]:
+    """The plan checks with their detail shown even when hidden from learners: the instructor
+    is told which check the solution fails."""
+    return [{key: value for key, value in item.items() if key != "hidden"} for item in plan_checks]
 
 
 def _line_of(text: str, pattern: str) -> int:
@@ -242,7 +318,7 @@ def _check_lab(lesson: LessonSpec, text: str, server: int, name: str, path: str)
             solution=exercise.solution,
             variants=exercise.variants,
             order_matters=exercise.order_matters,
-            plan_checks=exercise.plan_checks,
+            plan_checks=_revealed(exercise.plan_checks),
             max_queries=exercise.max_queries,
         )
         try:

@@ -54,6 +54,7 @@ class PlanNode:
     depth: int
     node_type: str
     relation: str = ""
+    schema: str = ""  # the relation's schema; EXPLAIN reports it with VERBOSE only
     alias: str = ""
     index: str = ""
     relationship: str = ""  # Outer, Inner, InitPlan, SubPlan, Member…
@@ -157,6 +158,13 @@ class Plan:
     def rows_read(self) -> int:
         return sum(node.rows_read for node in self.nodes)
 
+    def rows_read_in(self, schema: str) -> int:
+        """Rows read by scans of tables and materialized views of ``schema`` (the learner's own):
+        not the catalog scans of views such as ``pg_stat_user_tables`` (which read every
+        learner's tables) nor the rows CTE, subquery, function or VALUES scans pass along. The
+        plan must come from ``EXPLAIN (VERBOSE)``, which names each relation's schema."""
+        return sum(node.rows_read for node in self.nodes if node.relation and node.schema == schema)
+
     @property
     def costliest(self) -> PlanNode:
         return max(self.nodes, key=lambda node: node.exclusive_ms)
@@ -221,6 +229,7 @@ def _node(raw: dict, depth: int, counter, parallel_share: int) -> PlanNode:
         depth=depth,
         node_type=raw.get("Node Type", "?"),
         relation=raw.get("Relation Name", ""),
+        schema=raw.get("Schema", ""),
         alias=raw.get("Alias", ""),
         index=raw.get("Index Name", ""),
         relationship=raw.get("Parent Relationship", ""),
@@ -393,8 +402,12 @@ def compare(before: Plan, after: Plan) -> PlanChange:
 # -- plan checks (exercises) ----------------------------------------------------------------------
 
 
-def check(plan: Plan, name: str, value: Any) -> str | None:
-    """None when the plan passes the exercise's check, else a message for the learner."""
+def check(plan: Plan, name: str, value: Any, schema: str | None = None) -> str | None:
+    """None when the plan passes the exercise's check, else a message for the learner.
+
+    With ``schema`` (the sandbox's own, and a plan from ``EXPLAIN (VERBOSE)``), ``max_rows_read``
+    counts only the rows read from that schema's tables, so that a check does not depend on how
+    many other learners' tables the catalog holds; without it, every scan counts."""
     nodes = plan.nodes
     if name == "index_scan_on":
         table = str(value)
@@ -417,8 +430,11 @@ def check(plan: Plan, name: str, value: Any) -> str | None:
             return f"The plan reads all of {value} with a Seq Scan; it must not."
         return None
     if name == "max_rows_read":
-        read = plan.rows_read
+        if schema is None:
+            read, where = plan.rows_read, ""
+        else:
+            read, where = plan.rows_read_in(schema), " of the lesson's tables"
         if read <= int(value):
             return None
-        return f"The plan reads {read} rows; at most {value} are allowed."
+        return f"The plan reads {read} rows{where}; at most {value} are allowed."
     return f"Unknown plan check {name!r}."

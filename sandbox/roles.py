@@ -95,6 +95,7 @@ def _make_schema(
     conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(role, role))
     if fixture_sql.strip():
         conn.execute("SET LOCAL statement_timeout = '120s'")
+        conn.execute("SET LOCAL TimeZone = 'UTC'")  # as learner runs (connections.py)
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(role))
         conn.execute(sql.SQL("SET LOCAL search_path = {}").format(role))
         seed, analyze = without_bare_analyze(fixture_sql)

@@ -334,6 +334,9 @@ class ExplainOutcome:
 
 _EXPLAIN_JSON = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
 _EXPLAIN_TEXT = "EXPLAIN (ANALYZE, BUFFERS) "
+# Plan checks: VERBOSE names each scanned relation's schema, so that max_rows_read counts only
+# the learner's own tables (plans.Plan.rows_read_in).
+_EXPLAIN_CHECKED = "EXPLAIN (ANALYZE, BUFFERS, VERBOSE, FORMAT JSON) "
 
 
 def explain(
@@ -388,7 +391,7 @@ def explain(
 class ScratchOutcome:
     results: list[StatementResult] = field(default_factory=list)
     error: RunError | None = None
-    plan: Any = None  # EXPLAIN (ANALYZE, FORMAT JSON) of the last statement, when asked
+    plan: Any = None  # EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) of the last statement, when asked
 
 
 def run_scratch(
@@ -456,7 +459,7 @@ def _scratch_run(
         try:
             if explain_last and index == len(statements) - 1:
                 conn.execute("SAVEPOINT explain")
-                found = conn.execute(_EXPLAIN_JSON + statement.text).fetchone()
+                found = conn.execute(_EXPLAIN_CHECKED + statement.text).fetchone()
                 plan = found[0] if found else None
                 outcome.plan = json.loads(plan) if isinstance(plan, str) else plan
                 conn.execute("ROLLBACK TO SAVEPOINT explain")

@@ -28,7 +28,7 @@ from django_htmx.http import trigger_client_event
 
 from lessons.learners import learner_for
 from lessons.models import Lesson, LessonProgress
-from sandbox import connections, grading, plans, runner, servers, statements
+from sandbox import connections, grading, plans, preview, runner, servers, statements
 from sandbox.models import (
     ExerciseAttempt,
     FixtureMissing,
@@ -192,8 +192,15 @@ def _admitted(request: HttpRequest, view, held: contextlib.ExitStack) -> HttpRes
     """Admit the request (limits, sandbox placement) and call the view with its sandbox. The
     run slot is left open on ``held``."""
     data = _payload(request)
-    ref = _lesson_ref(data)
     key = learner_key(request)
+    if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
+        try:
+            draft = preview.draft_sandbox(request, data)
+        except preview.DraftProblem as exc:
+            raise BadRequest(str(exc)) from None
+        held.enter_context(admitted(key, servers.server_for("grader")))
+        return view(request, data, draft, key)
+    ref = _lesson_ref(data)
     lesson, sandbox = held.enter_context(admission_held(admit(key, ref)))
     if sandbox is not None:
         return view(request, data, sandbox, key)
@@ -296,7 +303,9 @@ def explain(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> Htt
         "error": outcome.error.as_json() if outcome.error else None,
         "notices": outcome.notices,
     }
-    if outcome.error is None and outcome.plan:
+    if outcome.error is None and outcome.plan and not getattr(sandbox, "keeps_plans", True):
+        context["view"] = plans.parse(outcome.plan)  # a draft's: nothing is kept
+    elif outcome.error is None and outcome.plan:
         context.update(_kept_plan(key, lesson, statement.text, outcome))
         payload["plan_id"] = context["record"].pk
     return _answer(request, payload, "plan", context=context)
@@ -425,6 +434,8 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
     "plan_problems", "solution"}`` (the solution only once passed)."""
     try:
         data = _payload(request)
+        if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
+            return preview.check(request, data, learner_key(request))
         exercise = _exercise(data)
         if exercise.lesson.mode == Lesson.Mode.DJANGO_LAB:
             raise BadRequest("This exercise is a Django ORM lab exercise: use /api/lab/check.")
@@ -456,6 +467,9 @@ def verdict_response(request: HttpRequest, exercise, key: str, verdict, **extra)
     payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key, **extra}
     payload["plan_checked"] = bool(exercise.plan_checks)
     if verdict.passed:
+        if any(item.get("hidden") for item in exercise.plan_checks or []):
+            # A hidden plan check's detail, kept from the page until now.
+            payload["plan_checks"] = exercise.plan_checks
         payload["solution"] = exercise.solution_sql
         payload["solution_html"] = _solution_html(exercise)
         lesson = exercise.lesson
@@ -475,7 +489,10 @@ def verdict_response(request: HttpRequest, exercise, key: str, verdict, **extra)
 def exercise_solution(request: HttpRequest) -> HttpResponse:
     """Show the solution on explicit request; the request is recorded."""
     try:
-        exercise = _exercise(_payload(request))
+        data = _payload(request)
+        if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
+            return preview.solution(request, data)
+        exercise = _exercise(data)
     except BadRequest as exc:
         return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
     ExerciseAttempt.objects.create(

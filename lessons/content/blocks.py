@@ -309,12 +309,21 @@ def _plan_checks(lesson: LessonFile, data: LineDict, base: int) -> list[dict[str
     ok = True
     for check in data.get("plan_checks") or []:
         line = base + (check.line if isinstance(check, LineDict) else data.line_of("plan_checks"))
-        if not isinstance(check, LineDict) or len(check) != 1:
-            lesson.error(line, f"each plan check is one of: {', '.join(PLAN_CHECKS)}")
+        hidden = check.get("hidden", False) if isinstance(check, LineDict) else False
+        named = [key for key in check if key != "hidden"] if isinstance(check, LineDict) else []
+        if len(named) != 1:
+            lesson.error(
+                line,
+                f"each plan check is one of: {', '.join(PLAN_CHECKS)} "
+                "(optionally with `hidden: true` on the next line)",
+            )
             ok = False
             continue
-        ((name, value),) = check.items()
-        if name not in PLAN_CHECKS:
+        name, value = named[0], check[named[0]]
+        if not isinstance(hidden, bool):
+            lesson.error(line, "a plan check's `hidden` must be true or false")
+            ok = False
+        elif name not in PLAN_CHECKS:
             lesson.error(line, f"unknown plan check {name!r} (use {', '.join(PLAN_CHECKS)})")
             ok = False
         elif not isinstance(value, PLAN_CHECKS[name]) or isinstance(value, bool) or value == "":
@@ -322,7 +331,9 @@ def _plan_checks(lesson: LessonFile, data: LineDict, base: int) -> list[dict[str
             lesson.error(line, f"plan check {name!r} needs {kind}")
             ok = False
         else:
-            plan_checks.append({"check": name, "value": value})
+            plan_checks.append(
+                {"check": name, "value": value} | ({"hidden": True} if hidden else {})
+            )
     return plan_checks if ok else None
 
 

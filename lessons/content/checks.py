@@ -28,3 +28,22 @@ def run_registered_checks(
     for check in _checks:
         errors += check(lessons, content_dir, display)
     return errors
+
+
+def run_registered_checks_on_draft(
+    content_dir: Path, spec: LessonSpec, text: str
+) -> list[ContentError]:
+    """The registered checks of one draft (the preview's), as `content check` would run them
+    on the file: the draft is written to a scratch content folder beside links to the real
+    fixtures and models, so the checks read it (for line numbers) and the fixtures on disk."""
+    import tempfile
+
+    content_dir = Path(content_dir)
+    with tempfile.TemporaryDirectory(prefix="querylab-preview-") as scratch:
+        root = Path(scratch)
+        for folder in ("fixtures", "models"):
+            if (content_dir / folder).is_dir():
+                (root / folder).symlink_to((content_dir / folder).resolve())
+        (root / spec.path).parent.mkdir(parents=True, exist_ok=True)
+        (root / spec.path).write_text(text, encoding="utf-8")
+        return run_registered_checks([spec], root, {spec.path: spec.path})

@@ -16,16 +16,16 @@ def example_lesson() -> str:
     return next(block for block in blocks if "title: VACUUM and dead rows" in block)
 
 
-def parse(text: str, path: str = "pg/04-vacuum.md"):
+def parse(text: str, path: str = "pg/01-vacuum.md"):
     urls = {"pg/02-mvcc.md": "/learn/pg/mvcc/"}
-    return parse_lesson(text, path, lesson_urls=urls, fixtures={"shop.sql"})
+    return parse_lesson(text, path, lesson_urls=urls, fixtures={"vacuum_demo.sql"})
 
 
 def test_it_parses_the_readme_example_with_every_block():
     lesson, errors = parse(example_lesson())
     assert errors == []
     assert lesson.title == "VACUUM and dead rows"
-    assert (lesson.track, lesson.slug, lesson.step) == ("pg", "vacuum", 4)
+    assert (lesson.track, lesson.slug, lesson.step) == ("pg", "vacuum", 1)
     assert [q.key for q in lesson.questions] == ["what-vacuum-reclaims", "what-creates-dead-rows"]
     assert lesson.questions[1].allows_many
     assert [c.correct for c in lesson.questions[0].choices] == [True, False]
@@ -68,7 +68,10 @@ def test_it_tells_the_learner_what_an_exercise_check_compares():
     html = parse(example_lesson())[0].body_html
     assert "What Check compares:" in html and "<strong>in the same order</strong>" in html
     assert "column names are not compared" in html
-    assert "Its plan is checked as well:" in html and "read at most 1000 rows in all" in html
+    assert (
+        "Its plan is checked as well:" in html
+        and "read at most 1000 rows of the lesson's tables in all" in html
+    )
 
 
 def test_it_highlights_code_and_adds_copy_buttons():
@@ -101,7 +104,8 @@ def test_it_builds_anchors_and_a_table_of_contents():
 
 
 def test_it_points_links_between_lessons_at_their_pages():
-    lesson, _ = parse(example_lesson())
+    text = example_lesson().replace("## Cleaning up", "## Cleaning up\n\nSee [MVCC](02-mvcc.md).")
+    lesson, _ = parse(text)
     assert '<a href="/learn/pg/mvcc/">MVCC</a>' in lesson.body_html
 
 
@@ -117,7 +121,7 @@ def test_it_reports_yaml_errors_with_their_line():
     text = example_lesson().replace("    question: What does plain", "    question: oops: What")
     _, errors = parse(text)
     assert len(errors) == 1
-    assert str(errors[0]).startswith("pg/04-vacuum.md:")
+    assert str(errors[0]).startswith("pg/01-vacuum.md:")
     line = int(str(errors[0]).split(":")[1])
     assert "oops: What" in text.splitlines()[line - 1]
 

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from lessons.models import Lesson
-from sandbox import grading, roles, runner
+from sandbox import grading, preview, roles, runner
 from sandbox.lab import client
 from sandbox.lab.grading import grade_lab
 from sandbox.models import ExerciseAttempt, FixtureMissing, LimitReached, Sandbox, admitted
@@ -107,6 +107,8 @@ def check(request: HttpRequest) -> HttpResponse:
     passed) plus ``queries``, ``repeated`` and ``max_queries``."""
     try:
         data = _payload(request)
+        if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
+            return preview.check(request, data, learner_key(request))
         exercise = _exercise(data)
         if exercise.lesson.mode != Lesson.Mode.DJANGO_LAB:
             raise BadRequest("This exercise is checked by /api/sandbox/check.")

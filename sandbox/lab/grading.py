@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox import plans
-from sandbox.grading import SolutionBroken, Verdict, compare
+from sandbox.grading import SolutionBroken, Verdict, compare, plan_problem
 from sandbox.lab import client
 from sandbox.models import Sandbox
 
@@ -163,7 +163,7 @@ def grade_code(
                     continue
                 view = plans.parse(plan)
                 for item in exercise.plan_checks:
-                    problem = plans.check(view, item["check"], item["value"])
+                    problem = plan_problem(view, item, name)
                     if problem and problem not in verdict.plan_problems:
                         verdict.plan_problems.append(problem)
             if verdict.plan_problems:
