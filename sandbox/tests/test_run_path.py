@@ -148,6 +148,22 @@ def test_outside_a_transaction_a_run_costs_three_app_database_statements(client,
         assert _advisory_locks() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_signed_in_learners_run_checks_their_learner_in_the_admission_itself(
+    other_client, shop_lesson
+):
+    run_json(other_client, shop_lesson, "SELECT 1")
+    with CaptureQueriesContext(connection) as queries:
+        run_json(other_client, shop_lesson, "SELECT 1")
+    # The session; the user (Django's auth); admission, which checks that the session's
+    # Learner is the user's; the slot freed. No statement of its own for the Learner.
+    statements = [query["sql"] for query in queries]
+    assert len(statements) == 4, [sql[:80] for sql in statements]
+    assert "auth_user" in statements[1]
+    assert "EXECUTE querylab_admit" in statements[2]
+    assert not any("lessons_learner" in sql for sql in statements)
+
+
 def test_a_signed_in_learners_run_goes_to_their_own_sandbox(
     client, other_client, other_learner, shop_lesson
 ):
