@@ -187,6 +187,8 @@ def _admitted(request: HttpRequest, view, held: contextlib.ExitStack) -> HttpRes
     admission = admit(visitor_id(request), user_id, ref)
     if admission is None:  # a visitor's first run, or a session without its learner's id
         admission = admit(learner_for(request, create=True).pk, user_id, ref)
+    if admission is None:  # signed in or out in another tab between the two
+        raise BadRequest("Your session changed while this was sent; please try again.")
     lesson, sandbox = held.enter_context(admission_held(admission))
     learner_id = admission.learner_id
     if sandbox is not None:
