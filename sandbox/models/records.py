@@ -21,7 +21,7 @@ from lessons.models import Learner, Lesson
 from sandbox import metrics, roles, runner, servers
 from sandbox.models.janitor import JanitorQuerySet
 from sandbox.models.pool import WarmPoolQuerySet
-from sandbox.models.seeds import SANDBOX_MODES, fixture_digest, fixture_sql
+from sandbox.models.seeds import fixture_digest, fixture_sql
 from sandbox.statements import Statement
 
 # The run log line's logger keeps the name it had before models.py became a package.
@@ -51,23 +51,6 @@ class SandboxQuerySet(JanitorQuerySet, WarmPoolQuerySet):
         return self.filter(
             Q(state=Sandbox.State.PROVISIONING, created_at__lt=stale)
             | Q(state=Sandbox.State.DROPPING)
-        )
-
-    def of_learner(self, learner_id: int, lesson_ref: str) -> Sandbox | None:
-        """The learner's active sandbox for a published sandbox lesson "<track>/<slug>"."""
-        track, _, slug = lesson_ref.partition("/")
-        return (
-            self.active()
-            .select_related("lesson__track")
-            .filter(
-                learner_id=learner_id,
-                lesson__slug=slug,
-                lesson__track__slug=track,
-                lesson__mode__in=SANDBOX_MODES,
-                lesson__is_published=True,
-                lesson__track__is_published=True,
-            )
-            .first()
         )
 
     def adopt(self, from_id: int, to_id: int) -> int:
