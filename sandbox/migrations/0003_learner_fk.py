@@ -13,9 +13,14 @@ Every row is kept:
 
 Two keys that now mean one learner may both have had an active sandbox for the same lesson
 (the old log-in hook left a visitor's sandbox behind where the account had one): the account's
-keeps it, the other row stays with no learner, and the janitor drops it (schema and role) on
-its next sweep, as it does the sandboxes of deleted learners. Run counters of one learner in
-the same minute are added up.
+keeps it (of two sessions' sandboxes, the older does), the other row stays with no learner,
+and the janitor drops it (schema and role) on its next sweep, as it does the sandboxes of
+deleted learners. Run counters of one learner in the same minute are added up.
+
+The rows are rewritten in a few statements whatever their number (a temporary table maps
+each key to its Learner), and sessions are read once: one pass over ``django_session``. It
+must run with the site's ``SECRET_KEY`` (or the old one in ``SECRET_KEY_FALLBACKS``): a
+session it cannot decode counts as gone.
 
 Reversible: a user's Learner becomes "user:<id>" again; a visitor's becomes "session:<new
 token>", written into every session that holds that Learner's id (sandboxes left with no
@@ -81,33 +86,43 @@ def _keys(apps) -> set[str]:
 
 
 def _learners_for_keys(apps, keys: set[str]) -> dict[str, int]:
-    """Which Learner each key becomes (see the module's docstring)."""
+    """Which Learner each key becomes (see the module's docstring), in bulk: a few statements
+    whatever the number of keys, plus one per session that gets a Learner id written in."""
     Learner = apps.get_model("lessons", "Learner")
     User = apps.get_model(*settings.AUTH_USER_MODEL.split("."))
-    found: dict[str, int] = {}
-    user_ids = {key: key.removeprefix("user:") for key in keys if key.startswith("user:")}
-    present = {
-        str(pk)
-        for pk in User.objects.filter(
-            pk__in=[value for value in user_ids.values() if value.isdigit()]
-        ).values_list("pk", flat=True)
+    by_user = {
+        int(key.removeprefix("user:")): key
+        for key in keys
+        if key.startswith("user:") and key.removeprefix("user:").isdigit()
     }
-    for key, user_id in user_ids.items():
-        if user_id in present:
-            found[key] = Learner.objects.get_or_create(user_id=int(user_id))[0].pk
+    users = set(User.objects.filter(pk__in=list(by_user)).values_list("pk", flat=True))
+    have = dict(Learner.objects.filter(user_id__in=users).values_list("user_id", "pk"))
+    made = Learner.objects.bulk_create([Learner(user_id=pk) for pk in sorted(users - set(have))])
+    have.update((learner.user_id, learner.pk) for learner in made)
+    found = {by_user[user_id]: learner_id for user_id, learner_id in have.items()}
     tokens = {key.removeprefix("session:"): key for key in keys if key.startswith("session:")}
+    held: dict[str, tuple[str, dict]] = {}  # key: a session that holds its token
     if tokens:
         for session_key, data in _sessions(apps):
             key = tokens.get(data.get(VISITOR_TOKEN))
-            if key is None or key in found:
-                continue
-            learner_id = data.get(LEARNER_SESSION_KEY)
-            if not (learner_id and Learner.objects.filter(pk=learner_id).exists()):
-                learner_id = Learner.objects.create().pk
-                _save_session(apps, session_key, {**data, LEARNER_SESSION_KEY: learner_id})
-            found[key] = learner_id
-    for key in sorted(keys - set(found)):
-        found[key] = Learner.objects.create().pk
+            if key is not None and key not in held:
+                held[key] = (session_key, data)
+    named = {data.get(LEARNER_SESSION_KEY) for _, data in held.values()}
+    named = {value for value in named if isinstance(value, int)}
+    existing = set(Learner.objects.filter(pk__in=named).values_list("pk", flat=True))
+    rest = []
+    for key, (_, data) in held.items():
+        if data.get(LEARNER_SESSION_KEY) in existing:
+            found[key] = data[LEARNER_SESSION_KEY]
+        else:
+            rest.append(key)
+    rest += sorted(keys - set(found) - set(rest))
+    made = Learner.objects.bulk_create([Learner() for _ in rest])
+    for key, learner in zip(rest, made, strict=True):
+        found[key] = learner.pk
+        if key in held:  # its visitor keeps their sandboxes: the session now names the row
+            session_key, data = held[key]
+            _save_session(apps, session_key, {**data, LEARNER_SESSION_KEY: learner.pk})
     return found
 
 
@@ -116,18 +131,31 @@ def keys_to_learners(apps, schema_editor) -> None:
     if not keys:
         return
     learners = _learners_for_keys(apps, keys)
-    Sandbox = apps.get_model("sandbox", "Sandbox")
-    for key, learner_id in sorted(
-        learners.items(), key=lambda item: not item[0].startswith("user:")
-    ):
-        # An account's sandbox wins over a session's for the same lesson (users first).
-        taken = Sandbox.objects.filter(state="active", learner_id=learner_id).values("lesson_id")
-        rows = Sandbox.objects.filter(learner_key=key)
-        rows.exclude(state="active", lesson_id__in=taken).update(learner_id=learner_id)
+    table = {name: apps.get_model("sandbox", name)._meta.db_table for name in KEYED}
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE sandbox_key_learner (key varchar(80) PRIMARY KEY, "
+            "learner_id bigint NOT NULL) ON COMMIT DROP"
+        )
+        cursor.executemany("INSERT INTO sandbox_key_learner VALUES (%s, %s)", learners.items())
         for name in ("PlanRecord", "ExerciseAttempt"):
-            apps.get_model("sandbox", name).objects.filter(learner_key=key).update(
-                learner_id=learner_id
+            cursor.execute(
+                f"UPDATE {table[name]} t SET learner_id = map.learner_id "
+                "FROM sandbox_key_learner map WHERE t.learner_key = map.key"
             )
+        # Of one learner's active sandboxes for one lesson, an account's ("user:") wins, then
+        # the oldest; the others keep no learner, for the janitor.
+        cursor.execute(
+            f"UPDATE {table['Sandbox']} s SET learner_id = map.learner_id "
+            "FROM sandbox_key_learner map WHERE s.learner_key = map.key "
+            f"AND NOT EXISTS (SELECT 1 FROM {table['Sandbox']} o "
+            "JOIN sandbox_key_learner omap ON omap.key = o.learner_key "
+            "WHERE s.state = 'active' AND o.state = 'active' AND o.lesson_id = s.lesson_id "
+            "AND omap.learner_id = map.learner_id "
+            "AND (o.learner_key NOT LIKE 'user:%%', o.id) "
+            "< (s.learner_key NOT LIKE 'user:%%', s.id))"
+        )
+        cursor.execute("DROP TABLE sandbox_key_learner")
     _counters_to_learners(apps, learners)
     # The rows' foreign keys are checked now, so the columns can be altered after this.
     schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -167,10 +195,19 @@ def learners_to_keys(apps, schema_editor) -> None:
         if key.startswith("session:"):
             token = key.removeprefix("session:")
             _save_session(apps, session_key, {**data, VISITOR_TOKEN: token})
-    for name in KEYED:
-        rows = apps.get_model("sandbox", name).objects
-        for learner_id, key in keys.items():
-            rows.filter(learner_id=learner_id).update(learner_key=key)
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE sandbox_learner_key (learner_id bigint PRIMARY KEY, "
+            "key varchar(80) NOT NULL) ON COMMIT DROP"
+        )
+        cursor.executemany("INSERT INTO sandbox_learner_key VALUES (%s, %s)", keys.items())
+        for name in KEYED:
+            cursor.execute(
+                f"UPDATE {apps.get_model('sandbox', name)._meta.db_table} t "
+                "SET learner_key = map.key FROM sandbox_learner_key map "
+                "WHERE t.learner_id = map.learner_id"
+            )
+        cursor.execute("DROP TABLE sandbox_learner_key")
     schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
