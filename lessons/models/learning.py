@@ -35,6 +35,7 @@ LEARNER_SESSION_KEY = "learner_id"
 # learning loop (the sandbox: sandboxes, exercise attempts, kept plans) move theirs then, so a
 # log-in merges everything in one transaction. A receiver returns whether it moved anything.
 learner_absorbed = Signal()
+
 REVIEW_INTERVALS_DAYS = (1, 3, 7, 21)  # "review again" → tomorrow, then 3, 7 and 21 days
 
 
