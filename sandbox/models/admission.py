@@ -54,7 +54,8 @@ def _sandbox_fields() -> list[str]:
 @functools.cache
 def _admission_statement() -> PreparedStatement:
     """``admit``'s statement, prepared on each app-database connection: it runs on every run,
-    and planning it cost several times what running it does (config/infra/prepared.py). Each
+    and planning it costs more than twice what running it does (0.28 ms against 0.11 ms,
+    ``EXPLAIN (ANALYZE, SUMMARY)`` with the learner check, 2026-12-06). Each
     column is named "<model>__<field>", so the row is read by name. The sandbox state and
     lesson mode are written into the text, not passed: with them as parameters the partial
     index on active sandboxes could not serve a generic plan, so PostgreSQL planned the
