@@ -69,6 +69,7 @@ from django.utils import timezone  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from bench.client import Browser, RawJsonPoster, concurrent_runs, free_port  # noqa: E402
+from lessons.models import Learner as LearnerRow  # noqa: E402
 from lessons.models import Lesson, Track  # noqa: E402
 from sandbox import roles, servers  # noqa: E402
 from sandbox.models import Sandbox  # noqa: E402
@@ -215,17 +216,19 @@ def make_expired(lesson: Lesson, count: int) -> None:
                     )
                     conn.execute(sql.SQL("ALTER TABLE {}.t OWNER TO {}").format(role, role))
     old = timezone.now() - timedelta(days=3)
+    # One signed-out visitor each, as real expired sandboxes would be.
+    visitors = LearnerRow.objects.bulk_create([LearnerRow() for _ in names], batch_size=1000)
     Sandbox.objects.bulk_create(
         [
             Sandbox(
                 name=name,
-                learner_key=f"session:expired-{i}",
+                learner=visitor,
                 lesson=lesson,
                 state=Sandbox.State.ACTIVE,
                 last_used_at=old,
                 created_at=old,
             )
-            for i, name in enumerate(names)
+            for name, visitor in zip(names, visitors, strict=True)
         ],
         batch_size=1000,
     )

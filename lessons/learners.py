@@ -26,5 +26,7 @@ def learner_for(request: HttpRequest, *, create: bool) -> Learner | None:
 
 
 def visitor_id(request: HttpRequest) -> int | None:
-    """The signed-out visitor's Learner id from the session, if it has one."""
+    """The Learner id the session holds, if any: a signed-out visitor's, or after log-in the
+    account's. Unchecked: callers match it against the user in their own query (as the
+    sandbox's admission statement does), or use ``learner_for``."""
     return request.session.get(LEARNER_SESSION_KEY)

@@ -30,9 +30,8 @@ from lessons.analytics import Measure, share
 from lessons.models import Exercise, Lesson
 from sandbox.models import ExerciseAttempt
 
-# What tells one learner's attempts from another's: the one place to change when
-# ExerciseAttempt.learner_key becomes a foreign key to lessons.Learner ("learner").
-LEARNER_FIELD = "learner_key"
+# What tells one learner's attempts from another's: the attempt's Learner.
+LEARNER_FIELD = "learner"
 
 # Failing answers read per exercise, the latest first: enough to see the common mistakes,
 # bounded so that an exercise with years of attempts does not slow the page down.

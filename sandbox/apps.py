@@ -9,16 +9,17 @@ class SandboxConfig(AppConfig):
     name = "sandbox"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_logged_in
-
         from config.infra import companions, health
         from config.infra import metrics as site_metrics
         from lessons.analytics import register_section
         from lessons.content.checks import register_check
+        from lessons.models import learner_absorbed
         from sandbox import analytics, lesson_checks, metrics, personal_data, servers
         from sandbox.lab import launch
+        from sandbox.models.records import move_learner
 
-        user_logged_in.connect(_adopt_visitor_sandboxes, dispatch_uid="sandbox-adopt")
+        # A visitor who signs in keeps their sandboxes, attempts and plans (Learner.absorb).
+        learner_absorbed.connect(move_learner, dispatch_uid="sandbox-move-learner")
         health.register_check("sandbox", servers.status)
         site_metrics.register_gauges(metrics.gauges)
         register_check(lesson_checks.content_check)
@@ -28,20 +29,6 @@ class SandboxConfig(AppConfig):
         companions.register_companion(
             "lab worker", launch.start_beside_the_site, lambda worker: worker.stop()
         )
-
-
-def _adopt_visitor_sandboxes(sender, request, user, **kwargs) -> None:
-    """Sandboxes made before signing in follow the learner into their account (the session's
-    sandbox token survives the session key's rotation at log-in)."""
-    from sandbox.models import ExerciseAttempt, PlanRecord, Sandbox
-
-    token = request.session.get("sandbox_learner") if request is not None else None
-    if token:
-        visitor, member = f"session:{token}", f"user:{user.pk}"
-        Sandbox.objects.adopt(visitor, member)
-        # Exercise attempts and kept plans follow too (progress code re-reads attempts).
-        ExerciseAttempt.objects.filter(learner_key=visitor).update(learner_key=member)
-        PlanRecord.objects.filter(learner_key=visitor).update(learner_key=member)
 
 
 def _start_janitor():

@@ -16,29 +16,25 @@ import logging
 from django.db import transaction
 from django.db.models import QuerySet
 
-from sandbox.models import USER_PREFIX, ExerciseAttempt, PlanRecord, RunCounter, Sandbox
+from sandbox.models import ExerciseAttempt, PlanRecord, RunCounter, Sandbox
 
 log = logging.getLogger(__name__)
 
 
-def _learner_key(user) -> str:
-    return f"{USER_PREFIX}{user.pk}"
-
-
 def _sandbox_rows(user) -> QuerySet[Sandbox]:
-    return Sandbox.objects.filter(learner_key=_learner_key(user))
+    return Sandbox.objects.filter(learner__user=user)
 
 
 def _plan_rows(user) -> QuerySet[PlanRecord]:
-    return PlanRecord.objects.filter(learner_key=_learner_key(user))
+    return PlanRecord.objects.filter(learner__user=user)
 
 
 def _attempt_rows(user) -> QuerySet[ExerciseAttempt]:
-    return ExerciseAttempt.objects.filter(learner_key=_learner_key(user))
+    return ExerciseAttempt.objects.filter(learner__user=user)
 
 
 def _run_counter_rows(user) -> QuerySet[RunCounter]:
-    return RunCounter.objects.filter(learner_key=_learner_key(user))
+    return RunCounter.objects.filter(learner__user=user)
 
 
 def _when(moment) -> str | None:
@@ -107,7 +103,7 @@ def erase_sandboxes(user) -> None:
     whose server does not answer stays "dropping" and the janitor drops it later."""
     rows = _sandbox_rows(user)
     pks = list(rows.values_list("pk", flat=True))
-    rows.update(state=Sandbox.State.DROPPING, learner_key="")
+    rows.update(state=Sandbox.State.DROPPING, learner=None)
 
     def drop() -> None:
         for sandbox in Sandbox.objects.filter(pk__in=pks):

@@ -111,12 +111,12 @@ def draft_sandbox(request: HttpRequest, data: dict) -> DraftSandbox:
     return DraftSandbox(lesson)
 
 
-def check(request: HttpRequest, data: dict, learner_key: str) -> HttpResponse:
+def check(request: HttpRequest, data: dict, learner_id: int) -> HttpResponse:
     """Grade the answer (``sql``, or ``code`` in a lab lesson) against the draft's exercise on
     the draft's fixture."""
     try:
         lesson, exercise = draft_exercise(request, data)
-        with admitted(learner_key, servers.server_for("grader")):
+        with admitted(learner_id, servers.server_for("grader")):
             grader = Sandbox.objects.grader_for(lesson)
             if lesson.mode == Lesson.Mode.DJANGO_LAB:
                 verdict, extra = _grade_lab(grader, lesson, exercise, data.get("code"))

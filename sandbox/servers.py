@@ -87,21 +87,32 @@ def sandbox_urls() -> list[str]:
     return [url.strip() for url in settings.SANDBOX_DATABASE_URL.split(",") if url.strip()]
 
 
-def server_for(learner_key: str) -> int:
-    """Which sandbox server a learner's new sandbox goes to. The one place placement happens.
+def learner_placement(learner_id: int) -> str:
+    """What ``server_for`` hashes for a learner's sandboxes: their Learner row's id (stable for
+    as long as the learner exists; a visitor's sandboxes keep their server when they move to
+    the account at log-in)."""
+    return f"learner:{learner_id}"
 
-    Rendezvous (highest random weight) hashing of the learner key against each server's
-    address: a learner's sandboxes all land on the same server, and adding a server moves only
-    the learners it now ranks first. When that server does not answer, the next in the
-    learner's ranking takes the new sandbox (failover); sandboxes already made stay where
-    their record says (``Sandbox.server``) and answer "unavailable" while it is down.
+
+def server_for(placement: str) -> int:
+    """Which sandbox server a new sandbox goes to. The one place placement happens.
+
+    ``placement`` is a learner's key (``learner_placement``) or the name of a shared use
+    ("grader", "content-check"). Rendezvous (highest random weight) hashing of it against each
+    server's address: a learner's sandboxes all land on the same server, and adding a server
+    moves only the learners it now ranks first. When that server does not answer, the next in
+    the ranking takes the new sandbox (failover). Only new sandboxes are placed: a sandbox
+    stays where its record says (``Sandbox.server``), and answers "unavailable" while that
+    server is down. So changing what is hashed (as when sandboxes were keyed by "user:<id>"
+    or "session:<token>" strings, before the Learner row) moves no existing sandbox; it only
+    sends a learner's next new sandbox to their new first choice.
     Raises SandboxUnavailable when no server answers.
     """
     urls = sandbox_urls()
     ranked = sorted(
         range(len(urls)),
         key=lambda index: hashlib.sha256(
-            f"{_server_identity(urls[index])}|{learner_key}".encode()
+            f"{_server_identity(urls[index])}|{placement}".encode()
         ).digest(),
         reverse=True,
     )

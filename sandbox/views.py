@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from lessons.learners import learner_for
+from lessons.learners import learner_for, visitor_id
 from lessons.models import Lesson, LessonProgress
 from sandbox import connections, grading, plans, preview, runner, servers, statements
 from sandbox.models import (
@@ -44,17 +43,6 @@ from sandbox.models import held as admission_held
 
 class BadRequest(ValueError):
     pass
-
-
-def learner_key(request: HttpRequest) -> str:
-    """A signed-in user, or for visitors a random token kept in their session (it survives the
-    session key's rotation at log-in, and is never the session key itself)."""
-    if request.user.is_authenticated:
-        return f"user:{request.user.pk}"
-    token = request.session.get("sandbox_learner")
-    if not token:
-        token = request.session["sandbox_learner"] = secrets.token_hex(16)
-    return f"session:{token}"
 
 
 def _payload(request: HttpRequest) -> dict:
@@ -192,24 +180,33 @@ def _admitted(request: HttpRequest, view, held: contextlib.ExitStack) -> HttpRes
     """Admit the request (limits, sandbox placement) and call the view with its sandbox. The
     run slot is left open on ``held``."""
     data = _payload(request)
-    key = learner_key(request)
     if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
         try:
             draft = preview.draft_sandbox(request, data)
         except preview.DraftProblem as exc:
             raise BadRequest(str(exc)) from None
-        held.enter_context(admitted(key, servers.server_for("grader")))
-        return view(request, data, draft, key)
+        learner_id = learner_for(request, create=True).pk
+        held.enter_context(admitted(learner_id, servers.server_for("grader")))
+        return view(request, data, draft, learner_id)
     ref = _lesson_ref(data)
-    lesson, sandbox = held.enter_context(admission_held(admit(key, ref)))
+    user_id = request.user.pk if request.user.is_authenticated else None
+    # The Learner id the session holds is checked against the user by the admission
+    # statement itself: no query of its own on every run.
+    admission = admit(visitor_id(request), user_id, ref)
+    if admission is None:  # a visitor's first run, or a session without its learner's id
+        admission = admit(learner_for(request, create=True).pk, user_id, ref)
+    if admission is None:  # signed in or out in another tab between the two
+        raise BadRequest("Your session changed while this was sent; please try again.")
+    lesson, sandbox = held.enter_context(admission_held(admission))
+    learner_id = admission.learner_id
     if sandbox is not None:
-        return view(request, data, sandbox, key)
+        return view(request, data, sandbox, learner_id)
     # The learner's first run of this lesson (already counted above; no slot taken yet).
     lesson = _sandbox_lesson(ref, lesson)
-    server = servers.server_for(key)
+    server = servers.server_for(servers.learner_placement(learner_id))
     held.enter_context(run_slot(server))
-    sandbox = Sandbox.objects.make_for_learner(key, lesson)
-    return view(request, data, sandbox, key)
+    sandbox = Sandbox.objects.make_for_learner(learner_id, lesson)
+    return view(request, data, sandbox, learner_id)
 
 
 def sandbox_api(view):
@@ -266,7 +263,7 @@ def _parse(sql: str, lesson: Lesson) -> list[statements.Statement]:
 
 
 @sandbox_api
-def run(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
+def run(request: HttpRequest, data: dict, sandbox: Sandbox, learner_id: int) -> HttpResponse:
     sql = _sql(data)
     lesson = sandbox.lesson
     context = {"lesson": lesson, "sql": sql}
@@ -285,7 +282,7 @@ def run(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpRes
 
 
 @sandbox_api
-def explain(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
+def explain(request: HttpRequest, data: dict, sandbox: Sandbox, learner_id: int) -> HttpResponse:
     sql = _sql(data)
     lesson = sandbox.lesson
     context = {"lesson": lesson, "sql": sql}
@@ -306,16 +303,16 @@ def explain(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> Htt
     if outcome.error is None and outcome.plan and not getattr(sandbox, "keeps_plans", True):
         context["view"] = plans.parse(outcome.plan)  # a draft's: nothing is kept
     elif outcome.error is None and outcome.plan:
-        context.update(_kept_plan(key, lesson, statement.text, outcome))
+        context.update(_kept_plan(learner_id, lesson, statement.text, outcome))
         payload["plan_id"] = context["record"].pk
     return _answer(request, payload, "plan", context=context)
 
 
-def _kept_plan(key: str, lesson: Lesson, sql: str, outcome: runner.ExplainOutcome) -> dict:
+def _kept_plan(learner_id: int, lesson: Lesson, sql: str, outcome: runner.ExplainOutcome) -> dict:
     """Keep the plan for before/after, and what the plan view shows of it."""
     view = plans.parse(outcome.plan)
-    record = PlanRecord.keep(key, lesson, sql, outcome.plan, outcome.text, view.total_ms)
-    return {"record": record, "view": view, "recent": PlanRecord.objects.of(key, lesson)}
+    record = PlanRecord.keep(learner_id, lesson, sql, outcome.plan, outcome.text, view.total_ms)
+    return {"record": record, "view": view, "recent": PlanRecord.objects.of(learner_id, lesson)}
 
 
 def _explainable(parsed: list[statements.Statement]) -> statements.Statement:
@@ -344,7 +341,7 @@ def _explainable(parsed: list[statements.Statement]) -> statements.Statement:
 
 
 @sandbox_api
-def reset(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
+def reset(request: HttpRequest, data: dict, sandbox: Sandbox, learner_id: int) -> HttpResponse:
     if not sandbox.just_made:  # a sandbox made for this request is already at the start
         sandbox.reset()
     return _answer(request, {"ok": True, "error": None}, "reset")
@@ -370,8 +367,8 @@ def lesson_sandbox(request: HttpRequest, track: str, slug: str) -> HttpResponse:
 @require_GET
 def compare_plans(request: HttpRequest) -> HttpResponse:
     """Two of the learner's kept plans side by side (``?lesson=<ref>&before=<id>&after=<id>``)."""
-    key = learner_key(request)
-    kept = PlanRecord.objects.filter(learner_key=key)
+    learner = learner_for(request, create=False)
+    kept = PlanRecord.objects.filter(learner=learner) if learner else PlanRecord.objects.none()
     try:
         before = kept.get(pk=int(request.GET.get("before", "")))
         after = kept.get(pk=int(request.GET.get("after", "")))
@@ -435,14 +432,14 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
     try:
         data = _payload(request)
         if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
-            return preview.check(request, data, learner_key(request))
+            return preview.check(request, data, learner_for(request, create=True).pk)
         exercise = _exercise(data)
         if exercise.lesson.mode == Lesson.Mode.DJANGO_LAB:
             raise BadRequest("This exercise is a Django ORM lab exercise: use /api/lab/check.")
         sql = _sql(data)
-        key = learner_key(request)
-        with _share.taken(), admitted(key, servers.server_for("grader")):
-            attempt, verdict = ExerciseAttempt.grade(key, exercise, sql)
+        learner = learner_for(request, create=True)
+        with _share.taken(), admitted(learner.pk, servers.server_for("grader")):
+            attempt, verdict = ExerciseAttempt.grade(learner.pk, exercise, sql)
     except BadRequest as exc:
         return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
     except grading.AnswerRefused as exc:
@@ -458,10 +455,10 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
     except grading.SolutionBroken:
         message = "This exercise's reference solution failed; it has been reported to us."
         return _exercise_answer(request, {"ok": False, "error": message}, "problem", 500)
-    return verdict_response(request, exercise, key, verdict)
+    return verdict_response(request, exercise, learner, verdict)
 
 
-def verdict_response(request: HttpRequest, exercise, key: str, verdict, **extra) -> HttpResponse:
+def verdict_response(request: HttpRequest, exercise, learner, verdict, **extra) -> HttpResponse:
     """The answer to a graded attempt, SQL or lab (``extra`` adds the lab's keys): on a pass,
     the solution, and the lesson's progress recorded."""
     payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key, **extra}
@@ -474,9 +471,7 @@ def verdict_response(request: HttpRequest, exercise, key: str, verdict, **extra)
         payload["solution_html"] = _solution_html(exercise)
         lesson = exercise.lesson
         LessonProgress.objects.exercise_passed(
-            learner_for(request, create=True),
-            lesson,
-            all_passed=ExerciseAttempt.passed_all(key, lesson),
+            learner, lesson, all_passed=ExerciseAttempt.passed_all(learner.pk, lesson)
         )
     response = _exercise_answer(request, payload, "verdict")
     if verdict.passed:
@@ -496,7 +491,9 @@ def exercise_solution(request: HttpRequest) -> HttpResponse:
     except BadRequest as exc:
         return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
     ExerciseAttempt.objects.create(
-        learner_key=learner_key(request), exercise=exercise, kind=ExerciseAttempt.Kind.SOLUTION
+        learner=learner_for(request, create=True),
+        exercise=exercise,
+        kind=ExerciseAttempt.Kind.SOLUTION,
     )
     payload = {
         "ok": True,

@@ -110,11 +110,11 @@ def give_history(user, other, course) -> History:
     SelfCheckMark.mark(learner, lesson.self_checks.get(), True)
     FlashcardReview.answer(learner, lesson.flashcards.get(), False)
 
-    key = f"user:{user.pk}"
+    key = learner.pk
     ExerciseAttempt.record(key, lesson.exercises.get(), "SELECT count(*) FROM items", True, [])
     ExerciseAttempt.record(key, lab.exercises.get(), "for b in Book.objects.all(): b", False, [])
     PlanRecord.keep(key, lesson, "SELECT 1", [{"Plan": {}}], "Result", 0.1)
-    RunCounter.objects.create(learner_key=key, minute=timezone.now(), count=3)
+    RunCounter.objects.create(learner_id=key, minute=timezone.now(), count=3)
     sandbox = Sandbox.objects.for_learner(key, lesson)
 
     me = user.get_username()

@@ -37,7 +37,7 @@ def learners(count: int, prefix: str = "learner") -> list[Learner]:
 def exercise_attempt(learner: Learner, exercise: Exercise, minute: int, **fields):
     """One check (or with kind="solution", one look at the solution) at START + minute."""
     return ExerciseAttempt.objects.create(
-        learner_key=f"user:{learner.user_id}",
+        learner=learner,
         exercise=exercise,
         created=START + timedelta(minutes=minute),
         **fields,

@@ -34,16 +34,6 @@ def _rows_pointing_at(model_to, pk) -> dict[str, int]:
     return found
 
 
-def _rows_keyed_to(key: str) -> dict[str, int]:
-    """Rows of models that name their learner by key ("user:<id>") rather than a relation."""
-    found = {}
-    for model in apps.get_models():
-        names = {field.name for field in model._meta.get_fields()}
-        if "learner_key" in names:
-            found[model._meta.label] = model._default_manager.filter(learner_key=key).count()
-    return found
-
-
 @pytest.fixture
 def history(learner, other_learner, course, sandbox_settings):
     return give_history(learner, other_learner, course)
@@ -76,7 +66,6 @@ def test_it_deletes_every_personal_row_and_drops_the_sandboxes(
     assert not user_model.objects.filter(pk=learner.pk).exists()
     assert {label: n for label, n in _rows_pointing_at(user_model, learner.pk).items() if n} == {}
     assert {label: n for label, n in _rows_pointing_at(Learner, learner_id).items() if n} == {}
-    assert {label: n for label, n in _rows_keyed_to(f"user:{learner.pk}").items() if n} == {}
     assert sandbox_name not in roles.existing_names(0)
     assert not Sandbox.objects.filter(name=sandbox_name).exists()
     assert not any(
@@ -217,7 +206,7 @@ def test_a_sandbox_the_server_cannot_drop_now_is_left_to_the_janitor(
     assert response.status_code == 302
     assert not get_user_model().objects.filter(pk=learner.pk).exists()
     left = Sandbox.objects.get(name=name)
-    assert (left.state, left.learner_key) == (Sandbox.State.DROPPING, "")
+    assert (left.state, left.learner_id) == (Sandbox.State.DROPPING, None)
 
     Sandbox.objects.sweep()
     assert not Sandbox.objects.filter(name=name).exists()

@@ -10,7 +10,7 @@ import time
 import pytest
 from django.test import Client
 
-from lessons.models import Lesson, Track
+from lessons.models import Learner, Lesson, Track
 from sandbox import roles, servers
 from sandbox.models import Sandbox
 from sandbox.tests.conftest import TEST_SETTINGS
@@ -46,7 +46,8 @@ def learners_preferring(server: int, how_many: int, django_user_model) -> list[C
     clients = []
     for n in range(64):
         user = django_user_model.objects.create_user(f"learner{server}-{n}")
-        if servers.server_for(f"user:{user.pk}") == server:
+        placement = servers.learner_placement(Learner.objects.for_user(user).pk)
+        if servers.server_for(placement) == server:
             client = Client()
             client.force_login(user)
             clients.append(client)
@@ -62,13 +63,15 @@ def run(client: Client, lesson: Lesson, sql: str = "SELECT count(*) FROM items")
 
 
 def test_it_places_each_learner_on_one_server_consistently(two_servers, lesson):
-    keys = [f"user:{n}" for n in range(200)]
+    keys = [servers.learner_placement(n) for n in range(200)]
     placed = [servers.server_for(key) for key in keys]
     assert placed == [servers.server_for(key) for key in keys]
     assert 60 < placed.count(0) < 140  # spread over both
 
-    for key, server in zip(keys[:6], placed[:6], strict=True):
-        sandbox = Sandbox.objects.for_learner(key, lesson)
+    learners = [Learner.objects.create() for _ in range(6)]
+    for learner in learners:
+        server = servers.server_for(servers.learner_placement(learner.pk))
+        sandbox = Sandbox.objects.for_learner(learner.pk, lesson)
         assert sandbox.server == server
         assert sandbox.name in roles.existing_names(server)
         assert sandbox.name not in roles.existing_names(1 - server)
@@ -82,7 +85,7 @@ def test_it_fails_new_sandboxes_over_to_a_server_that_answers(
     kept, newcomer, latecomer = learners_preferring(1, 3, django_user_model)
     assert run(on_first, lesson).json()["ok"]
     assert run(kept, lesson).json()["ok"]
-    assert Sandbox.objects.get(learner_key=f"user:{kept.session['_auth_user_id']}").server == 1
+    assert Sandbox.objects.get(learner__user=kept.session["_auth_user_id"]).server == 1
 
     second.stop()
 
@@ -92,8 +95,7 @@ def test_it_fails_new_sandboxes_over_to_a_server_that_answers(
     assert down.json()["error"].startswith("Sandbox unavailable")
     # A new one goes to the server that answers; the other server's learners see nothing.
     assert run(newcomer, lesson).json()["ok"]
-    new_key = f"user:{newcomer.session['_auth_user_id']}"
-    assert Sandbox.objects.get(learner_key=new_key).server == 0
+    assert Sandbox.objects.get(learner__user=newcomer.session["_auth_user_id"]).server == 0
     assert run(on_first, lesson).json()["ok"]
 
     # The janitor and the warm pool go on with the server that answers.
@@ -107,8 +109,7 @@ def test_it_fails_new_sandboxes_over_to_a_server_that_answers(
 
     assert run(kept, lesson).json()["ok"]  # back where it was, with no restart
     assert run(latecomer, lesson).json()["ok"]
-    late_key = f"user:{latecomer.session['_auth_user_id']}"
-    assert Sandbox.objects.get(learner_key=late_key).server == 1
+    assert Sandbox.objects.get(learner__user=latecomer.session["_auth_user_id"]).server == 1
     assert Sandbox.objects.sweep().errors == []
     ready = Sandbox.objects.filter(state="ready").values_list("server", flat=True)
     assert sorted(ready) == [0, 1]

@@ -70,6 +70,7 @@ from lessons.models.learning import (
     QuizAttempt,
     QuizAttemptQuerySet,
     SelfCheckMark,
+    learner_absorbed,
 )
 from lessons.models.moderation import Flag, ModerationAction
 from lessons.models.notifications import Notification, NotificationQuerySet
@@ -126,6 +127,7 @@ __all__ = [
     "DISCUSSION_STAMP_KEY",
     "discussion_stamp",
     "LEARNER_SESSION_KEY",
+    "learner_absorbed",
     "REVIEW_INTERVALS_DAYS",
     "Confidence",
     "LearnerQuerySet",

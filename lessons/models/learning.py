@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -28,6 +29,13 @@ from lessons.models.catalog import Flashcard, Lesson, QuizChoice, QuizQuestion, 
 # review" instead, and the page suggests marking the lesson done once every question is right.
 
 LEARNER_SESSION_KEY = "learner_id"
+
+# Sent by Learner.absorb inside its transaction, before the visitor is deleted, with
+# ``learner`` (who keeps everything) and ``visitor``: apps that key rows by Learner outside the
+# learning loop (the sandbox: sandboxes, exercise attempts, kept plans) move theirs then, so a
+# log-in merges everything in one transaction. A receiver returns whether it moved anything.
+learner_absorbed = Signal()
+
 REVIEW_INTERVALS_DAYS = (1, 3, 7, 21)  # "review again" → tomorrow, then 3, 7 and 21 days
 
 
@@ -65,8 +73,9 @@ class Learner(models.Model):
     def absorb(self, visitor_id: int) -> bool:
         """Move a signed-out visitor's learning into this learner, in one transaction, in the
         learner's favour: completed beats started, the latest confidence, self-check mark and
-        flashcard review win, every quiz attempt is kept. The visitor is deleted. Returns
-        whether there was anything to move."""
+        flashcard review win, every quiz attempt is kept; other apps move their rows from
+        ``learner_absorbed`` (the sandbox: see ``sandbox.models.records.move_learner``). The
+        visitor is deleted. Returns whether there was anything to move."""
         with transaction.atomic():
             # Lock both rows, lowest id first, so two log-ins at once cannot interleave.
             locked = list(
@@ -100,6 +109,8 @@ class Learner(models.Model):
                         theirs.learner = self
                         theirs.save(update_fields=["learner"])
                     moved = True
+            answers = learner_absorbed.send(sender=Learner, learner=self, visitor=visitor)
+            moved |= any(answer for _, answer in answers)
             visitor.delete()
             return moved
 

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from lessons.learners import learner_for
 from lessons.models import Lesson
 from sandbox import grading, preview, roles, runner
 from sandbox.lab import client
@@ -24,7 +25,6 @@ from sandbox.views import (
     _exercise_answer,
     _payload,
     _share,
-    learner_key,
     sandbox_api,
     verdict_response,
 )
@@ -93,7 +93,7 @@ _WRITES = {"INSERT", "UPDATE", "DELETE", "CREATE", "ALTER ", "COPY F"}
 
 
 @sandbox_api
-def run(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
+def run(request: HttpRequest, data: dict, sandbox: Sandbox, learner_id: int) -> HttpResponse:
     code = _code(data)
     lesson = _lab_lesson(sandbox.lesson)
     return JsonResponse(run_code(sandbox, lesson, code))
@@ -108,16 +108,16 @@ def check(request: HttpRequest) -> HttpResponse:
     try:
         data = _payload(request)
         if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
-            return preview.check(request, data, learner_key(request))
+            return preview.check(request, data, learner_for(request, create=True).pk)
         exercise = _exercise(data)
         if exercise.lesson.mode != Lesson.Mode.DJANGO_LAB:
             raise BadRequest("This exercise is checked by /api/sandbox/check.")
         code = _code(data)
-        key = learner_key(request)
-        with _share.taken(), admitted(key, runner.server_for("grader")):
+        learner = learner_for(request, create=True)
+        with _share.taken(), admitted(learner.pk, runner.server_for("grader")):
             verdict, details = grade_lab(exercise, code)
             ExerciseAttempt.record(
-                key, exercise, code, verdict.passed, verdict.problems + verdict.plan_problems
+                learner.pk, exercise, code, verdict.passed, verdict.problems + verdict.plan_problems
             )
     except BadRequest as exc:
         return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
@@ -134,5 +134,5 @@ def check(request: HttpRequest) -> HttpResponse:
         message = "This exercise's reference solution failed; it has been reported to us."
         return _exercise_answer(request, {"ok": False, "error": message}, "problem", 500)
     return verdict_response(
-        request, exercise, key, verdict, **details, max_queries=exercise.max_queries
+        request, exercise, learner, verdict, **details, max_queries=exercise.max_queries
     )

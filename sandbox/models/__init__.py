@@ -2,7 +2,7 @@
 here, so ``from sandbox.models import Sandbox`` works):
 
 - ``records``: ``Sandbox``, ``PlanRecord``, ``ExerciseAttempt`` (and the run's log line);
-- ``seeds``: what a sandbox is seeded from, and learner keys;
+- ``seeds``: what a sandbox is seeded from;
 - ``limits``: runs per minute (``RunCounter``) and run slots per server;
 - ``admission``: a run's one round trip to the app database (``admit``, ``held``);
 - ``pool``: the warm pool and the making of sandboxes;
@@ -16,8 +16,6 @@ from sandbox.models.records import ExerciseAttempt, PlanRecord, Sandbox
 from sandbox.models.seeds import (
     LAB_SEED_PREFIX,
     SANDBOX_MODES,
-    SESSION_PREFIX,
-    USER_PREFIX,
     FixtureMissing,
     fixture_digest,
     fixture_sql,
@@ -27,8 +25,6 @@ from sandbox.models.seeds import (
 __all__ = [
     "LAB_SEED_PREFIX",
     "SANDBOX_MODES",
-    "SESSION_PREFIX",
-    "USER_PREFIX",
     "Admission",
     "ExerciseAttempt",
     "FixtureMissing",

@@ -14,6 +14,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from config.infra.prepared import execute_lightly
+from lessons.models import Learner
 from sandbox import metrics
 
 
@@ -35,17 +36,17 @@ class LimitReached(RuntimeError):
 class RunCounter(models.Model):
     """Runs per learner per clock minute, shared by every worker through PostgreSQL."""
 
-    learner_key = models.CharField(max_length=80)
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="+")
     minute = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["learner_key", "minute"], name="run_counter_unique")
+            models.UniqueConstraint(fields=["learner", "minute"], name="run_counter_unique")
         ]
 
     def __str__(self) -> str:
-        return f"{self.learner_key} @ {self.minute:%H:%M}: {self.count}"
+        return f"learner {self.learner_id} @ {self.minute:%H:%M}: {self.count}"
 
     @classmethod
     def prune(cls) -> int:
@@ -53,15 +54,18 @@ class RunCounter(models.Model):
         return deleted
 
 
-def _count_run(learner_key: str = "%s") -> str:
+def _count_run(learners: str) -> str:
+    """A ``hit`` CTE counting one run of each learner in ``learners`` (an SQL FROM item with
+    an ``id`` column: a CTE's name, or a VALUES list), answering its ``learner_id``, the
+    minute's ``count`` and the ``seconds_left`` in it. No learner, no row."""
     # One atomic statement: the ORM's get-then-set would lose counts between workers.
     table = connection.ops.quote_name(RunCounter._meta.db_table)
     return (
-        f"WITH hit AS (INSERT INTO {table} (learner_key, minute, count) "
-        f"VALUES ({learner_key}, date_trunc('minute', now()), 1) "
-        "ON CONFLICT (learner_key, minute) "
+        f"hit AS (INSERT INTO {table} (learner_id, minute, count) "
+        f"SELECT id, date_trunc('minute', now()), 1 FROM {learners} WHERE true "
+        "ON CONFLICT (learner_id, minute) "
         f"DO UPDATE SET count = {table}.count + 1 "
-        "RETURNING count, 60 - extract(second FROM now())::int AS seconds_left)"
+        "RETURNING learner_id, count, 60 - extract(second FROM now())::int AS seconds_left)"
     )
 
 
@@ -100,16 +104,17 @@ def _give_back(namespace: int, server: int, slot: int) -> None:
 
 
 @contextlib.contextmanager
-def admitted(learner_key: str, server: int) -> Iterator[None]:
+def admitted(learner_id: int, server: int) -> Iterator[None]:
     """Count the learner's run and take a run slot on its server, in one round trip to the app
     database; then as ``run_slot``. Raises LimitReached for either limit."""
     with connection.cursor() as cursor:
         execute_lightly(
             cursor,
-            f"{_count_run()} SELECT count, seconds_left, "
+            f"WITH {_count_run('(VALUES (%s::bigint)) AS learner (id)')} "
+            "SELECT count, seconds_left, "
             f"CASE WHEN count <= %s THEN ({_TAKE_SLOT}) END FROM hit",
             [
-                learner_key,
+                learner_id,
                 settings.SANDBOX_RUNS_PER_MINUTE,
                 settings.SANDBOX_CONCURRENT_RUNS,
                 _SLOT_NAMESPACE,

@@ -29,14 +29,14 @@ log = logging.getLogger(__name__)
 
 
 class WarmPoolQuerySet(models.QuerySet):
-    def make_for_learner(self, learner_key: str, lesson: Lesson) -> Sandbox:
+    def make_for_learner(self, learner_id: int, lesson: Lesson) -> Sandbox:
         """A warm sandbox, else a new one, for a learner the caller knows has none for this
         lesson yet (the API has just looked). Should they have one after all (a concurrent
         request), that one is returned."""
-        server = servers.server_for(learner_key)
+        server = servers.server_for(servers.learner_placement(learner_id))
         seed = fixture_sql(seed_name(lesson))
         digest = fixture_digest(seed)
-        claimed = self._claim_warm(learner_key, lesson, server, digest)
+        claimed = self._claim_warm(learner_id, lesson, server, digest)
         if claimed is not None:
             self.model.objects.refill_soon(server, seed_name(lesson))
             claimed.just_made = True
@@ -45,12 +45,12 @@ class WarmPoolQuerySet(models.QuerySet):
         try:
             with transaction.atomic():
                 self.filter(pk=sandbox.pk).update(
-                    learner_key=learner_key, lesson=lesson, state=self.model.State.ACTIVE
+                    learner_id=learner_id, lesson=lesson, state=self.model.State.ACTIVE
                 )
         except IntegrityError:
             # Another request of the same learner won the race: use theirs, drop ours.
             sandbox.drop()
-            return self.active().get(learner_key=learner_key, lesson=lesson)
+            return self.active().get(learner_id=learner_id, lesson=lesson)
         self.model.objects.refill_soon(server, seed_name(lesson))
         sandbox.refresh_from_db()
         sandbox.lesson = lesson
@@ -58,7 +58,7 @@ class WarmPoolQuerySet(models.QuerySet):
         return sandbox
 
     def _claim_warm(
-        self, learner_key: str, lesson: Lesson, server: int, digest: str
+        self, learner_id: int, lesson: Lesson, server: int, digest: str
     ) -> Sandbox | None:
         """Take the oldest warm sandbox of this fixture for the learner: one UPDATE … RETURNING
         (SKIP LOCKED, so concurrent claims never wait for each other or take the same one)."""
@@ -71,13 +71,13 @@ class WarmPoolQuerySet(models.QuerySet):
         try:
             with guard, connection.cursor() as cursor:
                 cursor.execute(
-                    f"UPDATE {table} SET learner_key = %s, lesson_id = %s, state = %s, "
+                    f"UPDATE {table} SET learner_id = %s, lesson_id = %s, state = %s, "
                     "last_used_at = now() "
                     f"WHERE id = (SELECT id FROM {table} WHERE state = %s AND server = %s "
                     "AND fixture_digest = %s ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
                     f"RETURNING {returning}",
                     [
-                        learner_key,
+                        learner_id,
                         lesson.pk,
                         self.model.State.ACTIVE,
                         self.model.State.READY,
@@ -88,7 +88,7 @@ class WarmPoolQuerySet(models.QuerySet):
                 row = cursor.fetchone()
         except IntegrityError:
             # Another request of the same learner got there first: theirs it is.
-            return self.active().get(learner_key=learner_key, lesson=lesson)
+            return self.active().get(learner_id=learner_id, lesson=lesson)
         if row is None:
             return None
         warm = self.model.from_db(connection.alias, [field.attname for field in fields], row)

@@ -17,11 +17,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config.infra import logs
-from lessons.models import Lesson
+from lessons.models import Learner, Lesson
 from sandbox import metrics, roles, runner, servers
 from sandbox.models.janitor import JanitorQuerySet
 from sandbox.models.pool import WarmPoolQuerySet
-from sandbox.models.seeds import SANDBOX_MODES, USER_PREFIX, fixture_digest, fixture_sql
+from sandbox.models.seeds import fixture_digest, fixture_sql
 from sandbox.statements import Statement
 
 # The run log line's logger keeps the name it had before models.py became a package.
@@ -33,13 +33,15 @@ class SandboxQuerySet(JanitorQuerySet, WarmPoolQuerySet):
         return self.filter(state=Sandbox.State.ACTIVE)
 
     def expired(self) -> SandboxQuerySet:
-        """Active sandboxes unused for longer than their learner kind allows."""
+        """Active sandboxes unused for longer than their learner kind allows (a user's, or a
+        signed-out visitor's), and those whose learner or lesson is gone."""
         now = timezone.now()
         users = now - timedelta(hours=settings.SANDBOX_EXPIRY_USER_HOURS)
-        sessions = now - timedelta(hours=settings.SANDBOX_EXPIRY_SESSION_HOURS)
+        visitors = now - timedelta(hours=settings.SANDBOX_EXPIRY_SESSION_HOURS)
         return self.active().filter(
-            Q(learner_key__startswith=USER_PREFIX, last_used_at__lt=users)
-            | Q(last_used_at__lt=sessions) & ~Q(learner_key__startswith=USER_PREFIX)
+            Q(learner__user__isnull=False, last_used_at__lt=users)
+            | Q(learner__user__isnull=True, last_used_at__lt=visitors)
+            | Q(learner__isnull=True)
             | Q(lesson__isnull=True)
         )
 
@@ -51,40 +53,24 @@ class SandboxQuerySet(JanitorQuerySet, WarmPoolQuerySet):
             | Q(state=Sandbox.State.DROPPING)
         )
 
-    def of_learner(self, learner_key: str, lesson_ref: str) -> Sandbox | None:
-        """The learner's active sandbox for a published sandbox lesson "<track>/<slug>"."""
-        track, _, slug = lesson_ref.partition("/")
-        return (
-            self.active()
-            .select_related("lesson__track")
-            .filter(
-                learner_key=learner_key,
-                lesson__slug=slug,
-                lesson__track__slug=track,
-                lesson__mode__in=SANDBOX_MODES,
-                lesson__is_published=True,
-                lesson__track__is_published=True,
-            )
-            .first()
-        )
-
-    def adopt(self, from_key: str, to_key: str) -> int:
+    def adopt(self, from_id: int, to_id: int) -> int:
         """Give one learner's sandboxes to another (a visitor who signs in), except for
-        lessons where the new owner already has one."""
-        taken = self.active().filter(learner_key=to_key).values("lesson_id")
+        lessons where the new owner already has one: theirs wins, and the visitor's is left
+        to be dropped with the visitor (its learner set to null, the janitor drops it)."""
+        taken = self.active().filter(learner_id=to_id).values("lesson_id")
         return (
             self.active()
-            .filter(learner_key=from_key)
+            .filter(learner_id=from_id)
             .exclude(lesson_id__in=taken)
-            .update(learner_key=to_key)
+            .update(learner_id=to_id)
         )
 
-    def for_learner(self, learner_key: str, lesson: Lesson) -> Sandbox:
+    def for_learner(self, learner_id: int, lesson: Lesson) -> Sandbox:
         """The learner's sandbox for a lesson: theirs, else a warm one, else a new one."""
-        found = self.active().filter(learner_key=learner_key, lesson=lesson).first()
+        found = self.active().filter(learner_id=learner_id, lesson=lesson).first()
         if found is not None:
             return found
-        return self.make_for_learner(learner_key, lesson)
+        return self.make_for_learner(learner_id, lesson)
 
 
 class Sandbox(models.Model):
@@ -100,8 +86,11 @@ class Sandbox(models.Model):
 
     name = models.CharField(max_length=63, unique=True)
     server = models.PositiveSmallIntegerField(default=0)
-    # "user:<id>", "session:<random token kept in the session>", or "" in the warm pool.
-    learner_key = models.CharField(max_length=80, blank=True)
+    # Null in the warm pool and for graders; set to null when the learner is deleted, so the
+    # janitor still drops the schema and role on the sandbox server (see expired()).
+    learner = models.ForeignKey(
+        Learner, null=True, blank=True, on_delete=models.SET_NULL, related_name="sandboxes"
+    )
     lesson = models.ForeignKey(
         Lesson, null=True, blank=True, on_delete=models.SET_NULL, related_name="sandboxes"
     )
@@ -119,7 +108,7 @@ class Sandbox(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["learner_key", "lesson"],
+                fields=["learner", "lesson"],
                 condition=Q(state="active"),
                 name="sandbox_one_active_per_learner_and_lesson",
             )
@@ -130,7 +119,8 @@ class Sandbox(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.learner_key or 'pool'}, {self.lesson or self.fixture})"
+        owner = f"learner {self.learner_id}" if self.learner_id else "pool"
+        return f"{self.name} ({owner}, {self.lesson or self.fixture})"
 
     def run(self, statements: list[Statement]) -> runner.RunOutcome:
         """Run statements here; reset the sandbox if they left it over the disk limit. Raises
@@ -281,15 +271,15 @@ class Sandbox(models.Model):
 
 
 class PlanRecordQuerySet(models.QuerySet):
-    def of(self, learner_key: str, lesson: Lesson) -> PlanRecordQuerySet:
-        return self.filter(learner_key=learner_key, lesson=lesson).order_by("-created_at", "-pk")
+    def of(self, learner_id: int, lesson: Lesson) -> PlanRecordQuerySet:
+        return self.filter(learner_id=learner_id, lesson=lesson).order_by("-created_at", "-pk")
 
 
 class PlanRecord(models.Model):
     """One explained statement of a learner in a lesson's sandbox; the last
     SANDBOX_PLANS_KEPT per learner and lesson are kept, for comparing before and after."""
 
-    learner_key = models.CharField(max_length=80)
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="+")
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="+")
     sql = models.TextField()
     plan = models.JSONField()
@@ -300,23 +290,23 @@ class PlanRecord(models.Model):
     objects = PlanRecordQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["learner_key", "lesson", "-created_at"])]
+        indexes = [models.Index(fields=["learner", "lesson", "-created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.learner_key} {self.lesson_id} {self.created_at:%H:%M:%S}"
+        return f"learner {self.learner_id} {self.lesson_id} {self.created_at:%H:%M:%S}"
 
     @classmethod
-    def keep(cls, learner_key: str, lesson: Lesson, sql: str, plan, text: str, total_ms: float):
+    def keep(cls, learner_id: int, lesson: Lesson, sql: str, plan, text: str, total_ms: float):
         """Record a plan and forget the learner's oldest beyond the bound."""
         record = cls.objects.create(
-            learner_key=learner_key,
+            learner_id=learner_id,
             lesson=lesson,
             sql=sql,
             plan=plan,
             text=text,
             total_ms=total_ms,
         )
-        stale = cls.objects.of(learner_key, lesson).values_list("pk", flat=True)[
+        stale = cls.objects.of(learner_id, lesson).values_list("pk", flat=True)[
             settings.SANDBOX_PLANS_KEPT :
         ]
         cls.objects.filter(pk__in=list(stale)).delete()
@@ -327,15 +317,13 @@ class PlanRecord(models.Model):
 
 
 class ExerciseAttempt(models.Model):
-    """One "Check" of a learner's answer to an exercise, or a request to see its solution.
-
-    ``learner_key`` is the sandbox's learner key ("user:<id>" or "session:<token>")."""
+    """One "Check" of a learner's answer to an exercise, or a request to see its solution."""
 
     class Kind(models.TextChoices):
         CHECK = "check", "Checked an answer"
         SOLUTION = "solution", "Asked for the solution"
 
-    learner_key = models.CharField(max_length=80, db_index=True)
+    learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="+")
     exercise = models.ForeignKey(
         "lessons.Exercise", on_delete=models.CASCADE, related_name="attempts"
     )
@@ -346,36 +334,38 @@ class ExerciseAttempt(models.Model):
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["learner_key", "exercise", "-created"])]
+        indexes = [models.Index(fields=["learner", "exercise", "-created"])]
 
     def __str__(self) -> str:
-        return f"{self.learner_key} {self.exercise_id} {'pass' if self.passed else self.kind}"
+        return (
+            f"learner {self.learner_id} {self.exercise_id} {'pass' if self.passed else self.kind}"
+        )
 
     @classmethod
-    def passed_by(cls, learner_key: str, exercise) -> bool:
+    def passed_by(cls, learner_id: int, exercise) -> bool:
         return cls.objects.filter(
-            learner_key=learner_key, exercise=exercise, kind=cls.Kind.CHECK, passed=True
+            learner_id=learner_id, exercise=exercise, kind=cls.Kind.CHECK, passed=True
         ).exists()
 
     @classmethod
-    def passed_all(cls, learner_key: str, lesson) -> bool:
+    def passed_all(cls, learner_id: int, lesson) -> bool:
         """Whether the learner has passed every active exercise of `lesson`."""
         wanted = set(lesson.exercises.filter(is_active=True).values_list("pk", flat=True))
         passed = set(
             cls.objects.filter(
-                learner_key=learner_key, exercise__lesson=lesson, kind=cls.Kind.CHECK, passed=True
+                learner_id=learner_id, exercise__lesson=lesson, kind=cls.Kind.CHECK, passed=True
             ).values_list("exercise_id", flat=True)
         )
         return bool(wanted) and wanted <= passed
 
     @classmethod
-    def solution_seen(cls, learner_key: str, exercise) -> bool:
+    def solution_seen(cls, learner_id: int, exercise) -> bool:
         return cls.objects.filter(
-            learner_key=learner_key, exercise=exercise, kind=cls.Kind.SOLUTION
+            learner_id=learner_id, exercise=exercise, kind=cls.Kind.SOLUTION
         ).exists()
 
     @classmethod
-    def grade(cls, learner_key: str, exercise, sql: str):
+    def grade(cls, learner_id: int, exercise, sql: str):
         """Grade ``sql`` as an answer to ``exercise`` on fresh copies of its data, record the
         attempt, and return (attempt, verdict). Raises grading.AnswerRefused for an answer
         that cannot be run as written."""
@@ -396,11 +386,22 @@ class ExerciseAttempt(models.Model):
             exercise.plan_checks,
         )
         feedback = verdict.problems + verdict.plan_problems
-        return cls.record(learner_key, exercise, sql, verdict.passed, feedback), verdict
+        return cls.record(learner_id, exercise, sql, verdict.passed, feedback), verdict
 
     @classmethod
-    def record(cls, learner_key: str, exercise, sql: str, passed: bool, feedback: list[str]):
+    def record(cls, learner_id: int, exercise, sql: str, passed: bool, feedback: list[str]):
         """Save a checked answer (the view then records the lesson's progress)."""
         return cls.objects.create(
-            learner_key=learner_key, exercise=exercise, sql=sql, passed=passed, feedback=feedback
+            learner_id=learner_id, exercise=exercise, sql=sql, passed=passed, feedback=feedback
         )
+
+
+def move_learner(sender, learner: Learner, visitor: Learner, **kwargs) -> bool:
+    """``learner_absorbed``'s receiver (connected in ``SandboxConfig.ready``): a visitor who
+    signs in keeps their sandboxes (except where the account has one for the same lesson:
+    the account's wins), exercise attempts and kept plans, inside ``Learner.absorb``'s
+    transaction. Returns whether anything moved."""
+    moved = Sandbox.objects.adopt(visitor.pk, learner.pk)
+    moved += ExerciseAttempt.objects.filter(learner=visitor).update(learner=learner)
+    moved += PlanRecord.objects.filter(learner=visitor).update(learner=learner)
+    return moved > 0

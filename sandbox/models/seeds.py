@@ -1,5 +1,5 @@
 """What sandboxes are seeded from (a lesson's fixture file, or a lab lesson's models and
-data) and the learner keys that own them."""
+data)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from pathlib import Path
 from django.conf import settings
 
 from lessons.models import Lesson
-
-USER_PREFIX = "user:"
-SESSION_PREFIX = "session:"
 
 
 class FixtureMissing(RuntimeError):

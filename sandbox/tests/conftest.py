@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.test import Client, override_settings
 
-from lessons.models import Lesson, Track
+from lessons.models import Learner, Lesson, Track
 from sandbox import connections, roles
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -109,6 +109,11 @@ def other_client(other_learner):
     client = Client()
     client.force_login(other_learner)
     return client
+
+
+def learner_id(user=None) -> int:
+    """A Learner row's id: the user's (made on first use), or a new signed-out visitor's."""
+    return Learner.objects.for_user(user).pk if user else Learner.objects.create().pk
 
 
 def api(client: Client, action: str, lesson: Lesson | str, sql: str | None = None, **extra):

@@ -166,7 +166,7 @@ def test_it_records_attempts(client, learner, big_spenders):
     check(client, big_spenders, big_spenders.solution_sql)
     attempts = ExerciseAttempt.objects.filter(exercise=big_spenders).order_by("pk")
     assert [attempt.passed for attempt in attempts] == [False, True]
-    assert ExerciseAttempt.passed_by(f"user:{learner.pk}", big_spenders)
+    assert ExerciseAttempt.passed_by(learner.learner.pk, big_spenders)
 
 
 def test_it_shows_the_solution_on_request_and_records_it(client, learner, big_spenders):
@@ -178,7 +178,7 @@ def test_it_shows_the_solution_on_request_and_records_it(client, learner, big_sp
     )
     assert response.status_code == 200
     assert "DISTINCT" in response.content.decode()
-    assert ExerciseAttempt.solution_seen(f"user:{learner.pk}", big_spenders)
+    assert ExerciseAttempt.solution_seen(learner.learner.pk, big_spenders)
 
 
 def test_it_refuses_transaction_control_in_an_answer(client, big_spenders):

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from lessons.models import Lesson
 from sandbox import connections, runner
 from sandbox.models import Sandbox
-from sandbox.tests.conftest import run_json
+from sandbox.tests.conftest import learner_id, run_json
 
 REFUSED = "refused"  # the parser's courtesy: "Not allowed in the sandbox: … — why"
 DENIED = "denied"  # the wall: PostgreSQL's own privileges
@@ -368,8 +368,8 @@ def test_it_keeps_each_learners_sandbox_out_of_the_others_reach(client, other_cl
     run_json(client, shop_lesson, "CREATE TABLE secrets AS SELECT 'mine' AS s")
     run_json(other_client, shop_lesson, "SELECT 1")
     mine, theirs = (
-        Sandbox.objects.get(learner_key__startswith="session:"),
-        Sandbox.objects.get(learner_key__startswith="user:"),
+        Sandbox.objects.get(learner__user__isnull=True),
+        Sandbox.objects.get(learner__user__isnull=False),
     )
     assert mine.name != theirs.name
     for sql in (
@@ -391,7 +391,7 @@ def test_it_keeps_each_learners_sandbox_out_of_the_others_reach(client, other_cl
 
 def test_it_stops_a_learner_cancelling_another_learners_query(client, other_client, shop_lesson):
     run_json(client, shop_lesson, "SELECT 1")
-    mine = Sandbox.objects.get(learner_key__startswith="session:")
+    mine = Sandbox.objects.get(learner__user__isnull=True)
     pid = connections._idle[mine.name][-1].conn.info.backend_pid
     for function in ("pg_cancel_backend", "pg_terminate_backend"):
         body = run_json(other_client, shop_lesson, f"SELECT {function}({pid})")
@@ -442,7 +442,7 @@ def test_it_bounds_a_statement_waiting_for_a_lock(shop_lesson, db):
 
     from sandbox import statements
 
-    sandbox = Sandbox.objects.for_learner("session:locks", shop_lesson)
+    sandbox = Sandbox.objects.for_learner(learner_id(), shop_lesson)
     holder = threading.Thread(
         target=runner.run,
         args=(

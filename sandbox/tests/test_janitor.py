@@ -10,20 +10,20 @@ from psycopg import sql
 
 from sandbox import roles, servers
 from sandbox.models import Sandbox
-from sandbox.tests.conftest import run_json
+from sandbox.tests.conftest import learner_id, run_json
 
 
-def _sandbox(lesson, learner_key: str, idle_for: timedelta) -> Sandbox:
-    sandbox = Sandbox.objects.for_learner(learner_key, lesson)
+def _sandbox(lesson, learner: int, idle_for: timedelta) -> Sandbox:
+    sandbox = Sandbox.objects.for_learner(learner, lesson)
     Sandbox.objects.filter(pk=sandbox.pk).update(last_used_at=timezone.now() - idle_for)
     return sandbox
 
 
-def test_it_drops_sandboxes_idle_past_their_expiry(empty_lesson):
-    old_user = _sandbox(empty_lesson, "user:1", timedelta(hours=25))
-    recent_user = _sandbox(empty_lesson, "user:2", timedelta(hours=3))
-    old_visitor = _sandbox(empty_lesson, "session:a", timedelta(hours=3))
-    recent_visitor = _sandbox(empty_lesson, "session:b", timedelta(hours=1))
+def test_it_drops_sandboxes_idle_past_their_expiry(empty_lesson, learner, other_learner):
+    old_user = _sandbox(empty_lesson, learner_id(learner), timedelta(hours=25))
+    recent_user = _sandbox(empty_lesson, learner_id(other_learner), timedelta(hours=3))
+    old_visitor = _sandbox(empty_lesson, learner_id(), timedelta(hours=3))
+    recent_visitor = _sandbox(empty_lesson, learner_id(), timedelta(hours=1))
 
     report = Sandbox.objects.sweep()
 
@@ -37,9 +37,22 @@ def test_it_drops_sandboxes_idle_past_their_expiry(empty_lesson):
     assert old_visitor.name not in roles.existing_names(0)
 
 
+def test_it_drops_the_sandboxes_of_a_deleted_learner(empty_lesson, learner):
+    from lessons.models import Learner
+
+    theirs = _sandbox(empty_lesson, learner_id(learner), timedelta(minutes=1))
+    learner.delete()  # the account goes, and its Learner row with it
+
+    assert not Learner.objects.exists()
+    assert Sandbox.objects.get(pk=theirs.pk).learner is None  # kept for the janitor
+    assert Sandbox.objects.sweep().expired == 1
+    assert not Sandbox.objects.exists()
+    assert theirs.name not in roles.existing_names(0)
+
+
 def test_it_honours_configured_expiry(empty_lesson, settings):
     settings.SANDBOX_EXPIRY_SESSION_HOURS = 5
-    _sandbox(empty_lesson, "session:a", timedelta(hours=3))
+    _sandbox(empty_lesson, learner_id(), timedelta(hours=3))
     assert Sandbox.objects.sweep().expired == 0
 
 
@@ -86,7 +99,7 @@ def test_it_never_touches_roles_or_schemas_it_did_not_make(empty_lesson, setting
 
 
 def test_it_reports_from_the_command(empty_lesson):
-    _sandbox(empty_lesson, "session:a", timedelta(hours=3))
+    _sandbox(empty_lesson, learner_id(), timedelta(hours=3))
     out = StringIO()
     call_command("sandbox", "janitor", stdout=out)
     assert "dropped 1 expired" in out.getvalue()
@@ -119,7 +132,7 @@ def test_it_gives_a_warm_sandbox_to_a_new_learner(shop_lesson, plpgsql_lesson, s
     assert Sandbox.objects.refill_pool(0, ["shop.sql"]) == 0
     warm = set(Sandbox.objects.filter(state="ready").values_list("name", flat=True))
 
-    mine = Sandbox.objects.for_learner("session:a", plpgsql_lesson)
+    mine = Sandbox.objects.for_learner(learner_id(), plpgsql_lesson)
 
     assert mine.name in warm
     assert mine.state == Sandbox.State.ACTIVE
@@ -128,7 +141,7 @@ def test_it_gives_a_warm_sandbox_to_a_new_learner(shop_lesson, plpgsql_lesson, s
 
     outcome = mine.run(statements.split("DO $$BEGIN NULL; END$$", languages=["plpgsql"]))
     assert outcome.error is None
-    other = Sandbox.objects.for_learner("session:b", shop_lesson)
+    other = Sandbox.objects.for_learner(learner_id(), shop_lesson)
     assert other.name in warm
     outcome = other.run(statements.split("SELECT count(*) FROM items"))
     assert outcome.results[0].rows == [[2000]]

@@ -306,7 +306,7 @@ def _healthy(client: Client, lesson: Lesson) -> bool:
 def test_the_hostile_corpus_ends_safely(lab_client, other_lab_client, lab_lesson, other_learner):
     assert len(CORPUS) + len(OTHER_LEARNER) >= 60
     assert _healthy(other_lab_client, lab_lesson)
-    other = Sandbox.objects.get(learner_key=f"user:{other_learner.pk}", lesson=lab_lesson).name
+    other = Sandbox.objects.get(learner__user=other_learner, lesson=lab_lesson).name
     users_before = get_user_model().objects.count()
     secret_before = settings.SECRET_KEY
     secrets = _secrets()

@@ -134,10 +134,10 @@ def test_it_keys_sandboxes_by_learner_and_lesson(client, other_client, shop_less
     run_json(client, shop_lesson, "SELECT 1")
     run_json(client, empty_lesson, "SELECT 1")
     run_json(other_client, shop_lesson, "SELECT 1")
-    keys = sorted(Sandbox.objects.values_list("learner_key", "lesson__slug"))
-    assert len(keys) == 3
-    assert keys[0][0].startswith("session:") and keys[1][0] == keys[0][0]
-    assert keys[2][0].startswith("user:")
+    owners = Sandbox.objects.values_list("learner__user__username", "lesson__slug")
+    assert sorted(owners, key=str) == [("bob", "indexes"), (None, "empty"), (None, "indexes")]
+    # The visitor's two sandboxes are one (visitor) Learner's.
+    assert len(set(Sandbox.objects.filter(learner__user=None).values_list("learner"))) == 1
     assert len(set(Sandbox.objects.values_list("name", flat=True))) == 3
 
 
@@ -153,7 +153,7 @@ def test_it_keeps_a_visitors_sandbox_after_they_log_in(client, learner, shop_les
     assert client.login(username="ada", password="correct-horse-42")
     body = run_json(client, shop_lesson, "SELECT note FROM drafts")
     assert body["results"][0]["rows"] == [["before login"]]
-    assert Sandbox.objects.get().learner_key == f"user:{learner.pk}"
+    assert Sandbox.objects.get().learner.user == learner
 
 
 def test_a_process_refuses_sandbox_requests_while_its_share_of_threads_runs_long(

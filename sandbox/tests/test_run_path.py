@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from sandbox import connections, statements
 from sandbox.models import Sandbox
 from sandbox.models.admission import _admission_statement
-from sandbox.tests.conftest import api, run_json
+from sandbox.tests.conftest import api, learner_id, run_json
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def test_it_never_gives_one_learners_connection_to_another(client, other_client,
     assert mine != theirs
     answer = run_json(other_client, shop_lesson, "SELECT current_user, current_schema()")
     user, schema = answer["results"][0]["rows"][0]
-    sandbox = Sandbox.objects.get(learner_key__startswith="user:", lesson=shop_lesson)
+    sandbox = Sandbox.objects.get(learner__user__isnull=False, lesson=shop_lesson)
     assert user == schema == sandbox.name
 
 
@@ -148,12 +148,28 @@ def test_outside_a_transaction_a_run_costs_three_app_database_statements(client,
         assert _advisory_locks() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_signed_in_learners_run_checks_their_learner_in_the_admission_itself(
+    other_client, shop_lesson
+):
+    run_json(other_client, shop_lesson, "SELECT 1")
+    with CaptureQueriesContext(connection) as queries:
+        run_json(other_client, shop_lesson, "SELECT 1")
+    # The session; the user (Django's auth); admission, which checks that the session's
+    # Learner is the user's; the slot freed. No statement of its own for the Learner.
+    statements = [query["sql"] for query in queries]
+    assert len(statements) == 4, [sql[:80] for sql in statements]
+    assert "auth_user" in statements[1]
+    assert "EXECUTE querylab_admit" in statements[2]
+    assert not any("lessons_learner" in sql for sql in statements)
+
+
 def test_a_signed_in_learners_run_goes_to_their_own_sandbox(
     client, other_client, other_learner, shop_lesson
 ):
     run_json(client, shop_lesson, "SELECT 1")
     answer = run_json(other_client, shop_lesson, "SELECT current_user")
-    sandbox = Sandbox.objects.get(learner_key=f"user:{other_learner.pk}")
+    sandbox = Sandbox.objects.get(learner__user=other_learner)
     assert answer["results"][0]["rows"] == [[sandbox.name]]
 
 
@@ -161,7 +177,7 @@ def test_a_session_ended_elsewhere_no_longer_runs_as_its_user(
     other_client, other_learner, shop_lesson
 ):
     run_json(other_client, shop_lesson, "SELECT 1")
-    theirs = Sandbox.objects.get(learner_key=f"user:{other_learner.pk}")
+    theirs = Sandbox.objects.get(learner__user=other_learner)
     # Logged out in another tab: the session is gone, this tab still sends its key.
     sent_key = other_client.cookies["sessionid"].value
     other_tab = Client()
@@ -170,7 +186,7 @@ def test_a_session_ended_elsewhere_no_longer_runs_as_its_user(
     assert other_client.cookies["sessionid"].value == sent_key
     answer = run_json(other_client, shop_lesson, "SELECT current_user")
     assert answer["results"][0]["rows"] != [[theirs.name]]
-    assert Sandbox.objects.get(pk=theirs.pk).learner_key == f"user:{other_learner.pk}"
+    assert Sandbox.objects.get(pk=theirs.pk).learner.user == other_learner
     assert _advisory_locks() == 0
 
 
@@ -202,10 +218,8 @@ def test_the_admissions_kept_plan_finds_the_sandbox_by_the_index_of_active_ones(
     # connection and PostgreSQL keeps a generic plan (one for any parameters). That plan must
     # still be able to use the partial index on active sandboxes: it could not when the state
     # was a parameter, and PostgreSQL then planned every run anew.
-    statement, _ = _admission_statement()
-    sandbox = Sandbox.objects.create(
-        name="qlt_probe", learner_key="session:probe", lesson=shop_lesson
-    )
+    statement = _admission_statement()
+    sandbox = Sandbox.objects.create(name="qlt_probe", learner_id=learner_id(), lesson=shop_lesson)
     types = ", ".join(statement.parameter_types)
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
@@ -213,8 +227,8 @@ def test_the_admissions_kept_plan_finds_the_sandbox_by_the_index_of_active_ones(
         cursor.execute(f"PREPARE probe_admit ({types}) AS {statement.body}".replace("%", "%%"))
         try:
             cursor.execute(
-                "EXPLAIN EXECUTE probe_admit (%s, %s, %s, 1000, 8, 0)",
-                [sandbox.learner_key, shop_lesson.track.slug, shop_lesson.slug],
+                "EXPLAIN EXECUTE probe_admit (%s, NULL, %s, %s, 1000, 8, 0)",
+                [sandbox.learner_id, shop_lesson.track.slug, shop_lesson.slug],
             )
             plan = "\n".join(row[0] for row in cursor.fetchall())
         finally:
