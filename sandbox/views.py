@@ -28,7 +28,7 @@ from django_htmx.http import trigger_client_event
 
 from lessons.learners import learner_for
 from lessons.models import Lesson, LessonProgress
-from sandbox import connections, grading, plans, runner, servers, statements
+from sandbox import connections, grading, plan_advice, plans, runner, servers, statements
 from sandbox.models import (
     ExerciseAttempt,
     FixtureMissing,
@@ -299,6 +299,7 @@ def explain(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> Htt
     if outcome.error is None and outcome.plan:
         context.update(_kept_plan(key, lesson, statement.text, outcome))
         payload["plan_id"] = context["record"].pk
+        payload["advice"] = [finding.as_json() for finding in context["advice"]]
     return _answer(request, payload, "plan", context=context)
 
 
@@ -306,7 +307,9 @@ def _kept_plan(key: str, lesson: Lesson, sql: str, outcome: runner.ExplainOutcom
     """Keep the plan for before/after, and what the plan view shows of it."""
     view = plans.parse(outcome.plan)
     record = PlanRecord.keep(key, lesson, sql, outcome.plan, outcome.text, view.total_ms)
-    return {"record": record, "view": view, "recent": PlanRecord.objects.of(key, lesson)}
+    advice = plan_advice.advise(outcome.plan, outcome.indexes)
+    recent = PlanRecord.objects.of(key, lesson)
+    return {"record": record, "view": view, "recent": recent, "advice": advice}
 
 
 def _explainable(parsed: list[statements.Statement]) -> statements.Statement:

@@ -29,3 +29,11 @@ def marked(sql: str, position: int | None) -> dict | None:
         "at": sql[index : index + 1] if index < end else " ",
         "after": sql[index + 1 : end],
     }
+
+
+@register.filter
+def node_explanation(node_type: str) -> str:
+    """What a plan node of this type does, in one line (sandbox/plan_glossary.py)."""
+    from sandbox.plan_glossary import explain_node
+
+    return explain_node(node_type)
