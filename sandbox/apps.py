@@ -14,10 +14,11 @@ class SandboxConfig(AppConfig):
         from config.infra import companions, health
         from config.infra import metrics as site_metrics
         from lessons.content.checks import register_check
-        from sandbox import lesson_checks, metrics, servers
+        from sandbox import lesson_checks, metrics, servers, shares
         from sandbox.lab import launch
 
         user_logged_in.connect(_adopt_visitor_sandboxes, dispatch_uid="sandbox-adopt")
+        user_logged_in.connect(shares.adopt_visitor_shares, dispatch_uid="sandbox-adopt-shares")
         health.register_check("sandbox", servers.status)
         site_metrics.register_gauges(metrics.gauges)
         register_check(lesson_checks.content_check)

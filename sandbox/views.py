@@ -28,7 +28,16 @@ from django_htmx.http import trigger_client_event
 
 from lessons.learners import learner_for
 from lessons.models import Lesson, LessonProgress
-from sandbox import connections, grading, plan_advice, plans, runner, servers, statements
+from sandbox import (
+    connections,
+    grading,
+    plan_advice,
+    plans,
+    runner,
+    servers,
+    shares,
+    statements,
+)
 from sandbox.models import (
     ExerciseAttempt,
     FixtureMissing,
@@ -308,6 +317,7 @@ def _kept_plan(key: str, lesson: Lesson, sql: str, outcome: runner.ExplainOutcom
     view = plans.parse(outcome.plan)
     record = PlanRecord.keep(key, lesson, sql, outcome.plan, outcome.text, view.total_ms)
     advice = plan_advice.advise(outcome.plan, outcome.indexes)
+    shares.remember_advice(record.pk, advice)
     recent = PlanRecord.objects.of(key, lesson)
     return {"record": record, "view": view, "recent": recent, "advice": advice}
 

@@ -37,3 +37,12 @@ def node_explanation(node_type: str) -> str:
     from sandbox.plan_glossary import explain_node
 
     return explain_node(node_type)
+
+
+@register.filter
+def shared_results(results: list[dict]) -> str:
+    """The results as the page shows them, as JSON for the Share form's hidden field."""
+    import json
+
+    keys = ("statement", "columns", "types", "rows", "rowcount", "truncated", "elapsed_ms")
+    return json.dumps([{key: result.get(key) for key in keys} for result in results])
