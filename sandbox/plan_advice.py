@@ -421,9 +421,17 @@ def _misestimate(node, parent, stops_early: bool) -> Finding | None:
             "if it stays off, the conditions probably depend on each other, which the "
             "planner assumes they do not; extended statistics tell it:"
         )
+    elif table and sides and sides[0].startswith("("):
+        sql = f"CREATE STATISTICS ON {sides[0]} FROM {table};"
+        more = (
+            f"the planner keeps no statistics on an expression such as {sides[0]} and guesses; "
+            "expression statistics give it real ones:"
+        )
+    elif table and sides:
+        sql = f"ALTER TABLE {table} ALTER COLUMN {sides[0]} SET STATISTICS 1000;"
+        more = "for a skewed column raise its statistics target, then ANALYZE again:"
     elif table:
-        sql = f"ALTER TABLE {table} ALTER COLUMN … SET STATISTICS 1000;"
-        more = "for skewed columns raise the statistics target, then ANALYZE again:"
+        sql, more = "", "then compare the estimate again."
     else:
         sql, more = "", "check the estimates of the nodes below it."
     direction = "too low" if node.underestimated else "too high"

@@ -3,7 +3,7 @@ each node's one-line explanation on hover or focus."""
 
 from __future__ import annotations
 
-from sandbox.tests.conftest import api
+from sandbox.tests.conftest import api, run_json
 
 QUERY = "SELECT * FROM items WHERE name = 'item 7'"
 
@@ -36,4 +36,37 @@ def test_it_says_when_nothing_stands_out(client, shop_lesson):
     sql = "SELECT * FROM items WHERE id = 5"
     html = api(client, "explain", shop_lesson, sql, HTTP_HX_REQUEST="true").content.decode()
     assert "Nothing stands out" in html
+    assert api(client, "explain", shop_lesson, sql).json()["advice"] == []
+
+
+def test_it_advises_on_every_kind_of_statement_without_failing(client, shop_lesson):
+    # Plans with CTEs, InitPlans, SubPlans, set operations, windows, semi joins and writes.
+    for sql in (
+        "WITH cheap AS MATERIALIZED (SELECT * FROM items WHERE price < 5) "
+        "SELECT count(*) FROM cheap c1 JOIN cheap c2 USING (id)",
+        "SELECT * FROM items WHERE price > (SELECT avg(price) FROM items)",
+        "SELECT id, (SELECT count(*) FROM items i2 WHERE i2.price = i.price) FROM items i "
+        "WHERE i.id < 20",
+        "SELECT id FROM items WHERE id < 10 UNION SELECT id FROM items WHERE id > 1990",
+        "SELECT id, rank() OVER (PARTITION BY price ORDER BY id) FROM items",
+        "SELECT * FROM items i WHERE EXISTS (SELECT FROM items j WHERE j.id = i.id + 1)",
+        "SELECT * FROM items ORDER BY name LIMIT 5",
+        "UPDATE items SET note = 'x' WHERE id % 3 = 0",
+        "DELETE FROM items WHERE note IS NULL",
+        "INSERT INTO items SELECT id + 5000, name, price, note FROM items",
+        "SELECT * FROM generate_series(1, 10) AS g, items WHERE items.id = g",
+    ):
+        body = api(client, "explain", shop_lesson, sql).json()
+        assert body["ok"] is True, (sql, body)
+        assert len(body["advice"]) <= 3
+        assert all(finding["node"] and finding["title"] for finding in body["advice"])
+
+
+def test_a_guessed_expression_gets_expression_statistics(client, shop_lesson):
+    sql = "SELECT * FROM items WHERE id % 3 = 0"
+    advice = api(client, "explain", shop_lesson, sql).json()["advice"]
+    assert [(f["kind"], f["sql"]) for f in advice] == [
+        ("misestimate", "CREATE STATISTICS ON (id % 3) FROM items;")
+    ]
+    run_json(client, shop_lesson, advice[0]["sql"] + " ANALYZE items")
     assert api(client, "explain", shop_lesson, sql).json()["advice"] == []

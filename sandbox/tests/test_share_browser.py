@@ -15,6 +15,8 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from playwright.sync_api import expect
 
+from tests.accessibility import serious_violations
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -46,6 +48,7 @@ def test_a_shared_result_and_plan_open_in_a_fresh_browser_and_go_when_deleted(pa
     nodes = page.locator(".plan-tree .plan-name").all_inner_texts()
     advice = page.inner_text(".plan-findings")
     plan_url = share_link(page, "Share this plan")
+    assert serious_violations(page) == []  # the advice and the Share answer
 
     stranger = new_context(viewport={"width": 1280, "height": 900}).new_page()
     stranger.goto(result_url)
@@ -56,6 +59,11 @@ def test_a_shared_result_and_plan_open_in_a_fresh_browser_and_go_when_deleted(pa
     stranger.goto(plan_url)
     assert stranger.locator(".plan-tree .plan-name").all_inner_texts() == nodes
     assert stranger.inner_text(".plan-findings") == advice
+    for scheme in ("light", "dark"):
+        stranger.emulate_media(color_scheme=scheme)
+        for url in (result_url, plan_url):
+            stranger.goto(url)
+            assert serious_violations(stranger) == [], (scheme, url)
 
     page.goto(result_url)
     page.click("button:has-text('Delete this snapshot')")
