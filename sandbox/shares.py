@@ -60,6 +60,7 @@ def result_snapshot(results: Any) -> dict:
         raise ShareRefused('"results" must be a non-empty list of results.')
     if len(results) > settings.SANDBOX_MAX_STATEMENTS:
         raise ShareRefused(f"At most {settings.SANDBOX_MAX_STATEMENTS} results can be shared.")
+    # Checked copies (the rows lists too): cutting them must not touch what the caller holds.
     checked = [_checked_result(result, index) for index, result in enumerate(results)]
     return {"results": _cut_to_size(checked)}
 
@@ -92,11 +93,11 @@ def _checked_result(result: Any, index: int) -> dict:
         "statement": statement,
         "columns": columns,
         "types": types,
-        "rows": rows,
+        "rows": list(rows),
         "rowcount": rowcount,
         "truncated": bool(result.get("truncated", False)),
         "elapsed_ms": float(elapsed),
-        "shortened": False,
+        "shortened": bool(result.get("shortened", False)),
     }
 
 

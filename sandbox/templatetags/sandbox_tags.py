@@ -41,8 +41,13 @@ def node_explanation(node_type: str) -> str:
 
 @register.filter
 def shared_results(results: list[dict]) -> str:
-    """The results as the page shows them, as JSON for the Share form's hidden field."""
+    """The results as the page shows them, as JSON for the Share form's hidden field, already
+    cut to the size a snapshot may have (so a large result does not double the page)."""
     import json
 
-    keys = ("statement", "columns", "types", "rows", "rowcount", "truncated", "elapsed_ms")
-    return json.dumps([{key: result.get(key) for key in keys} for result in results])
+    from sandbox import shares
+
+    try:
+        return json.dumps(shares.result_snapshot(results)["results"])
+    except shares.ShareRefused:
+        return "[]"

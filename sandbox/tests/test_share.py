@@ -4,7 +4,9 @@ or kept by their owner only, expired by the janitor, rate limited and size-bound
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.core.management import call_command
@@ -199,3 +201,17 @@ def test_the_share_buttons_answer_with_the_link_for_htmx(client, shop_lesson):
     }
     answer = client.post("/api/sandbox/share", body, HTTP_HX_REQUEST="true").content.decode()
     assert "Anyone with this link can see it" in answer and 'class="share-link"' in answer
+
+
+def test_the_share_form_carries_at_most_a_snapshot_of_a_large_result(client, shop_lesson, settings):
+    settings.SANDBOX_SHARE_MAX_BYTES = 1000
+    sql = "SELECT id, name FROM items ORDER BY id LIMIT 100"
+    html = api(client, "run", shop_lesson, sql, HTTP_HX_REQUEST="true").content.decode()
+    assert html.count("<tr>") == 101  # the page still shows every row
+    field = re.search(r'name="results" value="([^"]*)"', html).group(1)
+    results = json.loads(unescape(field))
+    assert len(json.dumps(results)) <= 1000 and results[0]["shortened"]
+    body = {"lesson": shop_lesson.ref, "kind": "result", "sql": sql, "results": unescape(field)}
+    made = client.post("/api/sandbox/share", body).json()  # as the form posts it
+    page = Client().get(path_of(made["url"])).content.decode()
+    assert "Shortened for sharing" in page
