@@ -8,18 +8,25 @@ The situations the track teaches, and when each is reported:
 - ``function_on_index``: a scan's filter wraps an indexed column in a cast or function
   (``customer_id::text = '777'``, ``created_at::date = …``), so the index on the bare column
   cannot serve it, and the filter throws away most of what the scan reads. Needs the indexes.
-- ``index_reads_too_much``: an index or bitmap scan whose filter or recheck removes at least
-  ``FAR_MORE`` times the rows it returns (and at least ``MIN_REMOVED``).
+- ``index_reads_too_much``: an index or bitmap scan whose filter removes at least ``FAR_MORE``
+  times the rows it returns (and at least ``MIN_REMOVED``), when the filter compares columns an
+  index could hold; or whose bitmap became lossy for want of ``work_mem`` (BRIN, GIN and GiST
+  rechecks are lossy by design and left alone).
 - ``seq_scan_filter``: a sequential scan whose filter removes at least ``MOST`` of the rows it
   reads (and at least ``MIN_REMOVED``): an index on the filter's columns.
 - ``spill``: a sort, hash or hash aggregate that wrote to disk (``work_mem``, or an index that
   delivers the order).
 - ``nested_loop``: a nested loop whose inner side ran ``MANY_LOOPS`` times or more (``SEQ_LOOPS``
   for a sequential scan) and took at least ``NESTED_SHARE`` of the time.
-- ``misestimate``: the lowest node whose row estimate is off by ``plans.MISESTIMATE_FLAG`` (10×)
-  or more, with at least ``MIN_MISESTIMATE_ROWS`` rows on one side; overestimates are ignored
-  where the node may have been stopped early (under a Limit, a merge join or a semi/anti join,
-  in a subplan), as PostgreSQL's estimate is then for rows nobody asked for.
+- ``misestimate``: the lowest table scan or join whose row estimate is off by
+  ``plans.MISESTIMATE_FLAG`` (10×) or more: too low, with at least ``MIN_MISESTIMATE_ROWS``
+  actual rows (more rows than planned for is what makes plans slow); too high, only where a
+  join above chose its method by it, and not where the node may have been stopped early (under
+  a Limit, a merge join or a semi/anti join, in a subplan: the estimate is then for rows nobody
+  asked for). Group counts, functions' rows and recursive CTEs are guesses that statistics
+  cannot fix, and are left alone.
+- ``nested_loop`` counts only table scans repeated (not ``unnest(…)`` per row), and takes the
+  place of a finding on the scan it repeats.
 
 What a finding costs, for ranking: the time of the node that does the wasted work (a scan's
 inclusive time, a spilled node's own time, the inner side's total over all loops); for a
@@ -34,6 +41,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sandbox import plans
+from sandbox.plan_conditions import compared_columns, left_sides, wrapped_columns
 
 MAX_FINDINGS = 3
 MOST = 0.9  # a filter that removes this share of the rows read "removes most rows"
@@ -43,6 +51,11 @@ MANY_LOOPS = 1000
 SEQ_LOOPS = 10
 NESTED_SHARE = 0.25
 MIN_MISESTIMATE_ROWS = 100
+REPEATED_SCANS = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan"}
+JOINS = {"Nested Loop", "Hash Join", "Merge Join"}
+# Estimates that statistics (ANALYZE, targets, CREATE STATISTICS) make: those of table scans
+# and joins. Group counts, functions' rows and recursive CTEs are guesses statistics cannot fix.
+ESTIMATED_FROM_STATISTICS = REPEATED_SCANS | JOINS | {"Bitmap Index Scan"}
 
 # One finding per node; when several apply, the first kind in this order is kept.
 KINDS = (
@@ -70,64 +83,6 @@ class Finding:
 
     def as_json(self) -> dict:
         return asdict(self)
-
-
-# -- conditions ----------------------------------------------------------------------------------
-
-_STRING = re.compile(r"'(?:[^']|'')*'")
-_COMPARED = re.compile(
-    r"(?<![\w.:])(?:\w+\.)?\(?\"?([A-Za-z_][\w$]*)\"?\)?\s*"
-    r"(=|<>|!=|<=|>=|<|>|~~\*?|!~~\*?|IS\b|@>|<@|&&)"
-)
-_CAST = re.compile(r"(?<![\w$])\((?:\w+\.)?\"?([A-Za-z_][\w$]*)\"?\)::[\w]+(?: [a-z]+)*")
-_CALL = re.compile(r"\b([A-Za-z_][\w$]*)\(([^()]*)\)")
-_NOT_COLUMNS = {"and", "or", "not", "null", "true", "false", "any", "all", "is", "array"}
-
-
-def _bare(condition: str) -> str:
-    """The condition with its string literals blanked (same length, so positions still point
-    into the original), so they cannot look like columns."""
-    return _STRING.sub(lambda match: "'" + " " * (len(match.group(0)) - 2) + "'", condition)
-
-
-def compared_columns(condition: str) -> list[tuple[str, str]]:
-    """(column, operator) for each bare column compared in ``condition``, in order, as
-    PostgreSQL prints conditions: ``((city = 'Lyon'::text) AND (score > 10))``."""
-    found: list[tuple[str, str]] = []
-    text = _bare(condition)
-    for match in _COMPARED.finditer(text):
-        column, operator = match.group(1), match.group(2)
-        if column.lower() in _NOT_COLUMNS or any(column == seen for seen, _ in found):
-            continue
-        if _is_wrapped(text, match.start(1), match.end(1)):
-            continue
-        found.append((column, operator.strip()))
-    return found
-
-
-def _is_wrapped(text: str, start: int, end: int) -> bool:
-    """Whether the name at text[start:end] sits inside a cast or a call."""
-    after = text[end:].lstrip('"')
-    if after.startswith(")::"):
-        return True
-    if re.search(r"[\w$]\(\s*\"?$", text[:start]):
-        return True
-    return after.startswith(")") and re.search(r"[\w$]\([^()]*$", text[:start]) is not None
-
-
-def wrapped_columns(condition: str) -> list[tuple[str, str]]:
-    """(column, expression) for each column the condition wraps in a cast or a call:
-    ``(customer_id)::text`` → ("customer_id", "(customer_id)::text")."""
-    text = _bare(condition)
-    found = [(m.group(1), condition[m.start() : m.end()]) for m in _CAST.finditer(text)]
-    for match in _CALL.finditer(text):
-        if match.group(1).lower() in _NOT_COLUMNS:
-            continue
-        for argument in match.group(2).split(","):
-            name = argument.strip().split(".")[-1].strip('"')
-            if re.fullmatch(r"[A-Za-z_][\w$]*", name) and name.lower() not in _NOT_COLUMNS:
-                found.append((name, condition[match.start() : match.end()]))
-    return found
 
 
 # -- indexes -------------------------------------------------------------------------------------
@@ -215,22 +170,28 @@ def _index_reads_too_much(node, raw, indexes) -> Finding | None:
     returned = node.total_rows
     if node.rows_removed < MIN_REMOVED or node.rows_removed < FAR_MORE * max(returned, 1):
         return None
-    lossy = raw.get("Rows Removed by Index Recheck", 0) >= raw.get("Rows Removed by Filter", 0)
+    rechecked = raw.get("Rows Removed by Index Recheck", 0) >= raw.get("Rows Removed by Filter", 0)
     reach = raw.get("Index Cond") or raw.get("Recheck Cond") or _child_index_cond(raw)
-    columns = _index_columns(reach, _filter_of(raw))
-    if lossy:
+    if rechecked:
+        # A BRIN index, or a GIN or GiST recheck, is lossy by design: only a bitmap that
+        # became lossy for want of work_mem is worth advice.
+        if not raw.get("Lossy Heap Blocks") or _method_below(raw, indexes) == "brin":
+            return None
         suggestion = (
             "The bitmap became lossy (whole pages rechecked): it did not fit in work_mem. "
             "Raise work_mem for this query, or make the condition more selective."
         )
         sql = "SET work_mem = '16MB';"
     else:
+        if not compared_columns(_filter_of(raw)):
+            return None  # nothing in the filter an index could hold
+        columns = _index_columns(reach, _filter_of(raw))
         suggestion = (
             "Put the filter's columns into the index, equality columns first, so the index "
             "finds only the rows you keep (a partial index works too when the filter compares "
             "with a constant):"
         )
-        sql = f"CREATE INDEX ON {node.relation} ({', '.join(columns)});" if columns else ""
+        sql = f"CREATE INDEX ON {node.relation} ({', '.join(columns)});"
     return Finding(
         kind="index_reads_too_much",
         node_id=node.id,
@@ -246,6 +207,13 @@ def _index_reads_too_much(node, raw, indexes) -> Finding | None:
     )
 
 
+def _method_below(raw: dict, indexes) -> str:
+    """The access method of the index a bitmap heap scan's bitmap came from, if known."""
+    names = {child.get("Index Name") for child in raw.get("Plans", [])}
+    methods = {index.get("method") for index in indexes or [] if index["name"] in names}
+    return methods.pop() if len(methods) == 1 else ""
+
+
 def _child_index_cond(raw: dict) -> str:
     for child in raw.get("Plans", []):
         if child.get("Index Cond"):
@@ -254,9 +222,12 @@ def _child_index_cond(raw: dict) -> str:
 
 
 def _index_columns(reach: str, condition: str) -> list[str]:
-    """Columns for a better index: equality columns first (from the filter, then the index
-    condition), then the others."""
-    compared = compared_columns(condition) + compared_columns(reach)
+    """Columns for a better index: those of the filter, then those of the index condition."""
+    return _equality_first(compared_columns(condition) + compared_columns(reach))
+
+
+def _equality_first(compared: list[tuple[str, str]]) -> list[str]:
+    """Column names for an index: those compared with = first, then the others."""
     equal = [column for column, operator in compared if operator == "="]
     other = [column for column, operator in compared if operator != "="]
     return list(dict.fromkeys(equal + other))
@@ -265,18 +236,7 @@ def _index_columns(reach: str, condition: str) -> list[str]:
 def _seq_scan_filter(node, raw, indexes) -> Finding | None:
     if node.node_type != "Seq Scan" or not _removes_most(node) or not node.relation:
         return None
-    columns = [column for column, operator in compared_columns(_filter_of(raw))]
-    leading = _leading_columns(indexes, node.relation)
-    columns = list(dict.fromkeys(columns))
-    if indexes is not None and columns and columns[0] in leading:
-        suggestion = (
-            f"An index on {columns[0]} exists but the planner did not use it: compare the "
-            "estimated and actual rows of this node; if they differ, run ANALYZE."
-        )
-        sql = f"ANALYZE {node.relation};"
-    else:
-        suggestion = "An index on the filter's columns lets PostgreSQL read only those rows:"
-        sql = f"CREATE INDEX ON {node.relation} ({', '.join(columns)});" if columns else ""
+    suggestion, sql = _index_for_filter(node.relation, _filter_of(raw), indexes)
     return Finding(
         kind="seq_scan_filter",
         node_id=node.id,
@@ -290,6 +250,57 @@ def _seq_scan_filter(node, raw, indexes) -> Finding | None:
         sql=sql,
         cost_ms=node.inclusive_ms,
     )
+
+
+_PATTERNS = {"~~", "!~~", "~~*", "!~~*"}
+
+
+def _index_for_filter(table: str, condition: str, indexes) -> tuple[str, str]:
+    """(what to try, SQL) for a filter that an index could serve."""
+    compared = compared_columns(condition)
+    plain = _index_columns(
+        "", " AND ".join(f"({c} {o} x)" for c, o in compared if o not in _PATTERNS)
+    )
+    if plain and indexes is not None and plain[0] in _leading_columns(indexes, table):
+        suggestion = (
+            f"An index on {plain[0]} exists but the planner did not use it: compare the "
+            "estimated and actual rows of this node; if they differ, run ANALYZE."
+        )
+        return suggestion, f"ANALYZE {table};"
+    wrapped = [(c, e) for c, e in wrapped_columns(condition) if c not in plain]
+    if plain:
+        suggestion = (
+            "An index on the filter's columns (equality columns first) lets PostgreSQL read "
+            "only those rows"
+        )
+        if wrapped:
+            # "status = 'paid' AND created_at::date = …": the cast hides the selective part.
+            column, expression = wrapped[0]
+            plain.append(column)
+            suggestion += (
+                f", once {column} is compared bare instead of as {expression} (a range such "
+                f"as {column} >= … AND {column} < …)"
+            )
+        return suggestion + ":", f"CREATE INDEX ON {table} ({', '.join(plain)});"
+    for column, operator in compared:
+        if operator in ("~~*", "!~~*"):
+            suggestion = (
+                f"A B-tree index cannot serve ILIKE. Compare lower({column}) = lower('…') "
+                "instead, with an index on that expression:"
+            )
+            return suggestion, f"CREATE INDEX ON {table} ((lower({column})));"
+        if operator in ("~~", "!~~"):
+            suggestion = (
+                "A B-tree index serves LIKE only for a pattern that starts with fixed text, "
+                "and then only with text_pattern_ops (or the C collation):"
+            )
+            return suggestion, f"CREATE INDEX ON {table} ({column} text_pattern_ops);"
+    suggestion = (
+        "An index on exactly what the filter compares (an expression index on the same "
+        "expression, or a GIN index for containment with @>) lets PostgreSQL read only "
+        "those rows."
+    )
+    return suggestion, ""
 
 
 def _spill(node, raw, indexes) -> Finding | None:
@@ -356,9 +367,10 @@ def _inner_scan(node: plans.PlanNode) -> tuple[plans.PlanNode, plans.PlanNode] |
     if not inner:
         return None
     scan = inner[0]
-    while scan.node_type not in plans.SCAN_TYPES and len(scan.children) == 1:
+    while scan.node_type not in REPEATED_SCANS and len(scan.children) == 1:
         scan = scan.children[0]
-    return (inner[0], scan) if scan.node_type in plans.SCAN_TYPES else None
+    # A function or VALUES list per outer row (LATERAL unnest(…)) has no better way to run.
+    return (inner[0], scan) if scan.node_type in REPEATED_SCANS else None
 
 
 def _nested_loop(node, raw, indexes, total_ms: float = 0.0) -> Finding | None:
@@ -406,15 +418,15 @@ def _filter_of_node(node: plans.PlanNode) -> str:
     return " ".join(value for key, value in node.detail if key in ("Filter", "Join Filter"))
 
 
-def _misestimate(node, parent, stops_early: bool) -> Finding | None:
-    if not node.misestimate_flagged or (stops_early and not node.underestimated):
+def _misestimate(node, parent, stops_early: bool, under_join: bool) -> Finding | None:
+    if not _misestimate_counts(node, stops_early, under_join):
         return None
-    if max(node.actual_rows, node.plan_rows) * max(node.loops, 1) < MIN_MISESTIMATE_ROWS:
-        return None
-    if any(_flagged(child, stops_early) for child in node.children):
+    below_early = stops_early or _stops_children_early(node)
+    below_join = under_join or node.node_type in JOINS
+    if any(_flagged(child, below_early, below_join) for child in node.children):
         return None  # not the lowest node where the estimate goes wrong
     table = node.relation
-    sides = _left_sides(_filter_of_node(node))
+    sides = left_sides(_filter_of_node(node))
     if table and len(sides) >= 2:
         sql = f"CREATE STATISTICS ON {', '.join(sides)} FROM {table};"
         more = (
@@ -450,68 +462,52 @@ def _misestimate(node, parent, stops_early: bool) -> Finding | None:
     )
 
 
-def _left_sides(condition: str) -> list[str]:
-    """What each top-level AND'ed condition compares, as PostgreSQL prints it:
-    ``((country = ANY (…)) AND ((score % 10) = 3))`` → ["country", "(score % 10)"]."""
-    text = _bare(condition).strip()
-    if text.startswith("(") and _closing(text, 0) == len(text) - 1:
-        text, condition = text[1:-1], condition.strip()[1:-1]
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(text):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth == 0 and text.startswith(" AND ", index):
-            parts.append((start, index))
-            start = index + 5
-    parts.append((start, len(text)))
-    sides = []
-    for first, last in parts:
-        part = text[first:last].strip()
-        inner = part[1:-1] if part.startswith("(") and _closing(part, 0) == len(part) - 1 else part
-        match = re.match(r"(\(.*?\)|[\w.\"]+)\s*(?:=|<>|<=|>=|<|>|~~|IS\b)", inner)
-        if match:
-            side = match.group(1).split(".")[-1] if "(" not in match.group(1) else match.group(1)
-            sides.append(side)
-    return list(dict.fromkeys(sides))
+def _misestimate_counts(node: plans.PlanNode, stops_early: bool, under_join: bool) -> bool:
+    """Whether the node's estimate is off in a way worth a finding: too low by 10× (more rows
+    than planned for is what makes plans slow), or too high by 10× where a join above chose
+    its method by it and the node was not stopped early."""
+    if node.node_type not in ESTIMATED_FROM_STATISTICS or not node.misestimate_flagged:
+        return False
+    if node.underestimated:
+        return node.actual_rows * max(node.loops, 1) >= MIN_MISESTIMATE_ROWS
+    if stops_early or not under_join:
+        return False
+    return node.plan_rows * max(node.loops, 1) >= MIN_MISESTIMATE_ROWS
 
 
-def _closing(text: str, opening: int) -> int:
-    depth = 0
-    for index in range(opening, len(text)):
-        depth += {"(": 1, ")": -1}.get(text[index], 0)
-        if depth == 0:
-            return index
-    return -1
+def _flagged(node: plans.PlanNode, stops_early: bool, under_join: bool) -> bool:
+    if _misestimate_counts(node, stops_early, under_join):
+        return True
+    below_early = stops_early or _stops_children_early(node)
+    below_join = under_join or node.node_type in JOINS
+    return any(_flagged(child, below_early, below_join) for child in node.children)
 
 
-def _flagged(node: plans.PlanNode, stops_early: bool) -> bool:
-    if node.misestimate_flagged and (node.underestimated or not stops_early):
-        return max(node.actual_rows, node.plan_rows) * max(node.loops, 1) >= MIN_MISESTIMATE_ROWS
-    return any(_flagged(child, stops_early) for child in node.children)
-
-
-def _stops_children_early(node: plans.PlanNode, raw: dict) -> bool:
-    join_type = raw.get("Join Type", "")
+def _stops_children_early(node: plans.PlanNode) -> bool:
+    join_type = dict(node.detail).get("Join Type", "")
     return node.node_type in ("Limit", "Merge Join") or join_type in ("Semi", "Anti")
 
 
 # -- putting it together -------------------------------------------------------------------------
 
 
-def _pairs(raw: dict, node: plans.PlanNode, parent, stops_early: bool):
-    """(node, its raw JSON, its parent, whether it may have been stopped early), in plan order
-    (the order plans.parse numbers nodes in)."""
+def _pairs(raw: dict, node: plans.PlanNode, parent, stops_early: bool, under_join: bool):
+    """(node, its raw JSON, its parent, whether it may have been stopped early, whether a join
+    is above it), in plan order (the order plans.parse numbers nodes in)."""
     early = stops_early or node.relationship in ("SubPlan", "InitPlan")
-    yield node, raw, parent, early
-    below = early or _stops_children_early(node, raw)
+    yield node, raw, parent, early, under_join
+    below = early or _stops_children_early(node)
+    joined = under_join or node.node_type in JOINS
     for child_raw, child in zip(raw.get("Plans", []), node.children, strict=True):
-        yield from _pairs(child_raw, child, node, below)
+        yield from _pairs(child_raw, child, node, below, joined)
 
 
 def advise(explained: Any, indexes: list[dict] | None = None) -> list[Finding]:
     """At most MAX_FINDINGS findings about a plan, costliest first, one per node.
 
     ``explained`` is EXPLAIN's JSON (as ``plans.parse`` takes it); ``indexes`` the learner's
-    indexes as ``runner.explain`` reads them (``{"table", "name", "partial", "keys"}``), or
+    indexes as ``runner.explain`` reads them (``{"table", "name", "method", "partial",
+    "keys"}``), or
     None when unknown (then casts and functions on indexed columns are not reported)."""
     if isinstance(explained, str):
         import json
@@ -521,8 +517,9 @@ def advise(explained: Any, indexes: list[dict] | None = None) -> list[Finding]:
     plan = plans.parse(top)
     total = plan.total_ms
     findings: list[Finding] = []
-    for node, raw, parent, early in _pairs(top["Plan"], plan.root, None, False):
-        if node.never_executed:
+    covered: set[int] = set()  # scans a nested loop's finding already speaks for
+    for node, raw, parent, early, joined in _pairs(top["Plan"], plan.root, None, False, False):
+        if node.never_executed or node.id in covered:
             continue
         for found in (
             _function_on_index(node, raw, indexes),
@@ -530,10 +527,12 @@ def advise(explained: Any, indexes: list[dict] | None = None) -> list[Finding]:
             _seq_scan_filter(node, raw, indexes),
             _spill(node, raw, indexes),
             _nested_loop(node, raw, indexes, total),
-            _misestimate(node, parent, early),
+            _misestimate(node, parent, early, joined),
         ):
             if found is not None:
                 findings.append(found)
+                if found.kind == "nested_loop":
+                    covered.add(_inner_scan(node)[1].id)
                 break
     findings.sort(key=lambda finding: finding.cost_ms, reverse=True)
     return findings[:MAX_FINDINGS]

@@ -386,12 +386,13 @@ def explain(
 
 
 _SCHEMA_INDEXES = """
-SELECT t.relname, i.relname, ix.indpred IS NOT NULL,
+SELECT t.relname, i.relname, am.amname, ix.indpred IS NOT NULL,
        to_json(ARRAY(SELECT pg_get_indexdef(ix.indexrelid, k, true)
                      FROM generate_series(1, ix.indnkeyatts) AS k ORDER BY k))::text
 FROM pg_index AS ix
 JOIN pg_class AS i ON i.oid = ix.indexrelid
 JOIN pg_class AS t ON t.oid = ix.indrelid
+JOIN pg_am AS am ON am.oid = i.relam
 WHERE t.relnamespace = current_schema()::regnamespace
 ORDER BY t.relname, i.relname
 """
@@ -407,8 +408,14 @@ def _schema_indexes(conn: psycopg.Connection) -> list[dict] | None:
     except psycopg.Error:
         return None
     return [
-        {"table": table, "name": name, "partial": partial, "keys": json.loads(keys)}
-        for table, name, partial, keys in rows
+        {
+            "table": table,
+            "name": name,
+            "method": method,
+            "partial": partial,
+            "keys": json.loads(keys),
+        }
+        for table, name, method, partial, keys in rows
     ]
 
 

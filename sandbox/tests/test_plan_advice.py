@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
-from sandbox import plan_advice, roles, runner, servers, statements
+from sandbox import plan_advice, plan_conditions, roles, runner, servers, statements
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -137,6 +137,36 @@ def test_it_finds_a_bitmap_scan_that_filters_most_rows_away(explain):
     assert findings[0].sql == "CREATE INDEX ON tickets (priority, status, account_id);"
 
 
+def test_it_suggests_an_expression_index_for_ilike(explain):
+    sql = "SELECT id FROM tickets WHERE requester_email ILIKE 'user123@example.com'"
+    findings = explain("index_kinds.sql", sql)
+    assert kinds(findings) == [("seq_scan_filter", "Seq Scan on tickets")]
+    assert findings[0].sql == "CREATE INDEX ON tickets ((lower(requester_email)));"
+    assert "A B-tree index cannot serve ILIKE" in findings[0].suggestion
+
+
+def test_it_sees_the_cast_beside_an_unselective_equality(explain):
+    sql = "SELECT sum(amount) FROM orders WHERE status = 'paid' AND created_at::date = '2025-03-10'"
+    findings = explain("views.sql", sql)
+    assert kinds(findings) == [("seq_scan_filter", "Seq Scan on orders")]
+    assert findings[0].sql == "CREATE INDEX ON orders (status, created_at);"
+    assert "once created_at is compared bare instead of as (created_at)::date" in (
+        findings[0].suggestion
+    )
+
+
+def test_it_names_the_scan_a_lateral_join_repeats(explain):
+    sql = (
+        "SELECT a.id, l.new_balance FROM accounts a JOIN LATERAL (SELECT au.new_balance "
+        "FROM accounts_audit au WHERE au.account_id = a.id ORDER BY au.id DESC LIMIT 1) l "
+        "ON true"
+    )
+    findings = explain("triggers.sql", sql)
+    assert kinds(findings) == [("nested_loop", "Nested Loop")]  # and not the scan again
+    assert "Seq Scan on accounts_audit au" in findings[0].title
+    assert findings[0].sql == "CREATE INDEX ON accounts_audit (account_id);"
+
+
 # -- plans with nothing to say -------------------------------------------------------------------
 
 
@@ -146,6 +176,14 @@ GOOD_PLANS = [
     ("index_kinds.sql", "SELECT * FROM tickets WHERE lower(requester_email) = 'u7@x.org'"),
     ("index_kinds.sql", "SELECT * FROM tickets WHERE account_id = 42 AND status = 'open'"),
     ("select-where-order-limit.sql", "SELECT * FROM books WHERE genre = 'poetry'"),
+    # unnest per row: a nested loop with no better way; group counts are guesses
+    ("arrays_ranges.sql", "SELECT tag, count(*) FROM articles, unnest(tags) AS tag GROUP BY tag"),
+    # BRIN rechecks whole block ranges by design
+    (
+        "gin_gist_brin.sql",
+        "SELECT count(*), avg(value) FROM readings "
+        "WHERE recorded_at >= '2026-02-01 00:00+00' AND recorded_at < '2026-02-02 00:00+00'",
+    ),
     (
         "joins.sql",
         "SELECT c.name, count(o.id) FROM customers c "
@@ -177,20 +215,29 @@ def test_it_keeps_the_three_costliest_findings_one_per_node(explain):
 
 
 def test_it_reads_compared_and_wrapped_columns_as_postgresql_prints_them():
-    read = plan_advice.compared_columns
+    read = plan_conditions.compared_columns
     assert read("((city = 'Lyon'::text) AND (country = 'FR'::text))") == [
         ("city", "="),
         ("country", "="),
     ]
     assert read("(lower(email) = 'a = b'::text)") == []
     assert read("(o.customer_id = c.id)") == [("customer_id", "=")]
-    wrapped = plan_advice.wrapped_columns
+    wrapped = plan_conditions.wrapped_columns
     assert wrapped("((customer_id)::text = '777'::text)") == [
         ("customer_id", "(customer_id)::text")
     ]
     assert wrapped("(date_trunc('day'::text, created_at) = now())") == [
         ("created_at", "date_trunc('day'::text, created_at)")
     ]
+
+
+def test_it_reads_what_each_anded_condition_compares():
+    sides = plan_conditions.left_sides
+    assert sides("((country = ANY ('{DE,FR}'::text[])) AND ((score % 10) = 3))") == [
+        "country",
+        "(score % 10)",
+    ]
+    assert sides("(score = 42)") == ["score"]
 
 
 def test_without_the_indexes_it_does_not_guess_about_casts(explain):
