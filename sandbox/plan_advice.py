@@ -85,6 +85,18 @@ class Finding:
         return asdict(self)
 
 
+def _ident(name: str) -> str:
+    """A name as SQL must write it: quoted unless it is a plain lower-case identifier (the
+    plan's conditions show names unquoted here, as compared_columns reads them)."""
+    if name.startswith("(") or re.fullmatch(r"[a-z_][a-z0-9_$]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _idents(names: list[str]) -> str:
+    return ", ".join(_ident(name) for name in names)
+
+
 # -- indexes -------------------------------------------------------------------------------------
 
 
@@ -146,7 +158,7 @@ def _function_on_index(node, raw, indexes) -> Finding | None:
         suggestion=_unwrap_suggestion(column, expression),
         sql=""
         if expression.endswith("::date")
-        else f"CREATE INDEX ON {node.relation} (({expression}));",
+        else f"CREATE INDEX ON {_ident(node.relation)} (({expression}));",
         cost_ms=node.inclusive_ms,
     )
 
@@ -191,7 +203,7 @@ def _index_reads_too_much(node, raw, indexes) -> Finding | None:
             "finds only the rows you keep (a partial index works too when the filter compares "
             "with a constant):"
         )
-        sql = f"CREATE INDEX ON {node.relation} ({', '.join(columns)});"
+        sql = f"CREATE INDEX ON {_ident(node.relation)} ({_idents(columns)});"
     return Finding(
         kind="index_reads_too_much",
         node_id=node.id,
@@ -266,7 +278,7 @@ def _index_for_filter(table: str, condition: str, indexes) -> tuple[str, str]:
             f"An index on {plain[0]} exists but the planner did not use it: compare the "
             "estimated and actual rows of this node; if they differ, run ANALYZE."
         )
-        return suggestion, f"ANALYZE {table};"
+        return suggestion, f"ANALYZE {_ident(table)};"
     wrapped = [(c, e) for c, e in wrapped_columns(condition) if c not in plain]
     if plain:
         suggestion = (
@@ -281,20 +293,23 @@ def _index_for_filter(table: str, condition: str, indexes) -> tuple[str, str]:
                 f", once {column} is compared bare instead of as {expression} (a range such "
                 f"as {column} >= … AND {column} < …)"
             )
-        return suggestion + ":", f"CREATE INDEX ON {table} ({', '.join(plain)});"
+        return suggestion + ":", f"CREATE INDEX ON {_ident(table)} ({_idents(plain)});"
     for column, operator in compared:
         if operator in ("~~*", "!~~*"):
             suggestion = (
                 f"A B-tree index cannot serve ILIKE. Compare lower({column}) = lower('…') "
                 "instead, with an index on that expression:"
             )
-            return suggestion, f"CREATE INDEX ON {table} ((lower({column})));"
+            return suggestion, f"CREATE INDEX ON {_ident(table)} ((lower({_ident(column)})));"
         if operator in ("~~", "!~~"):
             suggestion = (
                 "A B-tree index serves LIKE only for a pattern that starts with fixed text, "
                 "and then only with text_pattern_ops (or the C collation):"
             )
-            return suggestion, f"CREATE INDEX ON {table} ({column} text_pattern_ops);"
+            return (
+                suggestion,
+                f"CREATE INDEX ON {_ident(table)} ({_ident(column)} text_pattern_ops);",
+            )
     suggestion = (
         "An index on exactly what the filter compares (an expression index on the same "
         "expression, or a GIN index for containment with @>) lets PostgreSQL read only "
@@ -321,7 +336,7 @@ def _spill(node, raw, indexes) -> Finding | None:
             columns = ", ".join(key.split(".")[-1] for key in keys)
             suggestion += (
                 f" Or let an index deliver the order (best when you only need the first "
-                f"rows, with LIMIT): CREATE INDEX ON {table} ({columns});"
+                f"rows, with LIMIT): CREATE INDEX ON {_ident(table)} ({columns});"
             )
     return Finding(
         kind="spill",
@@ -390,7 +405,7 @@ def _nested_loop(node, raw, indexes, total_ms: float = 0.0) -> Finding | None:
             "loop look up only its rows (or, with the right estimates, the planner may pick a "
             "hash join instead):"
         )
-        sql = f"CREATE INDEX ON {scan.relation} ({', '.join(columns)});" if columns else ""
+        sql = f"CREATE INDEX ON {_ident(scan.relation)} ({_idents(columns)});" if columns else ""
     else:
         suggestion = (
             f"Each loop is cheap, but {inner.loops:,} of them add up. If the outer side's "
@@ -428,19 +443,19 @@ def _misestimate(node, parent, stops_early: bool, under_join: bool) -> Finding |
     table = node.relation
     sides = left_sides(_filter_of_node(node))
     if table and len(sides) >= 2:
-        sql = f"CREATE STATISTICS ON {', '.join(sides)} FROM {table};"
+        sql = f"CREATE STATISTICS ON {_idents(sides)} FROM {_ident(table)};"
         more = (
             "if it stays off, the conditions probably depend on each other, which the "
             "planner assumes they do not; extended statistics tell it:"
         )
     elif table and sides and sides[0].startswith("("):
-        sql = f"CREATE STATISTICS ON {sides[0]} FROM {table};"
+        sql = f"CREATE STATISTICS ON {sides[0]} FROM {_ident(table)};"
         more = (
             f"the planner keeps no statistics on an expression such as {sides[0]} and guesses; "
             "expression statistics give it real ones:"
         )
     elif table and sides:
-        sql = f"ALTER TABLE {table} ALTER COLUMN {sides[0]} SET STATISTICS 1000;"
+        sql = f"ALTER TABLE {_ident(table)} ALTER COLUMN {_ident(sides[0])} SET STATISTICS 1000;"
         more = "for a skewed column raise its statistics target, then ANALYZE again:"
     elif table:
         sql, more = "", "then compare the estimate again."

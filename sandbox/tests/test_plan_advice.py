@@ -272,3 +272,21 @@ def test_it_counts_the_rows_a_repeated_scan_removes_in_every_loop(explain):
     read = int(findings[0].title.rsplit(" of ", 1)[1].split()[0].replace(",", ""))
     assert 18_950 <= read <= 19_050
     assert findings[0].sql == "CREATE INDEX ON books (published_year);"
+
+
+def test_it_quotes_names_that_need_it_in_what_it_suggests():
+    plan = {
+        "Plan": {
+            "Node Type": "Seq Scan",
+            "Relation Name": "Orders",
+            "Alias": "Orders",
+            "Filter": '("UnitPrice" = 5)',
+            "Rows Removed by Filter": 9990,
+            "Plan Rows": 10,
+            "Actual Rows": 10,
+            "Actual Loops": 1,
+            "Actual Total Time": 2.0,
+        }
+    }
+    findings = plan_advice.advise([plan], [])
+    assert findings[0].sql == 'CREATE INDEX ON "Orders" ("UnitPrice");'
