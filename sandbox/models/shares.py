@@ -23,15 +23,20 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
+def _expired() -> models.Q:
+    kept_by_nobody = models.Q(expires_at__isnull=True, owner__isnull=True)
+    return models.Q(expires_at__lte=timezone.now()) | kept_by_nobody
+
+
 class ShareQuerySet(models.QuerySet):
     def live(self) -> ShareQuerySet:
         """Snapshots that can still be opened."""
-        return self.filter(
-            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
-        )
+        return self.exclude(_expired())
 
     def expired(self) -> ShareQuerySet:
-        return self.filter(expires_at__lte=timezone.now())
+        """Past their time, or kept by an owner who is gone (a deleted account): nobody could
+        delete those any more."""
+        return self.filter(_expired())
 
     def wait_before_next(self, learner) -> int | None:
         """Seconds until ``learner`` may share again (at most SANDBOX_SHARES_PER_HOUR an

@@ -3,6 +3,7 @@ or kept by their owner only, expired by the janitor, rate limited and size-bound
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import timedelta
@@ -135,10 +136,21 @@ def test_it_expires_unless_a_signed_in_owner_keeps_it(learner, shop_lesson, sett
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     assert Client().get(path_of(lapsing["url"])).status_code == 404  # at once, janitor or not
-    call_command("sandbox", "janitor", stdout=(out := __import__("io").StringIO()))
+    call_command("sandbox", "janitor", stdout=(out := io.StringIO()))
     assert "1 expired shared snapshot(s)" in out.getvalue()
     assert Share.objects.count() == 1
     assert Client().get(path_of(kept["url"])).status_code == 200
+
+
+def test_a_kept_snapshot_goes_with_its_owners_account(learner, shop_lesson):
+    owner = Client()
+    owner.force_login(learner)
+    made = share_result(owner, shop_lesson)
+    owner.post(path_of(made["url"]) + "keep")
+    learner.delete()
+    assert Client().get(path_of(made["url"])).status_code == 404
+    call_command("sandbox", "janitor", stdout=io.StringIO())
+    assert Share.objects.count() == 0
 
 
 def test_it_is_rate_limited(client, shop_lesson, settings):
