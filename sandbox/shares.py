@@ -35,12 +35,18 @@ def remember_advice(plan_id: int, advice: list[plan_advice.Finding]) -> None:
     cache.set(_advice_key(plan_id), [f.as_json() for f in advice], ADVICE_CACHE_SECONDS)
 
 
-def plan_snapshot(record) -> dict:
-    """The snapshot of one kept plan (a ``PlanRecord``) and its advice."""
+def advice_for(record) -> list[dict]:
+    """The advice shown under a kept plan (a ``PlanRecord``) when it was explained, or, after a
+    day, computed again without the learner's indexes."""
     advice = cache.get(_advice_key(record.pk))
     if advice is None:
         advice = [f.as_json() for f in plan_advice.advise(record.plan, None)]
-    snapshot = {"plan": record.plan, "text": record.text, "advice": advice}
+    return advice
+
+
+def plan_snapshot(record) -> dict:
+    """The snapshot of one kept plan (a ``PlanRecord``) and its advice."""
+    snapshot = {"plan": record.plan, "text": record.text, "advice": advice_for(record)}
     if len(json.dumps(snapshot)) > settings.SANDBOX_SHARE_MAX_BYTES:
         raise ShareRefused(
             f"This plan is too large to share (more than {settings.SANDBOX_SHARE_MAX_BYTES:,} "

@@ -396,6 +396,8 @@ def compare_plans(request: HttpRequest) -> HttpResponse:
             }
         )
     context = {"before": before, "after": after, "first": first, "second": second}
+    context["advice_before"] = shares.advice_for(before)
+    context["advice_after"] = shares.advice_for(after)
     return render(request, "sandbox/_plan.html#compare", {**context, "change": change})
 
 

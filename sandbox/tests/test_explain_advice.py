@@ -70,3 +70,15 @@ def test_a_guessed_expression_gets_expression_statistics(client, shop_lesson):
     ]
     run_json(client, shop_lesson, advice[0]["sql"] + " ANALYZE items")
     assert api(client, "explain", shop_lesson, sql).json()["advice"] == []
+
+
+def test_compared_plans_keep_the_advice_they_were_shown_with(client, shop_lesson):
+    first = api(client, "explain", shop_lesson, QUERY).json()["plan_id"]
+    run_json(client, shop_lesson, "CREATE INDEX ON items (name)")
+    second = api(client, "explain", shop_lesson, QUERY).json()["plan_id"]
+    html = client.get(
+        f"/sandbox/plans/compare?before={first}&after={second}", HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert html.count("What to try") == 2
+    assert "CREATE INDEX ON items (name);" in html  # under the plan before
+    assert "Nothing stands out" in html  # under the plan after
