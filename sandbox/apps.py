@@ -18,7 +18,8 @@ class SandboxConfig(AppConfig):
         from sandbox.lab import launch
         from sandbox.models.records import move_learner
 
-        # A visitor who signs in keeps their sandboxes, attempts and plans (Learner.absorb).
+        # A visitor who signs in keeps their sandboxes, attempts, plans and shared snapshots
+        # (Learner.absorb).
         learner_absorbed.connect(move_learner, dispatch_uid="sandbox-move-learner")
         health.register_check("sandbox", servers.status)
         site_metrics.register_gauges(metrics.gauges)

@@ -16,7 +16,7 @@ import logging
 from django.db import transaction
 from django.db.models import QuerySet
 
-from sandbox.models import ExerciseAttempt, PlanRecord, RunCounter, Sandbox
+from sandbox.models import ExerciseAttempt, PlanRecord, RunCounter, Sandbox, Share
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ def _attempt_rows(user) -> QuerySet[ExerciseAttempt]:
 
 def _run_counter_rows(user) -> QuerySet[RunCounter]:
     return RunCounter.objects.filter(learner__user=user)
+
+
+def _share_rows(user) -> QuerySet[Share]:
+    return Share.objects.filter(owner__user=user)
 
 
 def _when(moment) -> str | None:
@@ -88,6 +92,28 @@ def export_sandboxes(user) -> list[dict]:
     ]
 
 
+def export_shares(user) -> list[dict]:
+    """The snapshots the learner shared (the link's token is theirs to know)."""
+    rows = _share_rows(user).select_related("lesson__track").order_by("created_at")
+    return [
+        {
+            "token": share.token,
+            "kind": share.kind,
+            "lesson": share.lesson.ref if share.lesson else None,
+            "sql": share.sql,
+            "snapshot": share.snapshot,
+            "created_at": _when(share.created_at),
+            "expires_at": _when(share.expires_at),
+        }
+        for share in rows
+    ]
+
+
+def erase_shares(user) -> None:
+    """A deleted account's shared links stop working: the snapshots go with it."""
+    _share_rows(user).delete()
+
+
 def erase_attempts(user) -> None:
     _attempt_rows(user).delete()
     _run_counter_rows(user).delete()
@@ -121,3 +147,4 @@ def register() -> None:
     register_personal_data("exercise_attempts", export=export_attempts, erase=erase_attempts)
     register_personal_data("saved_plans", export=export_plans, erase=erase_plans)
     register_personal_data("sandboxes", export=export_sandboxes, erase=erase_sandboxes)
+    register_personal_data("shared_snapshots", export=export_shares, erase=erase_shares)

@@ -239,10 +239,14 @@ def _node(raw: dict, depth: int, counter, parallel_share: int) -> PlanNode:
         plan_rows=float(raw.get("Plan Rows", 0)),
         actual_rows=float(raw.get("Actual Rows", 0)),
         loops=loops,
-        rows_removed=int(
-            raw.get("Rows Removed by Filter", 0)
-            + raw.get("Rows Removed by Join Filter", 0)
-            + raw.get("Rows Removed by Index Recheck", 0)
+        # PostgreSQL prints these per loop (averaged, like the rows): count every loop.
+        rows_removed=round(
+            (
+                raw.get("Rows Removed by Filter", 0)
+                + raw.get("Rows Removed by Join Filter", 0)
+                + raw.get("Rows Removed by Index Recheck", 0)
+            )
+            * max(loops, 1)
         ),
         startup_cost=float(raw.get("Startup Cost", 0.0)),
         total_cost=float(raw.get("Total Cost", 0.0)),

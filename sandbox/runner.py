@@ -330,6 +330,9 @@ class ExplainOutcome:
     elapsed_ms: float = 0.0
     error: RunError | None = None
     notices: list[str] = field(default_factory=list)
+    # The indexes of the learner's schema, for plan advice (sandbox/plan_advice.py); None when
+    # they could not be read.
+    indexes: list[dict] | None = None
 
 
 _EXPLAIN_JSON = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "
@@ -363,6 +366,7 @@ def explain(
         prefix = _EXPLAIN_TEXT
         lines = conn.execute(prefix + statement.text).fetchall()
         outcome.text = "\n".join(line[0] for line in lines)
+        outcome.indexes = _schema_indexes(conn, checked_name(name))
     except psycopg.Error as exc:
         shifted = Statement(
             text=statement.text,
@@ -382,6 +386,44 @@ def explain(
             conn.execute("ROLLBACK")
     checkin(learner)
     return outcome
+
+
+_SCHEMA_INDEXES = """
+SELECT t.relname, i.relname, am.amname, ix.indpred IS NOT NULL,
+       pg_catalog.to_json(ARRAY(
+           SELECT pg_catalog.pg_get_indexdef(ix.indexrelid, k, true)
+           FROM pg_catalog.generate_series(1, ix.indnkeyatts) AS k ORDER BY k))::text
+FROM pg_catalog.pg_index AS ix
+JOIN pg_catalog.pg_class AS i ON i.oid = ix.indexrelid
+JOIN pg_catalog.pg_class AS t ON t.oid = ix.indrelid
+JOIN pg_catalog.pg_am AS am ON am.oid = i.relam
+JOIN pg_catalog.pg_namespace AS n ON n.oid = t.relnamespace
+WHERE n.nspname = %s
+ORDER BY t.relname, i.relname
+"""
+
+
+def _schema_indexes(conn: psycopg.Connection, schema: str) -> list[dict] | None:
+    """The indexes of the learner's own schema (named like the sandbox; not the search path,
+    which a learner may change), each with its key columns or expressions as
+    ``pg_get_indexdef`` prints them, read inside the explain's transaction (so as it was seen).
+    Everything qualified with pg_catalog, so no function of the learner's can stand in. None
+    when the catalog cannot be read: advice then does without it."""
+    try:
+        with conn.transaction():  # a savepoint: a failure here must not lose the plan
+            rows = conn.execute(_SCHEMA_INDEXES, (schema,)).fetchall()
+    except psycopg.Error:
+        return None
+    return [
+        {
+            "table": table,
+            "name": name,
+            "method": method,
+            "partial": partial,
+            "keys": json.loads(keys),
+        }
+        for table, name, method, partial, keys in rows
+    ]
 
 
 # -- scratch runs (graded exercises, content check) ---------------------------------------------

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from sandbox import views
+from sandbox import share_views, views
 from sandbox.lab import api as lab_api
 
 app_name = "sandbox"
@@ -12,6 +12,10 @@ urlpatterns = [
     path("api/sandbox/reset", views.reset, name="reset"),
     path("api/sandbox/check", views.check_exercise, name="check"),
     path("api/sandbox/solution", views.exercise_solution, name="solution"),
+    path("api/sandbox/share", share_views.share, name="share"),
+    path("s/<slug:token>/", share_views.shared, name="shared"),
+    path("s/<slug:token>/delete", share_views.delete_share, name="delete_share"),
+    path("s/<slug:token>/keep", share_views.keep_share, name="keep_share"),
     path("api/lab/run", lab_api.run, name="lab_run"),
     path("api/lab/check", lab_api.check, name="lab_check"),
     path("sandbox/plans/compare", views.compare_plans, name="compare"),

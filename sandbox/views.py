@@ -27,7 +27,17 @@ from django_htmx.http import trigger_client_event
 
 from lessons.learners import learner_for, visitor_id
 from lessons.models import Lesson, LessonProgress
-from sandbox import connections, grading, plans, preview, runner, servers, statements
+from sandbox import (
+    connections,
+    grading,
+    plan_advice,
+    plans,
+    preview,
+    runner,
+    servers,
+    shares,
+    statements,
+)
 from sandbox.models import (
     ExerciseAttempt,
     FixtureMissing,
@@ -305,6 +315,7 @@ def explain(request: HttpRequest, data: dict, sandbox: Sandbox, learner_id: int)
     elif outcome.error is None and outcome.plan:
         context.update(_kept_plan(learner_id, lesson, statement.text, outcome))
         payload["plan_id"] = context["record"].pk
+        payload["advice"] = [finding.as_json() for finding in context["advice"]]
     return _answer(request, payload, "plan", context=context)
 
 
@@ -312,7 +323,10 @@ def _kept_plan(learner_id: int, lesson: Lesson, sql: str, outcome: runner.Explai
     """Keep the plan for before/after, and what the plan view shows of it."""
     view = plans.parse(outcome.plan)
     record = PlanRecord.keep(learner_id, lesson, sql, outcome.plan, outcome.text, view.total_ms)
-    return {"record": record, "view": view, "recent": PlanRecord.objects.of(learner_id, lesson)}
+    advice = plan_advice.advise(outcome.plan, outcome.indexes)
+    shares.remember_advice(record.pk, advice)
+    recent = PlanRecord.objects.of(learner_id, lesson)
+    return {"record": record, "view": view, "recent": recent, "advice": advice}
 
 
 def _explainable(parsed: list[statements.Statement]) -> statements.Statement:
@@ -389,6 +403,8 @@ def compare_plans(request: HttpRequest) -> HttpResponse:
             }
         )
     context = {"before": before, "after": after, "first": first, "second": second}
+    context["advice_before"] = shares.advice_for(before)
+    context["advice_after"] = shares.advice_for(after)
     return render(request, "sandbox/_plan.html#compare", {**context, "change": change})
 
 

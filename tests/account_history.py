@@ -30,7 +30,7 @@ from lessons.models import (
     Track,
 )
 from sandbox import connections, roles
-from sandbox.models import ExerciseAttempt, PlanRecord, RunCounter, Sandbox
+from sandbox.models import ExerciseAttempt, PlanRecord, RunCounter, Sandbox, Share
 from sandbox.tests.conftest import TEST_SETTINGS
 
 
@@ -116,6 +116,14 @@ def give_history(user, other, course) -> History:
     PlanRecord.keep(key, lesson, "SELECT 1", [{"Plan": {}}], "Result", 0.1)
     RunCounter.objects.create(learner_id=key, minute=timezone.now(), count=3)
     sandbox = Sandbox.objects.for_learner(key, lesson)
+    Share.objects.create(
+        owner=learner,
+        lesson=lesson,
+        kind=Share.Kind.RESULT,
+        sql="SELECT 1",
+        snapshot={"results": []},
+        expires_at=Share.default_expiry(),
+    )
 
     me = user.get_username()
     AccountProfile.objects.create(user=user, display_name=f"{me.title()} L.")

@@ -59,6 +59,7 @@ def test_it_exports_every_kind_of_record_and_nothing_of_another_learner(
         "exercise_attempts",
         "saved_plans",
         "sandboxes",
+        "shared_snapshots",
         "devices",
     ):
         assert len(data[kind]) >= 1, kind

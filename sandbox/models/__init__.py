@@ -6,7 +6,8 @@ here, so ``from sandbox.models import Sandbox`` works):
 - ``limits``: runs per minute (``RunCounter``) and run slots per server;
 - ``admission``: a run's one round trip to the app database (``admit``, ``held``);
 - ``pool``: the warm pool and the making of sandboxes;
-- ``janitor``: the sweep that drops, resets and refills.
+- ``janitor``: the sweep that drops, resets and refills;
+- ``shares``: shared snapshots of results and plans (``Share``).
 """
 
 from sandbox.models.admission import Admission, admit, held
@@ -21,6 +22,7 @@ from sandbox.models.seeds import (
     fixture_sql,
     seed_name,
 )
+from sandbox.models.shares import Share
 
 __all__ = [
     "LAB_SEED_PREFIX",
@@ -32,6 +34,7 @@ __all__ = [
     "PlanRecord",
     "RunCounter",
     "Sandbox",
+    "Share",
     "SweepReport",
     "admit",
     "admitted",

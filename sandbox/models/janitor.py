@@ -14,6 +14,7 @@ from django.utils import timezone
 from sandbox import roles, servers
 from sandbox.models.limits import RunCounter
 from sandbox.models.seeds import FixtureMissing, fixture_digest, fixture_sql
+from sandbox.models.shares import Share
 
 if TYPE_CHECKING:
     from sandbox.models.records import SandboxQuerySet
@@ -28,6 +29,7 @@ class SweepReport:
     pooled: int = 0
     overdue: int = 0
     sessions: int = 0
+    shares: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -55,6 +57,7 @@ class JanitorQuerySet(models.QuerySet):
         # As Django's clearsessions, counted: a visitor's first run makes a session, and
         # nothing else removes them.
         report.sessions, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+        report.shares, _ = Share.objects.expired().delete()
         return report
 
     def stale_graders(self) -> SandboxQuerySet:

@@ -22,6 +22,7 @@ from sandbox import metrics, roles, runner, servers
 from sandbox.models.janitor import JanitorQuerySet
 from sandbox.models.pool import WarmPoolQuerySet
 from sandbox.models.seeds import fixture_digest, fixture_sql
+from sandbox.models.shares import Share
 from sandbox.statements import Statement
 
 # The run log line's logger keeps the name it had before models.py became a package.
@@ -404,4 +405,6 @@ def move_learner(sender, learner: Learner, visitor: Learner, **kwargs) -> bool:
     moved = Sandbox.objects.adopt(visitor.pk, learner.pk)
     moved += ExerciseAttempt.objects.filter(learner=visitor).update(learner=learner)
     moved += PlanRecord.objects.filter(learner=visitor).update(learner=learner)
+    # Shared snapshots too, so that the account can still delete or keep them.
+    Share.objects.filter(owner=visitor).update(owner=learner)
     return moved > 0

@@ -29,3 +29,25 @@ def marked(sql: str, position: int | None) -> dict | None:
         "at": sql[index : index + 1] if index < end else " ",
         "after": sql[index + 1 : end],
     }
+
+
+@register.filter
+def node_explanation(node_type: str) -> str:
+    """What a plan node of this type does, in one line (sandbox/plan_glossary.py)."""
+    from sandbox.plan_glossary import explain_node
+
+    return explain_node(node_type)
+
+
+@register.filter
+def shared_results(results: list[dict]) -> str:
+    """The results as the page shows them, as JSON for the Share form's hidden field, already
+    cut to the size a snapshot may have (so a large result does not double the page)."""
+    import json
+
+    from sandbox import shares
+
+    try:
+        return json.dumps(shares.result_snapshot(results)["results"])
+    except shares.ShareRefused:
+        return "[]"

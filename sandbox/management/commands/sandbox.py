@@ -64,7 +64,8 @@ class Command(BaseCommand):
             f"janitor: dropped {report.expired} expired, {report.half_made} half-made, "
             f"{report.orphans} orphaned; reset {report.oversized} oversized; "
             f"ended {report.overdue} overdue run(s); "
-            f"{report.pooled} warm made; cleared {report.sessions} expired session(s) "
+            f"{report.pooled} warm made; cleared {report.sessions} expired session(s) and "
+            f"{report.shares} expired shared snapshot(s) "
             f"({time.monotonic() - started:.1f} s)"
         )
         for error in report.errors:
