@@ -14,6 +14,7 @@ urlpatterns = [
     path("progress/", learning_views.progress_page, name="progress"),
     path("progress/export.json", learning_views.progress_export, name="progress_export"),
     path("review/", learning_views.review_page, name="review"),
+    path("review/<int:item_id>/", learning_views.review_grade, name="review_grade"),
     path(
         "learn/<slug:track>/<slug:slug>/quiz/<slug:key>/",
         learning_views.quiz_question,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/sandbox/reset", views.reset, name="reset"),
     path("api/sandbox/check", views.check_exercise, name="check"),
     path("api/sandbox/solution", views.exercise_solution, name="solution"),
+    path("api/sandbox/exercise-help", views.exercise_help, name="exercise_help"),
     path("api/lab/run", lab_api.run, name="lab_run"),
     path("api/lab/check", lab_api.check, name="lab_check"),
     path("sandbox/plans/compare", views.compare_plans, name="compare"),

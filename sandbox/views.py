@@ -27,8 +27,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from lessons.learners import learner_for
-from lessons.models import Lesson, LessonProgress
+from lessons.models import ExerciseOutcome, Lesson, LessonProgress
 from sandbox import connections, grading, plans, preview, runner, servers, statements
+from sandbox.exercise_help import help_state, refusal
 from sandbox.models import (
     ExerciseAttempt,
     FixtureMissing,
@@ -462,10 +463,14 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
 
 
 def verdict_response(request: HttpRequest, exercise, key: str, verdict, **extra) -> HttpResponse:
-    """The answer to a graded attempt, SQL or lab (``extra`` adds the lab's keys): on a pass,
-    the solution, and the lesson's progress recorded."""
+    """The answer to a graded attempt, SQL or lab (``extra`` adds the lab's keys): the hints
+    unlocked and whether the solution is offered (sandbox/exercise_help.py); on a pass, the
+    solution, and the lesson's progress recorded."""
     payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key, **extra}
     payload["plan_checked"] = bool(exercise.plan_checks)
+    state = help_state(key, exercise)
+    payload["help"] = state
+    learner = learner_for(request, create=True)
     if verdict.passed:
         if any(item.get("hidden") for item in exercise.plan_checks or []):
             # A hidden plan check's detail, kept from the page until now.
@@ -474,20 +479,29 @@ def verdict_response(request: HttpRequest, exercise, key: str, verdict, **extra)
         payload["solution_html"] = _solution_html(exercise)
         lesson = exercise.lesson
         LessonProgress.objects.exercise_passed(
-            learner_for(request, create=True),
-            lesson,
-            all_passed=ExerciseAttempt.passed_all(key, lesson),
+            learner, lesson, all_passed=ExerciseAttempt.passed_all(key, lesson)
         )
+    ExerciseOutcome.note_check(
+        learner, exercise, passed=verdict.passed, with_solution=state["passed_with_solution"]
+    )
     response = _exercise_answer(request, payload, "verdict")
+    trigger_client_event(response, "exerciseChecked", {"exercise": exercise.key})
     if verdict.passed:
         trigger_client_event(response, "progressChanged")
     return response
 
 
+def _give_up(data: dict) -> bool:
+    value = data.get("give_up")
+    return value is True or (isinstance(value, str) and value.lower() in ("1", "true", "on"))
+
+
 @never_cache
 @require_POST
 def exercise_solution(request: HttpRequest) -> HttpResponse:
-    """Show the solution on explicit request; the request is recorded."""
+    """Show the solution once it is offered (sandbox/exercise_help.py): after enough failed
+    checks, once passed, or to a learner who gives up (``"give_up": true``, recorded as
+    such). Before that: 403 with what is needed. Each reading is recorded."""
     try:
         data = _payload(request)
         if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
@@ -495,16 +509,45 @@ def exercise_solution(request: HttpRequest) -> HttpResponse:
         exercise = _exercise(data)
     except BadRequest as exc:
         return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
-    ExerciseAttempt.objects.create(
-        learner_key=learner_key(request), exercise=exercise, kind=ExerciseAttempt.Kind.SOLUTION
-    )
+    key = learner_key(request)
+    state = help_state(key, exercise)
+    gave_up = _give_up(data) and not state["solution_available"]
+    if not state["solution_available"] and not gave_up:
+        payload = {"ok": False, "error": refusal(state), "help": state}
+        return _exercise_answer(request, payload, "problem", 403)
+    ExerciseAttempt.reveal(key, exercise, gave_up=gave_up)
+    if not state["passed"]:
+        ExerciseOutcome.note_solution(learner_for(request, create=True), exercise)
     payload = {
         "ok": True,
         "solution": exercise.solution_sql,
         "solution_html": _solution_html(exercise),
         "revealed": True,
+        "gave_up": gave_up,
     }
-    return _exercise_answer(request, payload, "solution")
+    response = _exercise_answer(request, payload, "solution")
+    trigger_client_event(response, "exerciseChecked", {"exercise": exercise.key})
+    return response
+
+
+@never_cache
+@require_GET
+def exercise_help(request: HttpRequest) -> HttpResponse:
+    """``GET ?lesson=<track>/<slug>&exercise=<id>``: the hints this learner has unlocked and
+    whether the solution is offered. The lesson page (the same for everyone, cacheable)
+    loads it into each exercise, and again after each check."""
+    data = request.GET.dict()
+    try:
+        if "draft" in data:  # a staff preview: every hint, and the solution on request
+            lesson, draft = preview.draft_exercise(request, data)
+            state = {"hints": list(draft.hints_html), "solution_available": True, "preview": 1}
+            return _exercise_answer(request, {"ok": True, "help": state, **data}, "help")
+        exercise = _exercise(data)
+    except (BadRequest, preview.DraftProblem) as exc:
+        return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
+    state = help_state(learner_key(request), exercise)
+    payload = {"ok": True, "help": state, "lesson": exercise.lesson.ref, "exercise": exercise.key}
+    return _exercise_answer(request, payload, "help")
 
 
 def _solution_html(exercise) -> str:

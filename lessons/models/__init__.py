@@ -81,6 +81,13 @@ from lessons.models.pages import (
     open_lesson_page,
     progress_overview,
 )
+from lessons.models.reviews import (
+    CONFIDENCE_RATING,
+    ExerciseOutcome,
+    ReviewEvent,
+    ReviewItem,
+    ReviewItemQuerySet,
+)
 
 __all__ = [
     "AccountProfile",
@@ -137,6 +144,11 @@ __all__ = [
     "SelfCheckMark",
     "FlashcardReviewQuerySet",
     "FlashcardReview",
+    "CONFIDENCE_RATING",
+    "ExerciseOutcome",
+    "ReviewEvent",
+    "ReviewItem",
+    "ReviewItemQuerySet",
     "LessonPageState",
     "open_lesson_page",
     "lesson_progress_state",

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from django.db import models
 from django.db.models.functions import Cast
-from django.utils import timezone
 
 if TYPE_CHECKING:
     pass
@@ -20,6 +19,7 @@ from lessons.models.learning import (
     QuizAttempt,
     SelfCheckMark,
 )
+from lessons.models.reviews import ExerciseOutcome, ReviewItem
 
 
 @dataclass
@@ -166,8 +166,14 @@ def progress_overview(learner: Learner | None) -> ProgressOverview:
         )
         .order_by("track__order", "track__title", "step")
     )
-    progress, first_tries = {}, {}
+    progress, first_tries, exercises = {}, {}, {}
     if learner is not None:
+        for outcome in ExerciseOutcome.objects.filter(
+            learner=learner, passed_at__isnull=False, exercise__is_active=True
+        ).values("exercise__lesson_id", "with_solution"):
+            counts = exercises.setdefault(outcome["exercise__lesson_id"], [0, 0])
+            counts[0] += 1
+            counts[1] += outcome["with_solution"]
         progress = {row.lesson_id: row for row in LessonProgress.objects.filter(learner=learner)}
         for lesson_id, is_correct in (
             QuizAttempt.objects.filter(learner=learner, question__is_active=True)
@@ -185,11 +191,12 @@ def progress_overview(learner: Learner | None) -> ProgressOverview:
         tries = first_tries.get(lesson.pk, [])
         lesson.answered, lesson.first_try_right = len(tries), sum(tries)
         lesson.not_tried = lesson.question_count - lesson.answered
+        lesson.exercises_passed, lesson.passed_with_solution = exercises.get(lesson.pk, (0, 0))
         tracks.setdefault(lesson.track_id, TrackProgress(lesson.track, [])).lessons.append(lesson)
-    cards = FlashcardReview.objects.filter(learner=learner).in_review() if learner else None
+    items = ReviewItem.objects.filter(learner=learner).visible() if learner else None
     return ProgressOverview(
         tracks=list(tracks.values()),
         review=learner.review_lessons() if learner else [],
-        cards_due=cards.filter(due_on__lte=timezone.localdate()).count() if cards else 0,
-        cards_in_review=cards.count() if cards else 0,
+        cards_due=items.due_today().count() if items is not None else 0,
+        cards_in_review=items.count() if items is not None else 0,
     )
