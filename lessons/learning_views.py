@@ -32,6 +32,7 @@ from lessons.models import (
     SelfCheckMark,
     lesson_progress_state,
     progress_overview,
+    weekly_summary,
 )
 
 PARTIALS = "lessons/_learning.html"
@@ -170,7 +171,7 @@ def lesson_progress(request: HttpRequest, track: str, slug: str) -> HttpResponse
 @require_GET
 def progress_page(request: HttpRequest) -> HttpResponse:
     learner = learner_for(request, create=False)
-    context = {"overview": progress_overview(learner)}
+    context = {"overview": progress_overview(learner), "weekly": weekly_summary(learner)}
     return render(request, "lessons/progress.html", context)
 
 

@@ -18,6 +18,7 @@ from lessons.forms import PREVIEW_DRAFTS, PREVIEW_DRAFTS_KEPT, PreviewForm
 from lessons.learners import learner_for, visitor_id
 from lessons.models import (
     Lesson,
+    ReviewItem,
     Track,
     TrackPosition,
     lesson_progress_state,
@@ -40,7 +41,9 @@ def home(request: HttpRequest) -> HttpResponse:
     tracks = Track.objects.published().with_lesson_counts()
     learner = learner_for(request, create=False)
     resume = learner.continue_lesson() if learner else None
-    return render(request, "lessons/home.html", {"tracks": tracks, "resume": resume})
+    due = ReviewItem.objects.filter(learner=learner).visible().due_today() if learner else None
+    context = {"tracks": tracks, "resume": resume, "reviews_due": due.count() if due else 0}
+    return render(request, "lessons/home.html", context)
 
 
 @require_safe

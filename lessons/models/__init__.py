@@ -80,6 +80,7 @@ from lessons.models.pages import (
     lesson_progress_state,
     open_lesson_page,
     progress_overview,
+    weekly_summary,
 )
 from lessons.models.reviews import (
     CONFIDENCE_RATING,
@@ -155,4 +156,5 @@ __all__ = [
     "TrackProgress",
     "ProgressOverview",
     "progress_overview",
+    "weekly_summary",
 ]
