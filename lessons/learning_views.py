@@ -18,6 +18,7 @@ from lessons.learners import learner_for
 from lessons.learning_forms import ConfidenceForm, QuizAnswerForm, ReviewGradeForm, YesNoForm
 from lessons.models import (
     CONFIDENCE_RATING,
+    Certificate,
     Confidence,
     Flashcard,
     FlashcardReview,
@@ -172,6 +173,9 @@ def lesson_progress(request: HttpRequest, track: str, slug: str) -> HttpResponse
 def progress_page(request: HttpRequest) -> HttpResponse:
     learner = learner_for(request, create=False)
     context = {"overview": progress_overview(learner), "weekly": weekly_summary(learner)}
+    if request.user.is_authenticated:
+        mine = Certificate.objects.valid().filter(user=request.user).select_related("track")
+        context["certificates"] = list(mine.order_by("-issued_at"))
     return render(request, "lessons/progress.html", context)
 
 

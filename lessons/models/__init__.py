@@ -5,6 +5,7 @@
 - discussion: threads, posts and votes; moderation: flags and the moderation log;
   notifications: what a reply tells the people it answers;
 - learning: learners and what they did (progress, quiz attempts, self-checks, flashcards);
+- reviews: FSRS review items and exercise outcomes; certificates: certificates of completion;
 - pages: read models of what a page shows of one learner.
 
 Import from here (`from lessons.models import Lesson`); the modules import each other in that
@@ -45,6 +46,7 @@ from lessons.models.catalog import (
     cached_reverse,
     snippet_html,
 )
+from lessons.models.certificates import Certificate, CertificateQuerySet, NotFinished
 from lessons.models.discussion import (
     DISCUSSION_STAMP_KEY,
     HIDDEN_THREAD_TITLE,
@@ -150,6 +152,9 @@ __all__ = [
     "ReviewEvent",
     "ReviewItem",
     "ReviewItemQuerySet",
+    "Certificate",
+    "CertificateQuerySet",
+    "NotFinished",
     "LessonPageState",
     "open_lesson_page",
     "lesson_progress_state",

@@ -150,7 +150,7 @@ def test_the_old_review_pile_is_carried_over(course):
         learner=learner, card=cards[0], knew_it=True, stage=2, due_on=due
     )
     FlashcardReview.objects.create(learner=learner, card=cards[1], knew_it=True, due_on=None)
-    migration = importlib.import_module("lessons.migrations.0009_fsrs_reviews")
+    migration = importlib.import_module("lessons.migrations.0009_learning_reviews_certificates")
     migration.carry_over_flashcard_reviews(apps, None)
     item = ReviewItem.objects.get()
     assert (item.card, item.kind, item.learner) == (cards[0], "card", learner)

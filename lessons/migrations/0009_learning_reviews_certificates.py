@@ -2,7 +2,10 @@
 
 import django.db.models.deletion
 import django.utils.timezone
+from django.conf import settings
 from django.db import migrations, models
+
+import lessons.models.certificates
 
 # The fixed ladder flashcards were on (lessons.models.learning.REVIEW_INTERVALS_DAYS at the time).
 OLD_LADDER_DAYS = (1, 3, 7, 21)
@@ -52,6 +55,7 @@ def drop_carried_over(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("lessons", "0008_account_page"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
@@ -233,6 +237,54 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="reviewevent",
             index=models.Index(fields=["learner", "reviewed_at"], name="reviewevent_when"),
+        ),
+        migrations.CreateModel(
+            name="Certificate",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "token",
+                    models.CharField(
+                        default=lessons.models.certificates.new_token, max_length=64, unique=True
+                    ),
+                ),
+                ("name", models.CharField(max_length=150)),
+                ("finished_on", models.DateField()),
+                ("exercises_passed", models.PositiveIntegerField(default=0)),
+                ("with_solution", models.PositiveIntegerField(default=0)),
+                ("issued_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "track",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="lessons.track",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="certificates",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("revoked_at__isnull", True)),
+                        fields=("user", "track"),
+                        name="certificate_one_valid_per_track",
+                    )
+                ],
+            },
         ),
         migrations.RunPython(carry_over_flashcard_reviews, drop_carried_over),
     ]
