@@ -136,11 +136,23 @@ class Learner(models.Model):
             "format": "querylab-progress/1",
             "exported_at": timezone.now().isoformat(),
             "account": None,
-            **{part: [] for part in ("lessons", "quiz_attempts", "self_checks", "flashcards")},
+            **{
+                part: []
+                for part in (
+                    "lessons",
+                    "quiz_attempts",
+                    "self_checks",
+                    "flashcards",
+                    "reviews",
+                    "exercises",
+                )
+            },
         }
 
     def export(self) -> dict:
         """Everything this learner did, JSON-ready, keyed by the lessons' stable names."""
+        from lessons.models.reviews import export_reviews  # it builds on this module
+
         progress = self.progress.select_related("lesson__track").order_by("started_at")
         attempts = (
             self.quiz_attempts.select_related("question__lesson__track")
@@ -195,6 +207,7 @@ class Learner(models.Model):
                 }
                 for review in cards
             ],
+            **export_reviews(self),
         }
 
     def review_lessons(self) -> list[Lesson]:

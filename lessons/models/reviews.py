@@ -280,3 +280,39 @@ def absorb_reviews(learner: Learner, visitor: Learner) -> bool:
             mine.combine(theirs)
         moved = True
     return moved
+
+
+def export_reviews(learner: Learner) -> dict:
+    """The learner's review items and graded exercises, JSON-ready (Learner.export)."""
+    items = learner.review_items.select_related(
+        "lesson__track", "card", "question", "exercise"
+    ).order_by("created_at")
+    outcomes = learner.exercises.select_related("exercise__lesson__track").order_by("pk")
+    return {
+        "reviews": [
+            {
+                "lesson": item.lesson.ref,
+                "kind": item.kind,
+                "item": item.part.key if item.kind != ReviewItem.Kind.LESSON else None,
+                "due": item.due.isoformat(),
+                "stability": item.stability,
+                "difficulty": item.difficulty,
+                "reviews": item.reviews,
+                "grades": [
+                    {"rating": event.rating, "at": event.reviewed_at.isoformat()}
+                    for event in item.events.order_by("reviewed_at")
+                ],
+            }
+            for item in items
+        ],
+        "exercises": [
+            {
+                "lesson": outcome.exercise.lesson.ref,
+                "exercise": outcome.exercise.key,
+                "status": outcome.status,
+                "failed_checks": outcome.failed_checks,
+                "passed_at": outcome.passed_at and outcome.passed_at.isoformat(),
+            }
+            for outcome in outcomes
+        ],
+    }

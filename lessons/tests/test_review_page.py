@@ -158,3 +158,21 @@ def test_the_old_review_pile_is_carried_over(course):
     assert item.stability == 7.0  # the third step of 1, 3, 7, 21 days
     item.grade(3)  # and FSRS takes it from there
     assert item.due_on > due
+
+
+def test_a_visitors_exercise_outcomes_move_into_the_account(course):
+    from lessons.models import Exercise, ExerciseOutcome
+
+    exercise = Exercise.objects.create(
+        lesson=course[0], key="ex", prompt_html="<p>?</p>", solution_sql="SELECT 1"
+    )
+    visitor = Learner.objects.create()
+    account = Learner.objects.for_user(User.objects.create_user("bo", password="pw-tests-1"))
+    ExerciseOutcome.note_check(visitor, exercise, passed=False, with_solution=False)
+    ExerciseOutcome.note_check(visitor, exercise, passed=True, with_solution=True)
+    ExerciseOutcome.note_check(account, exercise, passed=False, with_solution=False)
+    account.absorb(visitor.pk)
+    outcome = ExerciseOutcome.objects.get()
+    assert (outcome.learner, outcome.failed_checks) == (account, 2)
+    assert outcome.status == "passed with the solution"
+    assert ReviewItem.objects.get().learner == account

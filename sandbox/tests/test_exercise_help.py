@@ -134,3 +134,14 @@ def test_lab_exercises_follow_the_same_rules(lab_client, lab_exercise):
     answer = lab_check(lab_client, lab_exercise, "2")
     assert answer["help"]["solution_available"] is True
     assert solution(lab_client, lab_exercise).json()["solution"] == "Book.objects.count()"
+
+
+def test_staff_analytics_count_giving_up_as_seeing_the_solution(client, hinted):
+    from sandbox.analytics import _attempt_counts
+
+    solution(client, hinted, give_up="1")
+    check(client, hinted, hinted.solution_sql)
+    checks, learners, first_passed, passed, saw, saw_before = _attempt_counts([hinted.pk])[
+        hinted.pk
+    ]
+    assert (passed, saw, saw_before) == (1, 1, 1)
