@@ -545,7 +545,9 @@ def exercise_help(request: HttpRequest) -> HttpResponse:
         exercise = _exercise(data)
     except (BadRequest, preview.DraftProblem) as exc:
         return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
-    state = help_state(learner_key(request), exercise)
+    # A visitor who never checked anything has no key yet: reading makes none (no session).
+    known = request.user.is_authenticated or "sandbox_learner" in request.session
+    state = help_state(learner_key(request) if known else "", exercise)
     payload = {"ok": True, "help": state, "lesson": exercise.lesson.ref, "exercise": exercise.key}
     return _exercise_answer(request, payload, "help")
 

@@ -145,3 +145,8 @@ def test_staff_analytics_count_giving_up_as_seeing_the_solution(client, hinted):
         hinted.pk
     ]
     assert (passed, saw, saw_before) == (1, 1, 1)
+
+
+def test_reading_the_help_as_a_new_visitor_starts_no_session(client, hinted):
+    assert help_of(client, hinted)["checks_until_solution"] == 3
+    assert "sessionid" not in client.cookies
