@@ -66,7 +66,7 @@ class ReviewItemQuerySet(models.QuerySet):
         """Put `part` (a Flashcard, QuizQuestion, Exercise or Lesson) in review with a first
         rating; if it is already in review and due, grade it with `rating` instead. An item
         already in review and not due yet is left as it is (a second miss the same day does
-        not push it further)."""
+        not push it further), except a lesson: a new confidence answer is always a grade."""
         lesson = part if kind == ReviewItem.Kind.LESSON else part.lesson
         with transaction.atomic():
             item, created = self.select_for_update().get_or_create(
