@@ -45,6 +45,16 @@ def export_account(user) -> dict:
         ],
         "progress": learner.export() if learner else Learner.empty_export(),
         "discussion": _discussion(user),
+        "certificates": [
+            {
+                "track": certificate.track.slug,
+                "name": certificate.name,
+                "finished_on": certificate.finished_on.isoformat(),
+                "exercises_passed": certificate.exercises_passed,
+                "revoked_at": _when(certificate.revoked_at),
+            }
+            for certificate in user.certificates.select_related("track").order_by("pk")
+        ],
     }
     for kind in registered_personal_data():
         data[kind.kind] = kind.export(user)

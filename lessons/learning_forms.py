@@ -32,3 +32,13 @@ class YesNoForm(forms.Form):
 
 class ConfidenceForm(forms.Form):
     level = forms.TypedChoiceField(choices=Confidence.choices, coerce=int)
+
+
+class ReviewGradeForm(forms.Form):
+    """A review item's grade: 1 again, 2 hard, 3 good, 4 easy (FSRS's ratings)."""
+
+    rating = forms.TypedChoiceField(
+        choices=[("1", "again"), ("2", "hard"), ("3", "good"), ("4", "easy")],
+        coerce=int,
+        error_messages={"invalid_choice": "Grade it 1 (again), 2 (hard), 3 (good) or 4 (easy)."},
+    )

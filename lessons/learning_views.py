@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
+from fsrs import Rating
 
 from lessons.learners import learner_for
-from lessons.learning_forms import ConfidenceForm, QuizAnswerForm, YesNoForm
+from lessons.learning_forms import ConfidenceForm, QuizAnswerForm, ReviewGradeForm, YesNoForm
 from lessons.models import (
+    CONFIDENCE_RATING,
+    Certificate,
     Confidence,
     Flashcard,
     FlashcardReview,
@@ -25,10 +28,12 @@ from lessons.models import (
     QuizAttempt,
     QuizChoice,
     QuizQuestion,
+    ReviewItem,
     SelfCheckItem,
     SelfCheckMark,
     lesson_progress_state,
     progress_overview,
+    weekly_summary,
 )
 
 PARTIALS = "lessons/_learning.html"
@@ -73,6 +78,8 @@ def quiz_question(request: HttpRequest, track: str, slug: str, key: str) -> Http
         chosen = form.cleaned_data["choice"]
         learner = _learner(request)
         attempt = QuizAttempt.objects.record(learner, question, chosen)
+        if not attempt.is_correct:  # a missed question comes back for review
+            ReviewItem.objects.enter(learner, ReviewItem.Kind.QUIZ, question, Rating.Again)
         context.update(attempt=attempt, outcomes=attempt.outcomes(question.active_choices))
         context["quiz_done"] = attempt.is_correct and (
             QuizAttempt.objects.has_answered_every_question(learner, lesson)
@@ -118,8 +125,11 @@ def confidence(request: HttpRequest, track: str, slug: str) -> HttpResponse:
     form = ConfidenceForm(request.POST)
     if not form.is_valid():
         return _bad(form)
-    progress = LessonProgress.objects.start(_learner(request), lesson)
+    learner = _learner(request)
+    progress = LessonProgress.objects.start(learner, lesson)
     progress.set_confidence(form.cleaned_data["level"])
+    rating = CONFIDENCE_RATING[Confidence(progress.confidence)]  # the lesson's first rating
+    ReviewItem.objects.enter(learner, ReviewItem.Kind.LESSON, lesson, rating)
     context = {"lesson": lesson, "progress": progress, "just_saved": True}
     context["confidence_levels"] = Confidence.choices
     return _changed(render(request, f"{PARTIALS}#confidence", context))
@@ -162,7 +172,10 @@ def lesson_progress(request: HttpRequest, track: str, slug: str) -> HttpResponse
 @require_GET
 def progress_page(request: HttpRequest) -> HttpResponse:
     learner = learner_for(request, create=False)
-    context = {"overview": progress_overview(learner)}
+    context = {"overview": progress_overview(learner), "weekly": weekly_summary(learner)}
+    if request.user.is_authenticated:
+        mine = Certificate.objects.valid().filter(user=request.user).select_related("track")
+        context["certificates"] = list(mine.order_by("-issued_at"))
     return render(request, "lessons/progress.html", context)
 
 
@@ -179,15 +192,44 @@ def progress_export(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def review_page(request: HttpRequest) -> HttpResponse:
-    """Flashcards marked "review again", across all lessons, due ones first."""
+    """What is due today (flashcards, missed quiz questions, failed exercises, lessons by
+    confidence), to grade again / hard / good / easy, and when the next one is due."""
     learner = learner_for(request, create=False)
-    reviews = []
+    due, upcoming = [], None
     if learner is not None:
-        reviews = list(
-            FlashcardReview.objects.filter(learner=learner, card__lesson__is_published=True)
-            .in_review()
-            .select_related("card__lesson__track")
+        items = ReviewItem.objects.filter(learner=learner).visible()
+        due = list(
+            items.due_today()
+            .select_related("lesson__track", "card", "question", "exercise")
+            .order_by("due", "pk")
         )
-    due = [review for review in reviews if review.is_due]
-    later = [review for review in reviews if not review.is_due]
-    return render(request, "lessons/review.html", {"due": due, "later": later})
+        upcoming = items.later().order_by("due").first()
+    context = {"due": due, "upcoming": upcoming, "ratings": REVIEW_RATINGS}
+    return render(request, "lessons/review.html", context)
+
+
+REVIEW_RATINGS = [(1, "Again"), (2, "Hard"), (3, "Good"), (4, "Easy")]
+
+
+@require_POST
+def review_grade(request: HttpRequest, item_id: int) -> HttpResponse:
+    """Grade one of the learner's review items (rating=1..4) and say when it comes back."""
+    learner = learner_for(request, create=False)
+    item = get_object_or_404(ReviewItem.objects.visible(), pk=item_id, learner=learner)
+    form = ReviewGradeForm(request.POST)
+    if not form.is_valid():
+        return _bad(form)
+    item.grade(form.cleaned_data["rating"])
+    if item.kind == ReviewItem.Kind.FLASHCARD:
+        FlashcardReview.objects.filter(learner=learner, card=item.card_id).update(
+            knew_it=form.cleaned_data["rating"] > 1, due_on=item.due_on, updated_at=timezone.now()
+        )
+    upcoming = ReviewItem.objects.filter(learner=learner).visible().later().order_by("due")
+    context = {"item": item, "upcoming": upcoming.first(), "left": _due_count(learner)}
+    if not request.htmx:
+        return redirect("lessons:review")
+    return render(request, "lessons/review.html#graded", context)
+
+
+def _due_count(learner: Learner) -> int:
+    return ReviewItem.objects.filter(learner=learner).visible().due_today().count()

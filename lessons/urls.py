@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from lessons import analytics_views, discussion_views, learning_views, views
+from lessons import analytics_views, certificate_views, discussion_views, learning_views, views
 
 app_name = "lessons"
 urlpatterns = [
@@ -14,6 +14,14 @@ urlpatterns = [
     path("progress/", learning_views.progress_page, name="progress"),
     path("progress/export.json", learning_views.progress_export, name="progress_export"),
     path("review/", learning_views.review_page, name="review"),
+    path("review/<int:item_id>/", learning_views.review_grade, name="review_grade"),
+    path("certificates/new/<slug:track>/", certificate_views.take, name="certificate_take"),
+    path("certificates/<str:token>/", certificate_views.show, name="certificate"),
+    path(
+        "certificates/<str:token>/revoke/",
+        certificate_views.revoke,
+        name="certificate_revoke",
+    ),
     path(
         "learn/<slug:track>/<slug:slug>/quiz/<slug:key>/",
         learning_views.quiz_question,

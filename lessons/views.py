@@ -17,7 +17,9 @@ from lessons.discussion_views import discussion_context
 from lessons.forms import PREVIEW_DRAFTS, PREVIEW_DRAFTS_KEPT, PreviewForm
 from lessons.learners import learner_for, visitor_id
 from lessons.models import (
+    Certificate,
     Lesson,
+    ReviewItem,
     Track,
     TrackPosition,
     lesson_progress_state,
@@ -40,7 +42,9 @@ def home(request: HttpRequest) -> HttpResponse:
     tracks = Track.objects.published().with_lesson_counts()
     learner = learner_for(request, create=False)
     resume = learner.continue_lesson() if learner else None
-    return render(request, "lessons/home.html", {"tracks": tracks, "resume": resume})
+    due = ReviewItem.objects.filter(learner=learner).visible().due_today() if learner else None
+    context = {"tracks": tracks, "resume": resume, "reviews_due": due.count() if due else 0}
+    return render(request, "lessons/home.html", context)
 
 
 @require_safe
@@ -51,6 +55,9 @@ def track_detail(request: HttpRequest, track: str) -> HttpResponse:
     learner = learner_for(request, create=False)
     loop = lesson_progress_state(learner, None, steps)
     context = {"track": track_obj, "steps": steps, "minutes": minutes, "loop": loop}
+    if request.user.is_authenticated and steps and loop.completed_in_track == len(steps):
+        mine = Certificate.objects.valid().filter(user=request.user, track=track_obj)
+        context["certificate"] = mine.first()
     return render(request, "lessons/track.html", context)
 
 

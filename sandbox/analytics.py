@@ -183,7 +183,7 @@ def _attempt_counts(exercise_ids: list[int]) -> dict[int, tuple[int, ...]]:
     """Per exercise: (checks, learners who checked, passed at their first check, passed,
     saw the solution, saw it before their first pass). One query."""
     table = ExerciseAttempt._meta.db_table
-    check, solution = ExerciseAttempt.Kind.CHECK, ExerciseAttempt.Kind.SOLUTION
+    check = ExerciseAttempt.Kind.CHECK  # any other kind read the solution (asked, or gave up)
     sql = f"""
         WITH per_learner AS (
             SELECT exercise_id,
@@ -191,7 +191,7 @@ def _attempt_counts(exercise_ids: list[int]) -> dict[int, tuple[int, ...]]:
                    (array_agg(passed ORDER BY created, id) FILTER (WHERE kind = %s))[1]
                        AS first_passed,
                    min(created) FILTER (WHERE kind = %s AND passed) AS passed_at,
-                   min(created) FILTER (WHERE kind = %s) AS solution_at
+                   min(created) FILTER (WHERE kind <> %s) AS solution_at
             FROM {table}
             WHERE exercise_id = ANY(%s)
             GROUP BY exercise_id, {connection.ops.quote_name(_learner_column())}
@@ -205,7 +205,7 @@ def _attempt_counts(exercise_ids: list[int]) -> dict[int, tuple[int, ...]]:
         FROM per_learner GROUP BY exercise_id
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [check, check, check, solution, exercise_ids])
+        cursor.execute(sql, [check, check, check, check, exercise_ids])
         return {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
 
 

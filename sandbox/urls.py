@@ -16,6 +16,7 @@ urlpatterns = [
     path("s/<slug:token>/", share_views.shared, name="shared"),
     path("s/<slug:token>/delete", share_views.delete_share, name="delete_share"),
     path("s/<slug:token>/keep", share_views.keep_share, name="keep_share"),
+    path("api/sandbox/exercise-help", views.exercise_help, name="exercise_help"),
     path("api/lab/run", lab_api.run, name="lab_run"),
     path("api/lab/check", lab_api.check, name="lab_check"),
     path("sandbox/plans/compare", views.compare_plans, name="compare"),

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from lessons.learners import learner_for, visitor_id
-from lessons.models import Lesson, LessonProgress
+from lessons.models import ExerciseOutcome, Lesson, LessonProgress
 from sandbox import (
     connections,
     grading,
@@ -38,6 +38,7 @@ from sandbox import (
     shares,
     statements,
 )
+from sandbox.exercise_help import help_state, refusal
 from sandbox.models import (
     ExerciseAttempt,
     FixtureMissing,
@@ -475,10 +476,13 @@ def check_exercise(request: HttpRequest) -> HttpResponse:
 
 
 def verdict_response(request: HttpRequest, exercise, learner, verdict, **extra) -> HttpResponse:
-    """The answer to a graded attempt, SQL or lab (``extra`` adds the lab's keys): on a pass,
-    the solution, and the lesson's progress recorded."""
+    """The answer to a graded attempt, SQL or lab (``extra`` adds the lab's keys): the hints
+    unlocked and whether the solution is offered (sandbox/exercise_help.py); on a pass, the
+    solution, and the lesson's progress recorded."""
     payload = {"ok": True, **verdict.as_json(), "exercise": exercise.key, **extra}
     payload["plan_checked"] = bool(exercise.plan_checks)
+    state = help_state(learner.pk, exercise)
+    payload["help"] = state
     if verdict.passed:
         if any(item.get("hidden") for item in exercise.plan_checks or []):
             # A hidden plan check's detail, kept from the page until now.
@@ -489,16 +493,27 @@ def verdict_response(request: HttpRequest, exercise, learner, verdict, **extra) 
         LessonProgress.objects.exercise_passed(
             learner, lesson, all_passed=ExerciseAttempt.passed_all(learner.pk, lesson)
         )
+    ExerciseOutcome.note_check(
+        learner, exercise, passed=verdict.passed, with_solution=state["passed_with_solution"]
+    )
     response = _exercise_answer(request, payload, "verdict")
+    trigger_client_event(response, "exerciseChecked", {"exercise": exercise.key})
     if verdict.passed:
         trigger_client_event(response, "progressChanged")
     return response
 
 
+def _give_up(data: dict) -> bool:
+    value = data.get("give_up")
+    return value is True or (isinstance(value, str) and value.lower() in ("1", "true", "on"))
+
+
 @never_cache
 @require_POST
 def exercise_solution(request: HttpRequest) -> HttpResponse:
-    """Show the solution on explicit request; the request is recorded."""
+    """Show the solution once it is offered (sandbox/exercise_help.py): after enough failed
+    checks, once passed, or to a learner who gives up (``"give_up": true``, recorded as
+    such). Before that: 403 with what is needed. Each reading is recorded."""
     try:
         data = _payload(request)
         if "draft" in data:  # the staff preview of a draft (sandbox/preview.py)
@@ -506,18 +521,47 @@ def exercise_solution(request: HttpRequest) -> HttpResponse:
         exercise = _exercise(data)
     except BadRequest as exc:
         return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
-    ExerciseAttempt.objects.create(
-        learner=learner_for(request, create=True),
-        exercise=exercise,
-        kind=ExerciseAttempt.Kind.SOLUTION,
-    )
+    learner = learner_for(request, create=True)
+    state = help_state(learner.pk, exercise)
+    gave_up = _give_up(data) and not state["solution_available"]
+    if not state["solution_available"] and not gave_up:
+        payload = {"ok": False, "error": refusal(state), "help": state}
+        return _exercise_answer(request, payload, "problem", 403)
+    ExerciseAttempt.reveal(learner.pk, exercise, gave_up=gave_up)
+    if not state["passed"]:
+        ExerciseOutcome.note_solution(learner, exercise)
     payload = {
         "ok": True,
         "solution": exercise.solution_sql,
         "solution_html": _solution_html(exercise),
         "revealed": True,
+        "gave_up": gave_up,
     }
-    return _exercise_answer(request, payload, "solution")
+    response = _exercise_answer(request, payload, "solution")
+    trigger_client_event(response, "exerciseChecked", {"exercise": exercise.key})
+    return response
+
+
+@never_cache
+@require_GET
+def exercise_help(request: HttpRequest) -> HttpResponse:
+    """``GET ?lesson=<track>/<slug>&exercise=<id>``: the hints this learner has unlocked and
+    whether the solution is offered. The lesson page (the same for everyone, cacheable)
+    loads it into each exercise, and again after each check."""
+    data = request.GET.dict()
+    try:
+        if "draft" in data:  # a staff preview: every hint, and the solution on request
+            lesson, draft = preview.draft_exercise(request, data)
+            state = {"hints": list(draft.hints_html), "solution_available": True, "preview": 1}
+            return _exercise_answer(request, {"ok": True, "help": state, **data}, "help")
+        exercise = _exercise(data)
+    except (BadRequest, preview.DraftProblem) as exc:
+        return _exercise_answer(request, {"ok": False, "error": str(exc)}, "problem", 400)
+    # A visitor who never checked anything has no Learner yet: reading makes none (no session).
+    learner = learner_for(request, create=False)
+    state = help_state(learner.pk if learner else None, exercise)
+    payload = {"ok": True, "help": state, "lesson": exercise.lesson.ref, "exercise": exercise.key}
+    return _exercise_answer(request, payload, "help")
 
 
 def _solution_html(exercise) -> str:

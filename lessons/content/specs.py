@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Bump when rendering changes, so that `content sync` re-renders files whose text did not change.
-RENDER_VERSION = "5"
+RENDER_VERSION = "6"  # 6: exercise hints and the solution are served as they unlock
 
 LESSON_FILE = re.compile(r"^(?P<step>\d{2,3})-(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
 TRACK_FILE = "track.yml"

@@ -5,6 +5,7 @@
 - discussion: threads, posts and votes; moderation: flags and the moderation log;
   notifications: what a reply tells the people it answers;
 - learning: learners and what they did (progress, quiz attempts, self-checks, flashcards);
+- reviews: FSRS review items and exercise outcomes; certificates: certificates of completion;
 - pages: read models of what a page shows of one learner.
 
 Import from here (`from lessons.models import Lesson`); the modules import each other in that
@@ -45,6 +46,7 @@ from lessons.models.catalog import (
     cached_reverse,
     snippet_html,
 )
+from lessons.models.certificates import Certificate, CertificateQuerySet, NotFinished
 from lessons.models.discussion import (
     DISCUSSION_STAMP_KEY,
     HIDDEN_THREAD_TITLE,
@@ -81,6 +83,14 @@ from lessons.models.pages import (
     lesson_progress_state,
     open_lesson_page,
     progress_overview,
+    weekly_summary,
+)
+from lessons.models.reviews import (
+    CONFIDENCE_RATING,
+    ExerciseOutcome,
+    ReviewEvent,
+    ReviewItem,
+    ReviewItemQuerySet,
 )
 
 __all__ = [
@@ -139,10 +149,19 @@ __all__ = [
     "SelfCheckMark",
     "FlashcardReviewQuerySet",
     "FlashcardReview",
+    "CONFIDENCE_RATING",
+    "ExerciseOutcome",
+    "ReviewEvent",
+    "ReviewItem",
+    "ReviewItemQuerySet",
+    "Certificate",
+    "CertificateQuerySet",
+    "NotFinished",
     "LessonPageState",
     "open_lesson_page",
     "lesson_progress_state",
     "TrackProgress",
     "ProgressOverview",
     "progress_overview",
+    "weekly_summary",
 ]

@@ -5,7 +5,6 @@ visitor.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.db import models, transaction
@@ -36,7 +35,9 @@ LEARNER_SESSION_KEY = "learner_id"
 # log-in merges everything in one transaction. A receiver returns whether it moved anything.
 learner_absorbed = Signal()
 
-REVIEW_INTERVALS_DAYS = (1, 3, 7, 21)  # "review again" → tomorrow, then 3, 7 and 21 days
+# The fixed ladder flashcards followed before FSRS (lessons/models/reviews.py) scheduled them;
+# the migration that carried those reviews over read it.
+REVIEW_INTERVALS_DAYS = (1, 3, 7, 21)
 
 
 class Confidence(models.IntegerChoices):
@@ -73,9 +74,11 @@ class Learner(models.Model):
     def absorb(self, visitor_id: int) -> bool:
         """Move a signed-out visitor's learning into this learner, in one transaction, in the
         learner's favour: completed beats started, the latest confidence, self-check mark and
-        flashcard review win, every quiz attempt is kept; other apps move their rows from
-        ``learner_absorbed`` (the sandbox: see ``sandbox.models.records.move_learner``). The
-        visitor is deleted. Returns whether there was anything to move."""
+        flashcard review win, every quiz attempt is kept, and the reviews; other apps move their
+        rows from ``learner_absorbed`` (the sandbox: see ``sandbox.models.records.move_learner``).
+        The visitor is deleted. Returns whether there was anything to move."""
+        from lessons.models.reviews import absorb_reviews  # it builds on this module
+
         with transaction.atomic():
             # Lock both rows, lowest id first, so two log-ins at once cannot interleave.
             locked = list(
@@ -109,6 +112,7 @@ class Learner(models.Model):
                         theirs.learner = self
                         theirs.save(update_fields=["learner"])
                     moved = True
+            moved |= absorb_reviews(self, visitor)
             answers = learner_absorbed.send(sender=Learner, learner=self, visitor=visitor)
             moved |= any(answer for _, answer in answers)
             visitor.delete()
@@ -143,11 +147,23 @@ class Learner(models.Model):
             "format": "querylab-progress/1",
             "exported_at": timezone.now().isoformat(),
             "account": None,
-            **{part: [] for part in ("lessons", "quiz_attempts", "self_checks", "flashcards")},
+            **{
+                part: []
+                for part in (
+                    "lessons",
+                    "quiz_attempts",
+                    "self_checks",
+                    "flashcards",
+                    "reviews",
+                    "exercises",
+                )
+            },
         }
 
     def export(self) -> dict:
         """Everything this learner did, JSON-ready, keyed by the lessons' stable names."""
+        from lessons.models.reviews import export_reviews  # it builds on this module
+
         progress = self.progress.select_related("lesson__track").order_by("started_at")
         attempts = (
             self.quiz_attempts.select_related("question__lesson__track")
@@ -202,6 +218,7 @@ class Learner(models.Model):
                 }
                 for review in cards
             ],
+            **export_reviews(self),
         }
 
     def review_lessons(self) -> list[Lesson]:
@@ -445,17 +462,17 @@ class FlashcardReviewQuerySet(models.QuerySet):
 
 
 class FlashcardReview(models.Model):
-    """Where a card stands in the learner's simple spaced schedule.
+    """The learner's last answer to a card on the lesson page, and when it comes back.
 
-    "Review again" puts the card in review, due tomorrow. Each "knew it" on a card in review
-    pushes it out along REVIEW_INTERVALS_DAYS (3, then 7, then 21 days); "knew it" after the
-    21-day wait takes it out of review (due_on is null). "Knew it" on a card never in review
-    only records the answer."""
+    The schedule itself is the card's FSRS review item (lessons/models/reviews.py): "Review
+    again" puts the card in review (due tomorrow) or grades it "again"; "knew it" on a card in
+    review grades it "good". `due_on` mirrors the item's due day for the lesson page; a card
+    never put in review has none. (`stage` is the old fixed ladder's, no longer used.)"""
 
     learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="card_reviews")
     card = models.ForeignKey(Flashcard, on_delete=models.CASCADE, related_name="+")
     knew_it = models.BooleanField()
-    stage = models.PositiveSmallIntegerField(default=0)  # index into REVIEW_INTERVALS_DAYS
+    stage = models.PositiveSmallIntegerField(default=0)  # the old ladder's; unused
     due_on = models.DateField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -471,24 +488,24 @@ class FlashcardReview(models.Model):
 
     @classmethod
     def answer(cls, learner: Learner, card: Flashcard, knew_it: bool) -> FlashcardReview:
+        from fsrs import Rating
+
+        from lessons.models.reviews import ReviewItem  # it builds on this module
+
+        kind = ReviewItem.Kind.FLASHCARD
         with transaction.atomic():
             review, _ = cls.objects.select_for_update().get_or_create(
                 learner=learner, card=card, defaults={"knew_it": knew_it}
             )
-            review.schedule(knew_it)
+            item = ReviewItem.objects.item_for(learner, kind, card)
+            if item is None and not knew_it:
+                item = ReviewItem.objects.enter(learner, kind, card, Rating.Again)
+            elif item is not None:
+                item.grade(Rating.Good if knew_it else Rating.Again)
+            review.knew_it, review.updated_at = knew_it, timezone.now()
+            review.due_on = item.due_on if item is not None else None
             review.save()
         return review
-
-    def schedule(self, knew_it: bool) -> None:
-        today = timezone.localdate()
-        self.knew_it, self.updated_at = knew_it, timezone.now()
-        if not knew_it:
-            self.stage, self.due_on = 0, today + timedelta(days=REVIEW_INTERVALS_DAYS[0])
-        elif self.due_on is not None and self.stage + 1 < len(REVIEW_INTERVALS_DAYS):
-            self.stage += 1
-            self.due_on = today + timedelta(days=REVIEW_INTERVALS_DAYS[self.stage])
-        else:
-            self.stage, self.due_on = 0, None
 
     @property
     def is_due(self) -> bool:

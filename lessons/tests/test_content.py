@@ -61,7 +61,10 @@ def test_it_renders_blocks_in_their_own_sections():
     assert 'class="block block-flashcards"' in html and 'class="block block-interview"' in html
     assert 'data-sql="UPDATE orders SET status = status;' in html
     assert "Run in sandbox" in html
-    assert "Hint 2" in html
+    # Hints are not in the page: they are served as failed checks unlock them.
+    assert (
+        "Hint 1" not in html and 'class="exercise-help" hx-get="/api/sandbox/exercise-help' in html
+    )
 
 
 def test_it_tells_the_learner_what_an_exercise_check_compares():

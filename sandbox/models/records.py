@@ -323,6 +323,10 @@ class ExerciseAttempt(models.Model):
     class Kind(models.TextChoices):
         CHECK = "check", "Checked an answer"
         SOLUTION = "solution", "Asked for the solution"
+        GAVE_UP = "gave_up", "Gave up and asked for the solution"
+
+    # The solution is offered after this many failed checks (or when the learner gives up).
+    SOLUTION_AFTER_FAILURES = 3
 
     learner = models.ForeignKey(Learner, on_delete=models.CASCADE, related_name="+")
     exercise = models.ForeignKey(
@@ -361,9 +365,53 @@ class ExerciseAttempt(models.Model):
 
     @classmethod
     def solution_seen(cls, learner_id: int, exercise) -> bool:
+        """Whether the learner has read the solution (asked for it, or gave up)."""
         return cls.objects.filter(
-            learner_id=learner_id, exercise=exercise, kind=cls.Kind.SOLUTION
+            learner_id=learner_id,
+            exercise=exercise,
+            kind__in=[cls.Kind.SOLUTION, cls.Kind.GAVE_UP],
         ).exists()
+
+    @classmethod
+    def standing(cls, learner_id: int, exercise) -> dict:
+        """Where the learner stands on an exercise, in one query: ``failed`` checks,
+        ``passed``, ``solution_seen`` (read it before or after), ``seen_before_pass``
+        (read the solution before their first pass: "passed with the solution") and
+        ``gave_up``. The hint and solution rules (sandbox/views.py) read this."""
+        rows = list(
+            cls.objects.filter(learner_id=learner_id, exercise=exercise)
+            .order_by("created", "pk")
+            .values_list("kind", "passed")
+        )
+        failed = sum(1 for kind, passed in rows if kind == cls.Kind.CHECK and not passed)
+        first_pass = next(
+            (n for n, (kind, passed) in enumerate(rows) if kind == cls.Kind.CHECK and passed),
+            None,
+        )
+        seen = [n for n, (kind, _) in enumerate(rows) if kind != cls.Kind.CHECK]
+        return {
+            "failed": failed,
+            "passed": first_pass is not None,
+            "solution_seen": bool(seen),
+            "seen_before_pass": bool(seen) and (first_pass is None or seen[0] < first_pass),
+            "gave_up": any(rows[n][0] == cls.Kind.GAVE_UP for n in seen),
+        }
+
+    @classmethod
+    def solution_allowed(cls, standing: dict) -> bool:
+        """The solution is offered once passed, after SOLUTION_AFTER_FAILURES failed checks,
+        or to a learner who gave up (a GAVE_UP attempt, recorded before it is shown)."""
+        return (
+            standing["passed"]
+            or standing["solution_seen"]
+            or standing["failed"] >= cls.SOLUTION_AFTER_FAILURES
+        )
+
+    @classmethod
+    def reveal(cls, learner_id: int, exercise, *, gave_up: bool):
+        """Record that the learner read the solution: asked for it, or gave up."""
+        kind = cls.Kind.GAVE_UP if gave_up else cls.Kind.SOLUTION
+        return cls.objects.create(learner_id=learner_id, exercise=exercise, kind=kind)
 
     @classmethod
     def grade(cls, learner_id: int, exercise, sql: str):

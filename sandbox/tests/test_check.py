@@ -169,11 +169,13 @@ def test_it_records_attempts(client, learner, big_spenders):
     assert ExerciseAttempt.passed_by(learner.learner.pk, big_spenders)
 
 
-def test_it_shows_the_solution_on_request_and_records_it(client, learner, big_spenders):
+def test_it_shows_the_solution_to_a_learner_who_gives_up_and_records_it(
+    client, learner, big_spenders
+):
     client.force_login(learner)
     response = client.post(
         "/api/sandbox/solution",
-        {"lesson": big_spenders.lesson.ref, "exercise": big_spenders.key},
+        {"lesson": big_spenders.lesson.ref, "exercise": big_spenders.key, "give_up": "1"},
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200

@@ -61,16 +61,13 @@ def test_it_shows_what_changed_after_create_index(page):
     expect(page.locator(".plan-side").nth(1).locator(".plan-detail").first).to_be_visible()
 
 
-def test_it_grades_an_exercise_and_unlocks_hints_one_by_one(page):
+def test_it_grades_an_exercise_and_unlocks_a_hint_after_a_failed_check(page):
     page.goto(LESSON)
     block = page.locator("#exercise-signups-one-day")
     hints = block.locator("details.hint")
-    expect(hints.nth(0)).to_be_visible()
-    expect(hints.nth(1)).to_be_hidden()
-    hints.nth(0).locator("summary").click()
-    # The next hint appears once the first is opened (a script reveals it): wait for it.
-    expect(hints.nth(1)).to_be_visible()
-    expect(hints.nth(2)).to_be_hidden()
+    # No hint before the first check: the server sends them as they unlock.
+    expect(block.locator("button:has-text('Give up and show the solution')")).to_be_visible()
+    expect(hints).to_have_count(0)
     block.locator("textarea").fill(
         "SELECT id, email, created_at FROM users "
         "WHERE created_at BETWEEN '2026-03-01 00:00+00' AND '2026-03-02 00:00+00' "
@@ -82,3 +79,5 @@ def test_it_grades_an_exercise_and_unlocks_hints_one_by_one(page):
     # BETWEEN includes the user created at exactly midnight on 2 March.
     assert "Not yet." in text and "1 row should not be there" in text
     assert "SELECT id" not in text  # no solution before a pass
+    expect(hints).to_have_count(1)
+    expect(hints.nth(0)).to_be_visible()

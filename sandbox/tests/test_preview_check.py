@@ -173,3 +173,20 @@ def test_the_preview_runs_the_sandbox_checks_when_asked(client, staff, content):
         "/learn/preview/", {**data, "source": lesson_text(55), "run_checks": "on"}
     ).content.decode()
     assert "No problems found, the sandbox checks included." in right
+
+
+def test_a_drafts_exercise_offers_its_solution_at_once_in_the_preview(client, staff, content):
+    client.force_login(staff)
+    draft = preview(client, path="shop/01-prices.md", source=lesson_text(55))
+    page = client.get(
+        "/api/sandbox/exercise-help",
+        {"lesson": "shop/prices", "exercise": "cheap", "draft": draft},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Show the solution" in page and "Give up" not in page
+    shown = client.post(
+        "/api/sandbox/solution",
+        {"lesson": "shop/prices", "exercise": "cheap", "draft": draft},
+        content_type="application/json",
+    )
+    assert shown.status_code == 200 and "price < 55" in shown.json()["solution"]

@@ -1,7 +1,8 @@
 // What the SQL sandbox (sandbox.js) and the Django ORM lab (lab.js) share: a highlighted code
 // editor (a plain textarea over a painted <pre>; Ctrl/Cmd+Enter runs, Tab indents, the last text
 // is kept per lesson), highlighters for SQL and Python, "Run in …" buttons on lesson examples
-// with a link back, the CSRF token for fetch(), and exercise hints revealed one by one. Load it
+// with a link back, and the CSRF token for fetch(). (Exercise hints are served by the server
+// as they unlock: sandbox/exercise_help.py.) Load it
 // before either of them.
 //
 // Everything is built with DOM nodes and textContent: the text painted here is the learner's or
@@ -195,18 +196,4 @@
   }
 
   window.QuerylabEditor = { attach, addRunButtons, csrfToken, paint, pythonTokens, sqlTokens };
-})();
-
-// Exercise hints unlock one by one: hint N+1 appears once hint N has been opened. Without this
-// file every hint is simply there.
-(function () {
-  document.querySelectorAll(".block-exercise").forEach((block) => {
-    const hints = Array.from(block.querySelectorAll("details.hint"));
-    hints.forEach((hint, index) => {
-      if (index > 0) hint.hidden = true;
-      hint.addEventListener("toggle", () => {
-        if (hint.open && hints[index + 1]) hints[index + 1].hidden = false;
-      });
-    });
-  });
 })();
