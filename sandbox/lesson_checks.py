@@ -56,9 +56,7 @@ def check_lessons(
     try:
         servers.bootstrap(servers.server_for("content-check"))
     except servers.SandboxUnavailable as exc:
-        return [
-            ContentError(display.get(todo[0].path, todo[0].path), 1, f"sandbox unavailable: {exc}")
-        ]
+        return _each(todo, display, f"sandbox unavailable: {exc}")
     errors: list[ContentError] = []
     made: list[str] = []
     try:
@@ -72,8 +70,7 @@ def check_lessons(
                 [],
             )
         except (psycopg.Error, servers.SandboxUnavailable) as exc:
-            first = display.get(todo[0].path, todo[0].path)
-            return [ContentError(first, 1, f"sandbox unavailable: the decoy sandbox: {exc}")]
+            return _each(todo, display, f"sandbox unavailable: the decoy sandbox: {exc}")
         with contextlib.ExitStack() as stack:
             if any(lesson.mode == "django_lab" for lesson in todo):
                 stack.enter_context(_lab_worker(content_dir))
@@ -90,6 +87,11 @@ def check_lessons(
         with contextlib.suppress(psycopg.Error, servers.SandboxUnavailable):
             roles.drop(servers.server_for("content-check"), made)
     return errors
+
+
+def _each(lessons: list[LessonSpec], display: dict[str, str], message: str) -> list[ContentError]:
+    """The same error for every lesson: none of them was checked, so `sync` publishes none."""
+    return [ContentError(display.get(lesson.path, lesson.path), 1, message) for lesson in lessons]
 
 
 def _provision(server: int, name: str, seed: str, languages: list[str]) -> None:
