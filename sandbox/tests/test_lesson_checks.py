@@ -140,7 +140,7 @@ def test_it_warns_about_a_slow_fixture(tmp_path, capsys, settings):
     assert "OK: 1 lesson(s)" in out
     assert "15-btree-indexes.md:12: warning: fixture btree.sql seeded in" in err
     assert "over 0.3 s (SANDBOX_FIXTURE_SEED_WARN_MS)" in err
-    assert "the limit is 30 s" in err
+    assert "the limit is 60 s" in err
 
 
 def test_it_fails_a_fixture_statement_past_the_limit_naming_the_limit(tmp_path, capsys, settings):
