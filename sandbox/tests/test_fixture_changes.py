@@ -132,3 +132,9 @@ def test_warm_sandboxes_of_a_fixture_no_lesson_names_are_dropped(settings, shop_
     assert list(
         Sandbox.objects.filter(state=Sandbox.State.READY).values_list("fixture", flat=True)
     ) == ["coupons.sql"]
+
+
+def test_the_lesson_page_has_the_notice_slot(signed_in, shop_lesson):
+    page = signed_in.get("/learn/sql/indexes/").content.decode()
+    assert 'hx-get="/api/sandbox/status?lesson=sql/indexes"' in page
+    assert 'hx-trigger="load"' in page
