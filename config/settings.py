@@ -415,6 +415,11 @@ SANDBOX_PLANS_KEPT = envint("SANDBOX_PLANS_KEPT", 10)  # explained plans kept pe
 SANDBOX_CHECK_WORKERS = envint(
     "SANDBOX_CHECK_WORKERS", 4
 )  # lessons checked at once by content check
+# Seeding a fixture (content/README.md, "Fixtures"): each statement of it is stopped at the limit,
+# and `content check` / `content sync` refuse a fixture that seeds slower than the limit and warn
+# past SANDBOX_FIXTURE_SEED_WARN_MS: every learner's first run in the lesson waits that long.
+SANDBOX_FIXTURE_SEED_LIMIT_MS = envint("SANDBOX_FIXTURE_SEED_LIMIT_MS", 60_000)
+SANDBOX_FIXTURE_SEED_WARN_MS = envint("SANDBOX_FIXTURE_SEED_WARN_MS", 3_000)
 SANDBOX_CHECK_MAX_ROWS = envint("SANDBOX_CHECK_MAX_ROWS", 20_000)  # rows compared per graded result
 SANDBOX_JANITOR_INTERVAL_SECONDS = envint("SANDBOX_JANITOR_INTERVAL_SECONDS", 300)
 SANDBOX_ROLE_CONNECTION_LIMIT = envint("SANDBOX_ROLE_CONNECTION_LIMIT", 8)

@@ -21,7 +21,7 @@ def content_snapshot(content_dir: Path) -> tuple[tuple[str, int, int], ...]:
     """(path, mtime, size) of every file under content_dir: cheap enough to take per request."""
     entries = []
     for path in content_dir.rglob("*"):
-        if path.suffix in (".md", ".yml", ".sql") and path.is_file():
+        if path.suffix in (".md", ".yml", ".sql", ".py") and path.is_file():
             stat = path.stat()
             entries.append((str(path), stat.st_mtime_ns, stat.st_size))
     return tuple(sorted(entries))
@@ -52,6 +52,8 @@ class ContentAutoSyncMiddleware:
             self.snapshot = snapshot
             for error in report.errors:
                 log.warning("%s", error)
+            for note in report.notes:
+                log.info("%s", note)
             if report.published or report.unpublished:
                 log.info(
                     "content: published %s, unpublished %s", report.published, report.unpublished

@@ -1,8 +1,11 @@
 """Publishing content/ into PostgreSQL: `manage.py content sync` and the dev auto-sync.
 
-Everything happens in one transaction. Unchanged files (same source hash) are skipped; a file with
-errors is not published and its last good version stays live; lessons whose file is gone are
-unpublished, never deleted, so learner data attached to them is kept.
+A changed lesson (its text, its fixture's or its lab model module's: see ``check_tree``) is
+published only if it passes what ``content check`` runs for it, the checks other apps register
+included (the sandbox seeds its fixture and runs its examples and solutions); unchanged files are
+neither checked again nor written. A file with errors is not published and its last good version
+stays live; the other files publish. Lessons whose file is gone are unpublished, never deleted, so
+learner data attached to them is kept. The writes happen in one transaction, after the checks.
 """
 
 from __future__ import annotations
@@ -12,7 +15,15 @@ from pathlib import Path
 
 from django.db import transaction
 
-from lessons.content import LESSON_FILE, CheckResult, ContentError, check_tree
+from lessons.content import (
+    LESSON_FILE,
+    CheckResult,
+    ContentError,
+    LessonSpec,
+    check_tree,
+    display_path,
+)
+from lessons.content.checks import run_registered_checks
 from lessons.models import ContentRevision, Lesson, Track
 
 
@@ -22,13 +33,59 @@ class SyncReport:
     unchanged: int = 0
     unpublished: list[str] = field(default_factory=list)
     errors: list[ContentError] = field(default_factory=list)
+    # Warnings and measurements of the checks (a fixture's seeding time and size): not errors.
+    notes: list[ContentError] = field(default_factory=list)
 
 
-def sync_content(content_dir: Path) -> SyncReport:
-    """Validate content_dir and publish every valid lesson that changed."""
+def sync_content(content_dir: Path, run_checks: bool = True) -> SyncReport:
+    """Validate content_dir and publish every valid lesson that changed and passes its checks.
+
+    ``run_checks=False`` leaves out the registered (sandbox) checks: only for tests that need
+    content published whose checks are tested elsewhere (the real content/ is checked by
+    ``content check`` in CI), never for publishing to learners."""
+    content_dir = Path(content_dir)
     result = check_tree(content_dir)
+    notes = _checked(content_dir, result) if run_checks else []
     with transaction.atomic():
-        return _publish(result)
+        report = _publish(result)
+    report.notes = notes
+    return report
+
+
+def _checked(content_dir: Path, result: CheckResult) -> list[ContentError]:
+    """Run the registered checks on the lessons that changed; drop those that fail from
+    ``result.lessons`` and add their errors to ``result.errors``. Returns the notes."""
+    existing = {
+        (lesson.track.slug, lesson.slug): lesson
+        for lesson in Lesson.objects.select_related("track").only(
+            "slug", "source_hash", "is_published", "source_path", "track__slug"
+        )
+    }
+    changed = [
+        spec
+        for spec in result.lessons
+        if (spec.track, spec.slug) not in existing
+        or _changed_from(existing[(spec.track, spec.slug)], spec)
+    ]
+    if not changed:
+        return []
+    display = {spec.path: display_path(content_dir, spec.path) for spec in changed}
+    found = run_registered_checks(changed, content_dir, display)
+    errors = [problem for problem in found if problem.is_error]
+    failed = {problem.path for problem in errors}
+    result.lessons = [spec for spec in result.lessons if display.get(spec.path) not in failed]
+    result.errors += errors
+    return [problem for problem in found if not problem.is_error]
+
+
+def _changed_from(lesson: Lesson, spec: LessonSpec) -> bool:
+    """Whether publishing ``spec`` over ``lesson`` changes it (sync checks and writes only
+    these)."""
+    return not (
+        lesson.source_hash == spec.source_hash
+        and lesson.is_published
+        and lesson.source_path == spec.path
+    )
 
 
 def _publish(result: CheckResult) -> SyncReport:
@@ -54,8 +111,7 @@ def _publish(result: CheckResult) -> SyncReport:
         if track is None or track.pk is None:
             continue  # its track.yml is invalid and was never published: reported already
         lesson = existing.get((spec.track, spec.slug))
-        unchanged = lesson and lesson.source_hash == spec.source_hash
-        if unchanged and lesson.is_published and lesson.source_path == spec.path:
+        if lesson and not _changed_from(lesson, spec):
             report.unchanged += 1
             continue
         lesson = lesson or Lesson(track=track, slug=spec.slug)

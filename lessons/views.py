@@ -116,7 +116,9 @@ def preview(request: HttpRequest) -> HttpResponse:
                     errors = run_registered_checks_on_draft(
                         settings.CONTENT_DIR, spec, form.cleaned_data["source"]
                     )
-    context = {"form": form, "lesson": lesson, "errors": errors, "draft": draft}
+    notes = [problem for problem in errors if not problem.is_error]  # timings, warnings
+    errors = [problem for problem in errors if problem.is_error]
+    context = {"form": form, "lesson": lesson, "errors": errors, "notes": notes, "draft": draft}
     return render(request, "lessons/preview.html", context)
 
 

@@ -56,9 +56,7 @@ def check_lessons(
     try:
         servers.bootstrap(servers.server_for("content-check"))
     except servers.SandboxUnavailable as exc:
-        return [
-            ContentError(display.get(todo[0].path, todo[0].path), 1, f"sandbox unavailable: {exc}")
-        ]
+        return _each(todo, display, f"sandbox unavailable: {exc}")
     errors: list[ContentError] = []
     made: list[str] = []
     try:
@@ -72,8 +70,7 @@ def check_lessons(
                 [],
             )
         except (psycopg.Error, servers.SandboxUnavailable) as exc:
-            first = display.get(todo[0].path, todo[0].path)
-            return [ContentError(first, 1, f"sandbox unavailable: the decoy sandbox: {exc}")]
+            return _each(todo, display, f"sandbox unavailable: the decoy sandbox: {exc}")
         with contextlib.ExitStack() as stack:
             if any(lesson.mode == "django_lab" for lesson in todo):
                 stack.enter_context(_lab_worker(content_dir))
@@ -90,6 +87,11 @@ def check_lessons(
         with contextlib.suppress(psycopg.Error, servers.SandboxUnavailable):
             roles.drop(servers.server_for("content-check"), made)
     return errors
+
+
+def _each(lessons: list[LessonSpec], display: dict[str, str], message: str) -> list[ContentError]:
+    """The same error for every lesson: none of them was checked, so `sync` publishes none."""
+    return [ContentError(display.get(lesson.path, lesson.path), 1, message) for lesson in lessons]
 
 
 def _provision(server: int, name: str, seed: str, languages: list[str]) -> None:
@@ -110,15 +112,35 @@ def _check_lesson(
     path = display.get(lesson.path, lesson.path)
     text = (content_dir / lesson.path).read_text(encoding="utf-8")
     errors: list[ContentError] = []
+    seed = _seed_of(lesson, content_dir, text, path, errors)
+    if seed is None:
+        return errors
+    server = servers.server_for("content-check")
+    name = servers.new_sandbox_name()
+    made.append(name)
+    if not _seeded(server, name, seed, lesson, text, path, errors):
+        return errors
+    errors += _plan_name_errors(path, lesson, _relations(server, name))
+    if lesson.mode == "django_lab":
+        return errors + _check_lab(lesson, text, server, name, path)
+    for exercise in lesson.exercises:
+        problem = _check_exercise(server, name, exercise, lesson.sandbox_languages)
+        if problem:
+            message = f"exercise {exercise.key!r}: {problem}"
+            errors.append(ContentError(path, exercise.line, message))
+    return errors + _check_examples(lesson, text, server, name, path)
 
-    def error(line: int, message: str) -> None:
-        errors.append(ContentError(path, line, message))
 
+def _seed_of(
+    lesson: LessonSpec, content_dir: Path, text: str, path: str, errors: list[ContentError]
+) -> str | None:
+    """What the lesson's sandboxes are seeded from, or None when it cannot be had (a missing
+    fixture, reported by check_tree already; a lab model module that does not load)."""
     seed = ""
     if lesson.fixture:
         fixture = content_dir / FIXTURES / lesson.fixture
         if not fixture.is_file():
-            return []  # check_tree reports missing fixtures already
+            return None  # check_tree reports missing fixtures already
         seed = fixture.read_text(encoding="utf-8")
     if lesson.mode == "django_lab":
         from sandbox.lab import seeding
@@ -126,55 +148,100 @@ def _check_lesson(
         try:
             seed = seeding.ddl_for(lesson.lab_models, content_dir / MODELS) + "\n" + seed
         except seeding.ModelsBroken as exc:
-            error(_line_of(text, r"^models:"), str(exc))
-            return errors
-    server = servers.server_for("content-check")
-    name = servers.new_sandbox_name()
-    languages = lesson.sandbox_languages
-    made.append(name)
+            errors.append(ContentError(path, _line_of(text, r"^models:"), str(exc)))
+            return None
+    return seed
+
+
+def _seeded(
+    server: int,
+    name: str,
+    seed: str,
+    lesson: LessonSpec,
+    text: str,
+    path: str,
+    errors: list[ContentError],
+) -> bool:
+    """Seed the sandbox ``name``, timed and measured: a note with the time and the schema's
+    size, a warning past SANDBOX_FIXTURE_SEED_WARN_MS, an error past
+    SANDBOX_FIXTURE_SEED_LIMIT_MS (each learner's first run waits for the seeding)."""
+    from django.conf import settings
+
+    line = _line_of(text, r"^fixture:")
+    limit_s = settings.SANDBOX_FIXTURE_SEED_LIMIT_MS / 1000
+    what = f"fixture {lesson.fixture}" if lesson.fixture else "the lab's tables"
+    started = time.perf_counter()
     try:
-        _provision(server, name, seed, languages)
+        _provision(server, name, seed, lesson.sandbox_languages)
+    except roles.FixtureTooSlow as exc:
+        message = f"{what} fails: {exc}; make it smaller or faster: every learner's first run "
+        errors.append(ContentError(path, line, message + "waits for it"))
+        return False
     except Exception as exc:  # the fixture's own SQL failed
-        error(_line_of(text, r"^fixture:"), f"fixture {lesson.fixture} fails: {exc}")
-        return errors
-    errors += _plan_name_errors(path, lesson, _relations(server, name))
-    if lesson.mode == "django_lab":
-        return errors + _check_lab(lesson, text, server, name, path)
-    for exercise in lesson.exercises:
-        problem = _check_exercise(server, name, exercise, languages)
-        if problem:
-            error(exercise.line, f"exercise {exercise.key!r}: {problem}")
-    _check_examples(lesson, text, server, name, error)
-    return errors
+        errors.append(ContentError(path, line, f"{what} fails: {exc}"))
+        return False
+    took = time.perf_counter() - started
+    size = roles.disk_usage(server, [name]).get(name, 0)
+    measured = f"{what} seeded in {took:.2f} s; its tables and indexes take {_size(size)}"
+    if took > limit_s:
+        message = (
+            f"{measured}: over the seeding limit of {limit_s:g} s "
+            "(SANDBOX_FIXTURE_SEED_LIMIT_MS); make it smaller or faster: every learner's first "
+            "run waits for it"
+        )
+        errors.append(ContentError(path, line, message))
+        return False
+    warn_s = settings.SANDBOX_FIXTURE_SEED_WARN_MS / 1000
+    if took > warn_s:
+        message = (
+            f"{measured}: over {warn_s:g} s (SANDBOX_FIXTURE_SEED_WARN_MS), and every learner's "
+            f"first run in the lesson waits that long; the limit is {limit_s:g} s"
+        )
+        errors.append(ContentError(path, line, message, level="warning"))
+    else:
+        errors.append(ContentError(path, line, measured, level="note"))
+    return True
 
 
-def _check_examples(lesson: LessonSpec, text: str, server: int, name: str, error) -> None:
-    """Run a SQL lesson's examples in order in its sandbox, as a learner pressing the buttons
-    one after the other would; ``error(line, message)`` for each that fails or shows another
-    learner's sandbox."""
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} kB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def _check_examples(
+    lesson: LessonSpec, text: str, server: int, name: str, path: str
+) -> list[ContentError]:
+    """Every runnable example, in order, as a learner pressing its button would run it."""
+    errors: list[ContentError] = []
     languages = lesson.sandbox_languages
     for example in lesson.examples:
         line = _line_of(text, rf"^id:\s*{re.escape(example.key)}\s*$")
         try:
             parsed = statements.split(example.sql, languages=languages)
         except statements.StatementRefused as exc:
-            error(line, f"example {example.key!r} is refused by the sandbox: {exc.message}")
+            message = f"example {example.key!r} is refused by the sandbox: {exc.message}"
+            errors.append(ContentError(path, line, message))
             continue
         outcome = runner.run(server, name, parsed, languages=languages)
         if outcome.error is not None:
             failed = parsed[outcome.error.statement_index].text.strip().splitlines()[0]
-            error(
-                line,
-                f"example {example.key!r} fails at {failed!r}: {outcome.error.message}",
-            )
+            message = f"example {example.key!r} fails at {failed!r}: {outcome.error.message}"
+            errors.append(ContentError(path, line, message))
         elif any(DECOY_TABLE in str(result.rows) for result in outcome.results):
-            error(
-                line,
-                f"example {example.key!r} lists other learners' sandboxes (it showed the table "
-                f"{DECOY_TABLE} of another schema): every sandbox is a schema of one database, "
-                "so filter catalog and statistics views on the learner's own, for example "
-                "WHERE schemaname = current_schema()",
+            errors.append(
+                ContentError(
+                    path,
+                    line,
+                    f"example {example.key!r} lists other learners' sandboxes (it showed the "
+                    f"table {DECOY_TABLE} of another schema): every sandbox is a schema of one "
+                    "database, so filter catalog and statistics views on the learner's own, "
+                    "for example WHERE schemaname = current_schema()",
+                )
             )
+    return errors
 
 
 def _check_exercise(server: int, name: str, exercise, languages: list[str]) -> str | None:
@@ -309,7 +376,12 @@ def _lab_worker(content_dir: Path):
 def _check_lab(lesson: LessonSpec, text: str, server: int, name: str, path: str) -> list:
     """A lab lesson's exercises (the solution graded as an answer, plan checks and
     max_queries included) and examples (run in order, like a learner pressing the buttons)."""
-    from sandbox.lab import client
+    return _check_lab_exercises(lesson, server, name, path) + _check_lab_examples(
+        lesson, text, server, name, path
+    )
+
+
+def _check_lab_exercises(lesson: LessonSpec, server: int, name: str, path: str) -> list:
     from sandbox.lab.grading import LabExercise, grade_code
 
     errors: list[ContentError] = []
@@ -324,11 +396,8 @@ def _check_lab(lesson: LessonSpec, text: str, server: int, name: str, path: str)
         try:
             verdict, _ = grade_code(server, name, lesson.lab_models, spec, exercise.solution)
         except grading.SolutionBroken as exc:
-            errors.append(
-                ContentError(
-                    path, exercise.line, f"exercise {exercise.key!r}: the solution fails: {exc}"
-                )
-            )
+            message = f"exercise {exercise.key!r}: the solution fails: {exc}"
+            errors.append(ContentError(path, exercise.line, message))
             continue
         except runner.SandboxUnavailable as exc:
             errors.append(ContentError(path, exercise.line, f"lab unavailable: {exc}"))
@@ -342,6 +411,13 @@ def _check_lab(lesson: LessonSpec, text: str, server: int, name: str, path: str)
                     + " ".join(verdict.problems + [f"Plan: {p}" for p in verdict.plan_problems]),
                 )
             )
+    return errors
+
+
+def _check_lab_examples(lesson: LessonSpec, text: str, server: int, name: str, path: str) -> list:
+    from sandbox.lab import client
+
+    errors: list[ContentError] = []
     for example in lesson.examples:
         line = _line_of(text, rf"^id:\s*{re.escape(example.key)}\s*$")
         db, options = runner.lab_connection(server, name)

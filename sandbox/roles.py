@@ -76,8 +76,20 @@ def provision(server: int, name: str, fixture_sql: str, languages: Iterable[str]
                 _join_groups(conn, name, ["connect", *seeding_groups])
             with conn.transaction():
                 _make_schema(conn, name, fixture_sql, languages, seeding_groups)
+    except psycopg.errors.QueryCanceled as exc:
+        # An OperationalError too, but the server is fine: the fixture is too slow.
+        raise FixtureTooSlow(
+            f"a statement of the fixture ran past the seeding limit of "
+            f"{settings.SANDBOX_FIXTURE_SEED_LIMIT_MS / 1000:g} s (SANDBOX_FIXTURE_SEED_LIMIT_MS) "
+            f"and was stopped ({first_line(exc)})"
+        ) from exc
     except psycopg.OperationalError as exc:
         raise SandboxUnavailable(first_line(exc)) from exc
+
+
+class FixtureTooSlow(SandboxUnavailable):
+    """A statement of a fixture ran past SANDBOX_FIXTURE_SEED_LIMIT_MS while seeding: the
+    server is fine, the fixture is not (``content check`` and ``sync`` refuse it)."""
 
 
 def _make_schema(
@@ -94,7 +106,8 @@ def _make_schema(
     conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION CURRENT_USER").format(role))
     conn.execute(sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(role, role))
     if fixture_sql.strip():
-        conn.execute("SET LOCAL statement_timeout = '120s'")
+        limit = sql.Literal(f"{settings.SANDBOX_FIXTURE_SEED_LIMIT_MS}ms")
+        conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(limit))
         conn.execute("SET LOCAL TimeZone = 'UTC'")  # as learner runs (connections.py)
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(role))
         conn.execute(sql.SQL("SET LOCAL search_path = {}").format(role))

@@ -288,8 +288,23 @@ def run(request: HttpRequest, data: dict, sandbox: Sandbox, learner_id: int) -> 
         "results": [result.as_json() for result in outcome.results],
         "error": outcome.error.as_json() if outcome.error else None,
         "notices": outcome.notices,
+        **_data_changed(sandbox),
     }
     return _answer(request, payload, "results", context=context)
+
+
+DATA_CHANGED = (
+    "This lesson's data has changed since your sandbox was made. Your tables stay as they are "
+    "until you reset the sandbox, which gives you the lesson's new starting data (and drops "
+    "your own tables and changes)."
+)
+
+
+def _data_changed(sandbox: Sandbox) -> dict:
+    """``data_changed`` (and ``data_changed_message``) for an answer: whether the lesson's
+    fixture changed since the learner's sandbox was seeded."""
+    changed = not sandbox.just_made and sandbox.data_changed()
+    return {"data_changed": changed, **({"data_changed_message": DATA_CHANGED} if changed else {})}
 
 
 @sandbox_api
@@ -310,6 +325,7 @@ def explain(request: HttpRequest, data: dict, sandbox: Sandbox, learner_id: int)
         "elapsed_ms": outcome.elapsed_ms,
         "error": outcome.error.as_json() if outcome.error else None,
         "notices": outcome.notices,
+        **_data_changed(sandbox),
     }
     if outcome.error is None and outcome.plan and not getattr(sandbox, "keeps_plans", True):
         context["view"] = plans.parse(outcome.plan)  # a draft's: nothing is kept
@@ -360,6 +376,22 @@ def reset(request: HttpRequest, data: dict, sandbox: Sandbox, learner_id: int) -
     if not sandbox.just_made:  # a sandbox made for this request is already at the start
         sandbox.reset()
     return _answer(request, {"ok": True, "error": None}, "reset")
+
+
+@never_cache
+@require_GET
+def sandbox_status(request: HttpRequest) -> HttpResponse:
+    """``GET /api/sandbox/status?lesson=<track>/<slug>``: whether the learner has a sandbox for
+    the lesson and whether its data changed since it was seeded (``data_changed``). Makes no
+    sandbox and no session; the lesson page asks it on load to offer a reset."""
+    ref = request.GET.get("lesson", "")
+    learner = learner_for(request, create=False)  # a visitor who has none gets none
+    sandbox = Sandbox.objects.of_learner(learner.pk, ref) if learner and "/" in ref else None
+    payload = {"ok": True, "has_sandbox": sandbox is not None, "data_changed": False}
+    if sandbox is not None:
+        payload.update(_data_changed(sandbox))
+    context = {"lesson": sandbox.lesson if sandbox else None}
+    return _answer(request, payload, "data-changed", context=context)
 
 
 @require_GET

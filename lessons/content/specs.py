@@ -34,12 +34,21 @@ TRACK_KEYS = ("title", "summary", "order")
 
 @dataclass(frozen=True)
 class ContentError:
+    """A problem at a file's line. ``level`` "error" stops the file from being published;
+    "warning" and "note" (a measurement, such as a fixture's seeding time) are only shown."""
+
     path: str
     line: int
     message: str
+    level: str = "error"
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
+        prefix = "" if self.level == "error" else f"{self.level}: "
+        return f"{self.path}:{self.line}: {prefix}{self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == "error"
 
 
 @dataclass

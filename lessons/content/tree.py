@@ -4,6 +4,7 @@ read, and the staff preview.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -89,56 +90,78 @@ def check_tree(content_dir: Path, only: Iterable[str] | None = None) -> CheckRes
     """
     content_dir = Path(content_dir)
     files = lesson_files(content_dir)
+    result = CheckResult(tracks={}, lessons=[], errors=[], lesson_files=set(files))
+    for track in sorted({relative.split("/")[0] for relative in files}):
+        _check_track(content_dir, track, result)
+    selected = set(only) if only is not None else set(files)
+    lesson_errors: list[ContentError] = []
+    parsed = _parsed_lessons(content_dir, files, selected, lesson_errors)
+    parsed = _with_anchors_found(content_dir, parsed, lesson_errors, selected)
+    kept = _without_duplicates(content_dir, parsed, lesson_errors, selected)
+    result.errors += lesson_errors
+    result.lessons = [spec for spec in kept if spec.path in selected]
+    return result
+
+
+def _fixture_names(content_dir: Path) -> set[str]:
     fixtures_dir = content_dir / FIXTURES_FOLDER
-    fixtures = {p.name for p in fixtures_dir.glob("*.sql")} if fixtures_dir.is_dir() else set()
+    return {p.name for p in fixtures_dir.glob("*.sql")} if fixtures_dir.is_dir() else set()
+
+
+def _lesson_urls(files: Iterable[str]) -> dict[str, str]:
     urls = {}
     for relative in files:
         match = LESSON_FILE.match(relative.rpartition("/")[2])
         if match:
             urls[relative] = lesson_url(relative.split("/")[0], match["slug"])
-    result = CheckResult(tracks={}, lessons=[], errors=[], lesson_files=set(files))
+    return urls
 
-    track_names = sorted({relative.split("/")[0] for relative in files})
-    for track in track_names:
-        track_path = f"{track}/{TRACK_FILE}"
-        display = display_path(content_dir, track_path)
-        if not SLUG.match(track):
-            result.errors.append(ContentError(display, 1, f"track folder {track!r} is not a slug"))
-            result.invalid_tracks.add(track)
-            continue
-        if not (content_dir / track_path).is_file():
-            result.errors.append(
-                ContentError(display, 1, "missing track.yml (title, summary, order)")
-            )
-            result.invalid_tracks.add(track)
-            continue
-        text = read_source(content_dir / track_path, display, result.errors)
-        if text is None:
-            result.invalid_tracks.add(track)
-            continue
-        spec, errors = parse_track(text, track_path, display)
-        same_order = [t for t in result.tracks.values() if spec and t.order == spec.order]
-        if same_order:
-            # The home page lists tracks by `order`: a tie would leave their order to chance.
-            errors.append(
-                ContentError(
-                    display,
-                    spec.line_of_order,
-                    f"`order: {spec.order}` is already {same_order[0].slug}'s; "
-                    "give each track an order of its own",
-                )
-            )
-            spec = None
-        result.errors += errors
-        if spec:
-            result.tracks[track] = spec
-        else:
-            result.invalid_tracks.add(track)
 
-    selected = set(only) if only is not None else set(files)
+def _check_track(content_dir: Path, track: str, result: CheckResult) -> None:
+    """Parse one track folder's track.yml into ``result`` (or mark the track invalid)."""
+    track_path = f"{track}/{TRACK_FILE}"
+    display = display_path(content_dir, track_path)
+    if not SLUG.match(track):
+        result.errors.append(ContentError(display, 1, f"track folder {track!r} is not a slug"))
+        result.invalid_tracks.add(track)
+        return
+    if not (content_dir / track_path).is_file():
+        result.errors.append(ContentError(display, 1, "missing track.yml (title, summary, order)"))
+        result.invalid_tracks.add(track)
+        return
+    text = read_source(content_dir / track_path, display, result.errors)
+    if text is None:
+        result.invalid_tracks.add(track)
+        return
+    spec, errors = parse_track(text, track_path, display)
+    same_order = [t for t in result.tracks.values() if spec and t.order == spec.order]
+    if same_order:
+        # The home page lists tracks by `order`: a tie would leave their order to chance.
+        errors.append(
+            ContentError(
+                display,
+                spec.line_of_order,
+                f"`order: {spec.order}` is already {same_order[0].slug}'s; "
+                "give each track an order of its own",
+            )
+        )
+        spec = None
+    result.errors += errors
+    if spec:
+        result.tracks[track] = spec
+    else:
+        result.invalid_tracks.add(track)
+
+
+def _parsed_lessons(
+    content_dir: Path, files: list[str], selected: set[str], lesson_errors: list[ContentError]
+) -> list[LessonSpec]:
+    """Every lesson file parsed, even with `only`, so duplicates across files are still found;
+    errors are kept for the selected files only."""
+    urls = _lesson_urls(files)
+    fixtures = _fixture_names(content_dir)
+    models = _model_modules(content_dir)
     parsed: list[LessonSpec] = []
-    lesson_errors: list[ContentError] = []
-    # Every file is parsed, even with `only`, so duplicates across files are still found.
     for relative in files:
         problems = lesson_errors if relative in selected else []
         text = read_source(content_dir / relative, display_path(content_dir, relative), problems)
@@ -150,16 +173,27 @@ def check_tree(content_dir: Path, only: Iterable[str] | None = None) -> CheckRes
             display_path=display_path(content_dir, relative),
             lesson_urls=urls,
             fixtures=fixtures,
-            lab_models=_model_modules(content_dir),
+            lab_models=models,
         )
         lesson_errors += [error for error in errors if relative in selected]
         if spec:
+            spec.source_hash = _with_seed_hashed(content_dir, spec)
             parsed.append(spec)
-    parsed = _with_anchors_found(content_dir, parsed, lesson_errors, selected)
-    kept = _without_duplicates(content_dir, parsed, lesson_errors, selected)
-    result.errors += lesson_errors
-    result.lessons = [spec for spec in kept if spec.path in selected]
-    return result
+    return parsed
+
+
+def _with_seed_hashed(content_dir: Path, spec: LessonSpec) -> str:
+    """The lesson's source hash with its fixture's (and lab model module's) text in it: an
+    edited fixture is a change of every lesson that names it, so `sync` checks and publishes
+    them again (and learners' sandboxes of the old data are told, sandbox/models/records.py)."""
+    inputs = [spec.source_hash]
+    for folder, name in ((FIXTURES_FOLDER, spec.fixture), (MODELS_FOLDER, spec.lab_models)):
+        path = content_dir / folder / (name if folder == FIXTURES_FOLDER else f"{name}.py")
+        if name and path.is_file():
+            inputs.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    if len(inputs) == 1:
+        return spec.source_hash
+    return hashlib.sha256("\0".join(inputs).encode()).hexdigest()
 
 
 def read_source(path: Path, display: str, errors: list[ContentError]) -> str | None:

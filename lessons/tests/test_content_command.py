@@ -18,7 +18,8 @@ def run_check(*paths: str) -> tuple[str, str]:
 def test_it_passes_on_the_content_folder():
     out, err = run_check()
     assert "OK: " in out
-    assert err == ""
+    # Slow-fixture warnings depend on the machine's load; errors would fail the command.
+    assert [line for line in err.splitlines() if ": warning: " not in line] == []
 
 
 @pytest.mark.parametrize(

@@ -110,3 +110,113 @@ def test_it_deactivates_parts_that_left_the_source(content):
 def test_it_fills_the_search_vector(content):
     sync_content(content)
     assert Lesson.objects.search("pooling").first().slug == "connections-and-pooling"
+
+
+# -- What `content check` refuses is not published (issue #21) -------------------------------
+
+INDEXES = "postgresql/02-indexes-and-plans.md"
+
+
+def line_of(path: Path, text: str) -> int:
+    source = path.read_text()
+    return source[: source.index(text)].count("\n") + 1
+
+
+def test_it_does_not_publish_a_solution_that_fails_and_publishes_the_other_files(content):
+    sync_content(content)
+    lesson = content / INDEXES
+    edit(lesson, "  SELECT id, amount\n  FROM orders\n", "  SELECT id, amount\n  FORM orders\n")
+    edit(content / "postgresql/01-first-queries.md", "Your first queries", "First queries")
+    report = sync_content(content)
+    line = line_of(lesson, "id: index-for-recent-orders")
+    assert [(e.path.endswith(INDEXES), e.line) for e in report.errors] == [(True, line)]
+    assert "exercise 'index-for-recent-orders': the solution cannot be run" in (
+        report.errors[0].message
+    )
+    assert 'syntax error at or near "orders"' in report.errors[0].message
+    assert report.published == ["postgresql/01-first-queries.md"]
+    live = Lesson.objects.by_ref("postgresql/indexes-and-plans")
+    assert "FORM" not in live.exercises.get(key="index-for-recent-orders").solution_sql
+    assert Lesson.objects.by_ref("postgresql/first-queries").title == "First queries"
+
+
+def test_it_does_not_publish_an_example_on_a_missing_table(content):
+    sync_content(content)
+    lesson = content / INDEXES
+    edit(
+        lesson,
+        "  SELECT id, amount FROM orders WHERE customer_id = 42;\nnote: Look",
+        "  SELECT id FROM ordres;\nnote: Look",
+    )
+    report = sync_content(content)
+    assert len(report.errors) == 1
+    error = report.errors[0]
+    assert error.line == line_of(lesson, "id: explain-customer-orders")
+    assert "example 'explain-customer-orders' fails" in error.message
+    assert 'relation "ordres" does not exist' in error.message
+    assert report.published == []
+    live = Lesson.objects.by_ref("postgresql/indexes-and-plans")
+    assert "ordres" not in live.body_html
+
+
+def test_it_checks_only_the_files_that_changed(content):
+    first = sync_content(content)
+    # Each checked sandbox lesson gets a note with its fixture's seeding time and size.
+    assert sorted(note.path.rpartition("postgresql/")[2] for note in first.notes) == [
+        "01-first-queries.md",
+        "02-indexes-and-plans.md",
+    ]
+    edit(content / INDEXES, "Indexes and query plans", "Indexes and plans")
+    second = sync_content(content)
+    assert second.errors == []
+    assert [note.path.rpartition("postgresql/")[2] for note in second.notes] == [
+        "02-indexes-and-plans.md"
+    ]
+    assert sync_content(content).notes == []
+
+
+def test_an_edited_fixture_republishes_the_lessons_that_use_it(content):
+    sync_content(content)
+    with (content / "fixtures" / "shop.sql").open("a") as fixture:
+        fixture.write("\nCREATE TABLE coupons (code text PRIMARY KEY);\n")
+    report = sync_content(content)
+    assert report.errors == []
+    assert sorted(report.published) == [
+        "postgresql/01-first-queries.md",
+        "postgresql/02-indexes-and-plans.md",
+    ]
+
+
+def test_a_fixture_that_breaks_keeps_the_lessons_that_use_it_at_their_last_version(content):
+    sync_content(content)
+    before = Lesson.objects.by_ref("postgresql/first-queries").source_hash
+    with (content / "fixtures" / "shop.sql").open("a") as fixture:
+        fixture.write("\nSELECT 1/0;\n")
+    report = sync_content(content)
+    assert len(report.errors) == 2
+    assert all("fixture shop.sql fails: division by zero" in e.message for e in report.errors)
+    assert report.published == []
+    assert Lesson.objects.by_ref("postgresql/first-queries").source_hash == before
+
+
+def test_the_sync_command_names_the_file_line_and_error_and_still_succeeds(
+    content, settings, capsys
+):
+    from django.core.management import call_command
+
+    settings.CONTENT_DIR = content
+    call_command("content", "sync")
+    edit(
+        content / INDEXES,
+        "  FROM orders\n  WHERE customer_id = 42 AND",
+        "  FORM orders\n  WHERE customer_id = 42 AND",
+    )
+    capsys.readouterr()
+    call_command("content", "sync")  # no CommandError: serving goes on with the last good one
+    out = capsys.readouterr()
+    line = line_of(content / INDEXES, "id: index-for-recent-orders")
+    assert (
+        f"02-indexes-and-plans.md:{line}: exercise 'index-for-recent-orders': the solution cannot"
+        in out.err
+    )
+    assert "1 error(s): files not published" in out.out

@@ -21,6 +21,7 @@ from sandbox.lab.grading import grade_lab
 from sandbox.models import ExerciseAttempt, FixtureMissing, LimitReached, Sandbox, admitted
 from sandbox.views import (
     BadRequest,
+    _data_changed,
     _exercise,
     _exercise_answer,
     _payload,
@@ -96,7 +97,8 @@ _WRITES = {"INSERT", "UPDATE", "DELETE", "CREATE", "ALTER ", "COPY F"}
 def run(request: HttpRequest, data: dict, sandbox: Sandbox, learner_id: int) -> HttpResponse:
     code = _code(data)
     lesson = _lab_lesson(sandbox.lesson)
-    return JsonResponse(run_code(sandbox, lesson, code))
+    # data_changed: as for SQL runs, the learner is told when the lesson's data changed.
+    return JsonResponse(run_code(sandbox, lesson, code) | _data_changed(sandbox))
 
 
 @never_cache

@@ -11,9 +11,16 @@ from django.contrib.sessions.models import Session
 from django.db import models
 from django.utils import timezone
 
+from lessons.models import Lesson
 from sandbox import roles, servers
 from sandbox.models.limits import RunCounter
-from sandbox.models.seeds import FixtureMissing, fixture_digest, fixture_sql
+from sandbox.models.seeds import (
+    SANDBOX_MODES,
+    FixtureMissing,
+    fixture_digest,
+    fixture_sql,
+    seed_name,
+)
 from sandbox.models.shares import Share
 
 if TYPE_CHECKING:
@@ -30,6 +37,7 @@ class SweepReport:
     overdue: int = 0
     sessions: int = 0
     shares: int = 0
+    stale: int = 0  # warm sandboxes of a fixture version no published lesson uses any more
     errors: list[str] = field(default_factory=list)
 
 
@@ -42,6 +50,7 @@ class JanitorQuerySet(models.QuerySet):
         report.expired = self.filter(pk__in=stale)._drop_in_batches(batch, report)
         report.half_made = self.half_made()._drop_in_batches(batch, report)
         report.half_made += self.stale_graders()._drop_in_batches(batch, report)
+        report.stale += self.stale_warm()._drop_in_batches(batch, report)
         for server in range(len(servers.sandbox_urls())):
             if not servers.server_answers(server):
                 report.errors.append(f"server {server}: does not answer; skipped")
@@ -71,6 +80,24 @@ class JanitorQuerySet(models.QuerySet):
             except FixtureMissing:
                 current = None
             if current != digest:
+                stale.append(pk)
+        return self.filter(pk__in=stale)
+
+    def stale_warm(self) -> SandboxQuerySet:
+        """Warm sandboxes no learner will claim: seeded from an older text of their fixture,
+        or from a fixture that no published sandbox lesson names any more."""
+        lessons = Lesson.objects.published().filter(mode__in=SANDBOX_MODES)
+        wanted = {seed_name(lesson) for lesson in lessons.only("mode", "fixture", "lab_models")}
+        current: dict[str, str | None] = {}
+        stale = []
+        warm = self.filter(state=self.model.State.READY)
+        for pk, fixture, digest in warm.values_list("pk", "fixture", "fixture_digest"):
+            if fixture not in current:
+                try:
+                    current[fixture] = fixture_digest(fixture_sql(fixture))
+                except FixtureMissing:
+                    current[fixture] = None
+            if fixture not in wanted or current[fixture] != digest:
                 stale.append(pk)
         return self.filter(pk__in=stale)
 

@@ -133,6 +133,9 @@ class WarmPoolQuerySet(models.QuerySet):
         )
         try:
             roles.provision(server, sandbox.name, seed, languages)
+        except roles.FixtureTooSlow:
+            sandbox.drop()  # the server is fine; the fixture is too slow
+            raise
         except servers.SandboxUnavailable:
             servers.note_unavailable(server)
             raise

@@ -21,7 +21,14 @@ from lessons.models import Learner, Lesson
 from sandbox import metrics, roles, runner, servers
 from sandbox.models.janitor import JanitorQuerySet
 from sandbox.models.pool import WarmPoolQuerySet
-from sandbox.models.seeds import fixture_digest, fixture_sql
+from sandbox.models.seeds import (
+    SANDBOX_MODES,
+    FixtureMissing,
+    current_digest,
+    fixture_digest,
+    fixture_sql,
+    seed_name,
+)
 from sandbox.models.shares import Share
 from sandbox.statements import Statement
 
@@ -52,6 +59,23 @@ class SandboxQuerySet(JanitorQuerySet, WarmPoolQuerySet):
         return self.filter(
             Q(state=Sandbox.State.PROVISIONING, created_at__lt=stale)
             | Q(state=Sandbox.State.DROPPING)
+        )
+
+    def of_learner(self, learner_id: int, lesson_ref: str) -> Sandbox | None:
+        """The learner's active sandbox for a published sandbox lesson "<track>/<slug>"."""
+        track, _, slug = lesson_ref.partition("/")
+        return (
+            self.active()
+            .select_related("lesson__track")
+            .filter(
+                learner_id=learner_id,
+                lesson__slug=slug,
+                lesson__track__slug=track,
+                lesson__mode__in=SANDBOX_MODES,
+                lesson__is_published=True,
+                lesson__track__is_published=True,
+            )
+            .first()
         )
 
     def adopt(self, from_id: int, to_id: int) -> int:
@@ -222,9 +246,12 @@ class Sandbox(models.Model):
         log.debug("sandbox %s SQL: %s", kind, text)
 
     def reset(self) -> None:
-        """Back to the lesson's fixture: take a fresh sandbox (warm if one waits), drop this."""
+        """Back to the lesson's fixture as it is today (its file may have been edited, or the
+        lesson may name another one since this sandbox was seeded): take a fresh sandbox (warm
+        if one waits), drop this."""
         lesson = self.lesson
-        seed = fixture_sql(self.fixture)
+        fixture = seed_name(lesson) if lesson is not None else self.fixture
+        seed = fixture_sql(fixture)
         digest = fixture_digest(seed)
         languages = lesson.sandbox_languages if lesson else []
         old_name = self.name
@@ -242,13 +269,27 @@ class Sandbox(models.Model):
             new_name = servers.new_sandbox_name()
             roles.provision(self.server, new_name, seed, languages)
         Sandbox.objects.filter(pk=self.pk).update(
-            name=new_name, fixture_digest=digest, last_used_at=timezone.now(), disk_bytes=None
+            name=new_name,
+            fixture=fixture,
+            fixture_digest=digest,
+            last_used_at=timezone.now(),
+            disk_bytes=None,
         )
-        self.name = new_name
-        self.fixture_digest = digest
+        self.name, self.fixture, self.fixture_digest = new_name, fixture, digest
         roles.drop(self.server, [old_name])
         if warm is not None:
-            Sandbox.objects.refill_soon(self.server, self.fixture)
+            Sandbox.objects.refill_soon(self.server, fixture)
+
+    def data_changed(self) -> bool:
+        """Whether the lesson's data changed since this sandbox was seeded (its fixture file
+        was edited, or the lesson names another one): the learner is told and offered a reset,
+        and their tables stay theirs until they accept."""
+        if self.lesson is None:
+            return False
+        try:
+            return self.fixture_digest != current_digest(self.lesson)
+        except FixtureMissing:
+            return False
 
     def drop(self) -> None:
         """Drop from the server, then forget. A failure leaves the row for the janitor."""

@@ -53,3 +53,9 @@ def fixture_sql(name: str) -> str:
 def fixture_digest(sql_text: str) -> str:
     """Pooled sandboxes are seeded from a fixture's exact text, so a changed file is new."""
     return hashlib.sha256(sql_text.encode()).hexdigest()[:32]
+
+
+def current_digest(lesson: Lesson) -> str:
+    """The digest of what the lesson's sandboxes are seeded from today. A sandbox whose
+    ``fixture_digest`` differs was seeded from an older version of the lesson's data."""
+    return fixture_digest(fixture_sql(seed_name(lesson)))

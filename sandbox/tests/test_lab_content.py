@@ -142,3 +142,27 @@ def test_content_check_reports_a_model_module_that_does_not_load(tmp_path, capsy
         call_command("content", "check", str(root / "django" / "01-n-plus-one.md"))
     err = capsys.readouterr().err
     assert "01-n-plus-one.md:6: The lab model module 'library' does not load" in err
+
+
+def test_sync_does_not_publish_a_lab_lesson_whose_example_fails(tmp_path):
+    from lessons.models import Lesson
+    from lessons.sync import sync_content
+
+    root = make_content(tmp_path, LESSON.replace("b.author.name", "b.author.nom", 1))
+    report = sync_content(root)
+    assert report.published == []
+    [error] = report.errors
+    assert error.path.endswith("django/01-n-plus-one.md")
+    assert "example 'loop' fails at line 2" in error.message
+    assert not Lesson.objects.filter(slug="n-plus-one").exists()
+
+
+def test_an_edited_model_module_is_a_change_of_the_lab_lessons_that_use_it(tmp_path):
+    from lessons.sync import sync_content
+
+    root = make_content(tmp_path)
+    assert sync_content(root, run_checks=False).published == ["django/01-n-plus-one.md"]
+    assert sync_content(root, run_checks=False).published == []
+    with (root / "models" / "library.py").open("a") as models:
+        models.write("\n# An edit the lesson's sandboxes are seeded from.\n")
+    assert sync_content(root, run_checks=False).published == ["django/01-n-plus-one.md"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -112,3 +113,59 @@ def test_it_says_when_the_sandbox_server_is_unavailable(capsys):
     err = capsys.readouterr().err
     assert "15-btree-indexes.md:1: sandbox unavailable:" in err
     assert "Traceback" not in err
+
+
+# -- Fixture cost (issue #21) ----------------------------------------------------------------
+
+
+def test_it_prints_each_fixtures_seeding_time_and_size(capsys, settings):
+    settings.SANDBOX_FIXTURE_SEED_WARN_MS = 60_000  # a loaded test machine is not the point here
+    out, err = content_check(CONTENT / "postgresql" / "15-btree-indexes.md", capsys=capsys)
+    assert "OK: 1 lesson(s)" in out
+    note = re.search(
+        r"15-btree-indexes\.md:12: note: fixture btree\.sql seeded in (\d+\.\d\d) s; "
+        r"its tables and indexes take (\d+\.\d) (kB|MB)",
+        out,
+    )
+    assert note, out
+    assert "warning" not in err
+
+
+def test_it_warns_about_a_slow_fixture(tmp_path, capsys, settings):
+    settings.SANDBOX_FIXTURE_SEED_WARN_MS = 300
+    root = copy_content(tmp_path)
+    with (root / "fixtures" / "btree.sql").open("a") as fixture:
+        fixture.write("\nSELECT pg_sleep(0.5);\n")
+    out, err = content_check(root / "postgresql" / "15-btree-indexes.md", capsys=capsys)
+    assert "OK: 1 lesson(s)" in out
+    assert "15-btree-indexes.md:12: warning: fixture btree.sql seeded in" in err
+    assert "over 0.3 s (SANDBOX_FIXTURE_SEED_WARN_MS)" in err
+    assert "the limit is 60 s" in err
+
+
+def test_it_fails_a_fixture_statement_past_the_limit_naming_the_limit(tmp_path, capsys, settings):
+    settings.SANDBOX_FIXTURE_SEED_LIMIT_MS = 1000
+    root = copy_content(tmp_path)
+    with (root / "fixtures" / "btree.sql").open("a") as fixture:
+        fixture.write("\nSELECT pg_sleep(3);\n")
+    with pytest.raises(CommandError):
+        content_check(root / "postgresql" / "15-btree-indexes.md", capsys=capsys)
+    err = capsys.readouterr().err
+    assert (
+        "15-btree-indexes.md:12: fixture btree.sql fails: a statement of the fixture ran past "
+        "the seeding limit of 1 s (SANDBOX_FIXTURE_SEED_LIMIT_MS) and was stopped"
+    ) in err
+
+
+def test_it_fails_a_fixture_whose_statements_add_up_past_the_limit(tmp_path, capsys, settings):
+    settings.SANDBOX_FIXTURE_SEED_LIMIT_MS = 1000
+    root = copy_content(tmp_path)
+    with (root / "fixtures" / "btree.sql").open("a") as fixture:
+        fixture.write("\nSELECT pg_sleep(0.6);\nSELECT pg_sleep(0.6);\n")
+    with pytest.raises(CommandError):
+        content_check(root / "postgresql" / "15-btree-indexes.md", capsys=capsys)
+    err = capsys.readouterr().err
+    # Stopped by the statement timeout (a fixture is sent as one string) or, at the latest, by
+    # the wall-clock check after seeding: either way the message names the limit.
+    assert "15-btree-indexes.md:12: fixture btree.sql" in err
+    assert "seeding limit of 1 s (SANDBOX_FIXTURE_SEED_LIMIT_MS)" in err

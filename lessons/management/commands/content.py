@@ -56,21 +56,32 @@ class Command(BaseCommand):
             self.sync_lessons()
 
     def check_lessons(self, paths: list[str]) -> None:
-        errors: list[ContentError] = []
+        found: list[ContentError] = []
         lessons = tracks = 0
         for root, only in _targets(paths):
             result = check_tree(root, only)
-            errors += result.errors + registered_checks(root, result)
+            found += result.errors + registered_checks(root, result)
             lessons += len(result.lessons)
             tracks += len(result.tracks)
+        self.write_notes([problem for problem in found if not problem.is_error])
+        errors = [problem for problem in found if problem.is_error]
         for error in errors:
             self.stderr.write(str(error))
         if errors:
             raise CommandError(f"{len(errors)} error(s) in lesson files", returncode=1)
         self.stdout.write(self.style.SUCCESS(f"OK: {lessons} lesson(s) in {tracks} track(s)"))
 
+    def write_notes(self, notes: list[ContentError]) -> None:
+        """Measurements (a fixture's seeding time and size) on stdout, warnings on stderr."""
+        for note in notes:
+            if note.level == "warning":
+                self.stderr.write(self.style.WARNING(str(note)))
+            else:
+                self.stdout.write(str(note))
+
     def sync_lessons(self) -> None:
         report = sync_content(settings.CONTENT_DIR)
+        self.write_notes(report.notes)
         for error in report.errors:
             self.stderr.write(str(error))
         for path in report.published:

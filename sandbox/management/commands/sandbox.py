@@ -62,7 +62,8 @@ class Command(BaseCommand):
         report = Sandbox.objects.sweep()
         self.stdout.write(
             f"janitor: dropped {report.expired} expired, {report.half_made} half-made, "
-            f"{report.orphans} orphaned; reset {report.oversized} oversized; "
+            f"{report.orphans} orphaned, {report.stale} warm of old fixtures; "
+            f"reset {report.oversized} oversized; "
             f"ended {report.overdue} overdue run(s); "
             f"{report.pooled} warm made; cleared {report.sessions} expired session(s) and "
             f"{report.shares} expired shared snapshot(s) "

@@ -1,0 +1,140 @@
+"""A lesson's fixture changes reach learners (issue #21): a sandbox remembers the fixture
+version that seeded it; a learner with an older one is told and offered a reset, keeps their
+own tables until they accept, and Reset seeds from the lesson's current fixture. Warm sandboxes
+of an old version are dropped."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from lessons.models import Lesson
+from sandbox.models import Sandbox
+from sandbox.tests.conftest import FIXTURES, api, run_json
+
+pytestmark = pytest.mark.django_db
+
+COUPONS = (
+    "\nCREATE TABLE coupons (code text PRIMARY KEY);\nINSERT INTO coupons VALUES ('WELCOME');\n"
+)
+
+
+@pytest.fixture
+def fixtures(tmp_path, settings):
+    """A copy of the test fixtures that the test may edit."""
+    folder = tmp_path / "fixtures"
+    shutil.copytree(FIXTURES, folder)
+    settings.SANDBOX_FIXTURES_DIR = folder
+    return folder
+
+
+@pytest.fixture
+def signed_in(client, learner):
+    client.force_login(learner)
+    return client
+
+
+def test_it_tells_a_learner_with_old_data_and_keeps_their_tables_until_reset(
+    signed_in, shop_lesson, fixtures
+):
+    first = run_json(
+        signed_in, shop_lesson, "CREATE TABLE mine (x int); INSERT INTO mine VALUES (1)"
+    )
+    assert first["ok"] and first["data_changed"] is False
+    with (fixtures / "shop.sql").open("a") as fixture:
+        fixture.write(COUPONS)
+
+    answer = run_json(signed_in, shop_lesson, "SELECT x FROM mine")
+    assert answer["ok"] and answer["results"][0]["rows"] == [[1]]  # still theirs
+    assert answer["data_changed"] is True
+    assert "This lesson's data has changed" in answer["data_changed_message"]
+    assert not run_json(signed_in, shop_lesson, "SELECT code FROM coupons")["ok"]
+
+    assert api(signed_in, "reset", shop_lesson).json()["ok"]
+    after = run_json(signed_in, shop_lesson, "SELECT code FROM coupons")
+    assert after["results"][0]["rows"] == [["WELCOME"]]
+    assert after["data_changed"] is False
+    assert not run_json(signed_in, shop_lesson, "SELECT x FROM mine")["ok"]
+
+
+def test_reset_seeds_from_the_fixture_the_lesson_names_now(signed_in, shop_lesson, fixtures):
+    run_json(signed_in, shop_lesson, "SELECT 1")
+    (fixtures / "coupons.sql").write_text(COUPONS)
+    Lesson.objects.filter(pk=shop_lesson.pk).update(fixture="coupons.sql")
+
+    assert run_json(signed_in, shop_lesson, "SELECT count(*) FROM items")["data_changed"]
+    page = signed_in.post(
+        "/api/sandbox/reset", {"lesson": shop_lesson.ref}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "reset to the lesson's starting data" in page
+    answer = run_json(signed_in, shop_lesson, "SELECT code FROM coupons")
+    assert answer["results"][0]["rows"] == [["WELCOME"]]
+    assert not run_json(signed_in, shop_lesson, "SELECT count(*) FROM items")["ok"]
+    assert Sandbox.objects.active().get().fixture == "coupons.sql"
+
+
+def test_the_lesson_page_asks_and_offers_a_reset(signed_in, shop_lesson, fixtures):
+    page = signed_in.get("/sandbox/sql/indexes/").content.decode()
+    assert 'hx-get="/api/sandbox/status?lesson=sql/indexes"' in page
+    status = signed_in.get("/api/sandbox/status", {"lesson": "sql/indexes"}).json()
+    assert status == {"ok": True, "has_sandbox": False, "data_changed": False}
+
+    run_json(signed_in, shop_lesson, "SELECT 1")
+    assert signed_in.get("/api/sandbox/status", {"lesson": "sql/indexes"}).json() == {
+        "ok": True,
+        "has_sandbox": True,
+        "data_changed": False,
+    }
+    quiet = signed_in.get("/api/sandbox/status?lesson=sql/indexes", HTTP_HX_REQUEST="true")
+    assert "data changed" not in quiet.content.decode()
+
+    with (fixtures / "shop.sql").open("a") as fixture:
+        fixture.write(COUPONS)
+    status = signed_in.get("/api/sandbox/status", {"lesson": "sql/indexes"}).json()
+    assert status["data_changed"] is True
+    notice = signed_in.get("/api/sandbox/status?lesson=sql/indexes", HTTP_HX_REQUEST="true")
+    html = notice.content.decode()
+    assert "The lesson's data changed." in html
+    assert 'hx-post="/api/sandbox/reset"' in html and "Reset to the new data" in html
+
+
+def test_the_status_makes_no_session_for_a_visitor(client, shop_lesson):
+    status = client.get("/api/sandbox/status", {"lesson": "sql/indexes"})
+    assert status.json() == {"ok": True, "has_sandbox": False, "data_changed": False}
+    assert "sessionid" not in status.cookies
+
+
+def test_warm_sandboxes_of_an_old_fixture_version_are_dropped_and_refilled(
+    settings, shop_lesson, fixtures
+):
+    settings.SANDBOX_WARM_POOL_SIZE = 1
+    assert Sandbox.objects.refill_pool(0) == 1
+    old = Sandbox.objects.get(state=Sandbox.State.READY)
+    assert not Sandbox.objects.stale_warm().exists()
+    with (fixtures / "shop.sql").open("a") as fixture:
+        fixture.write(COUPONS)
+
+    assert list(Sandbox.objects.stale_warm()) == [old]
+    report = Sandbox.objects.sweep()
+    assert report.stale == 1 and report.pooled == 1
+    fresh = Sandbox.objects.get(state=Sandbox.State.READY)
+    assert fresh.pk != old.pk and fresh.fixture_digest != old.fixture_digest
+
+
+def test_warm_sandboxes_of_a_fixture_no_lesson_names_are_dropped(settings, shop_lesson, fixtures):
+    settings.SANDBOX_WARM_POOL_SIZE = 1
+    Sandbox.objects.refill_pool(0)
+    (fixtures / "coupons.sql").write_text(COUPONS)
+    Lesson.objects.filter(pk=shop_lesson.pk).update(fixture="coupons.sql")
+    report = Sandbox.objects.sweep()
+    assert report.stale == 1
+    assert list(
+        Sandbox.objects.filter(state=Sandbox.State.READY).values_list("fixture", flat=True)
+    ) == ["coupons.sql"]
+
+
+def test_the_lesson_page_has_the_notice_slot(signed_in, shop_lesson):
+    page = signed_in.get("/learn/sql/indexes/").content.decode()
+    assert 'hx-get="/api/sandbox/status?lesson=sql/indexes"' in page
+    assert 'hx-trigger="load"' in page
