@@ -11,6 +11,7 @@ Requests (from ``client``):
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -51,7 +52,7 @@ def warm_up() -> None:
 
     code = restricted.compile_code("x = [1]\nfor y in x:\n    print(y)\nx")
     output = restricted.Output(100, lambda bound, message: None)
-    exec(code, restricted.namespace({}, output, {}))  # noqa: S102 - our own code
+    exec(code, restricted.namespace(restricted.lab_names({}, {}), output))  # noqa: S102
     import traceback  # noqa: F401
 
     pglast.fingerprint("SELECT 1")
@@ -78,12 +79,11 @@ def _warm_models() -> None:
     from django.apps import apps
     from django.db.models import Count
 
-    from sandbox.lab import djangoenv, restricted
+    from sandbox.lab import djangoenv
 
-    output = restricted.Output(100, lambda bound, message: None)
-    for name, module in list(sys.modules.items()):
+    for name in list(sys.modules):
         if name.startswith(djangoenv.APP_MODULE + ".") and name.count(".") == 3:
-            restricted.namespace(djangoenv.model_classes(module), output, {})
+            lab_names(name.rsplit(".", 1)[1])
     for model in apps.get_app_config("lab").get_models():
         manager = model._default_manager
         str(manager.all().query)
@@ -143,7 +143,6 @@ class Recorder:
         self.paused = False
 
     def __call__(self, execute, sql, params, many, context):
-        import pglast
         from django.db import connection
 
         text = _composed(connection, sql, params, many)
@@ -155,29 +154,7 @@ class Recorder:
                 f"Statement limit: a lab run may send at most {self.max_queries} statements, "
                 "so it was stopped.",
             )
-        try:
-            parsed = pglast.parse_sql(text)
-        except Exception:
-            parsed = None
-        if parsed is not None and len(parsed) > 1:
-            from sandbox.lab.restricted import Refused
-
-            raise Refused("One statement at a time: a query may not carry a second statement.")
-        kind = type(parsed[0].stmt).__name__ if parsed else ""
-        if self.grading and kind == "TransactionStmt":
-            from pglast.enums import TransactionStmtKind
-
-            if parsed[0].stmt.kind not in (
-                TransactionStmtKind.TRANS_STMT_SAVEPOINT,
-                TransactionStmtKind.TRANS_STMT_RELEASE,
-                TransactionStmtKind.TRANS_STMT_ROLLBACK_TO,
-            ):
-                from sandbox.lab.restricted import Refused
-
-                raise Refused(
-                    "Leave out BEGIN, COMMIT and ROLLBACK: an answer is checked inside a "
-                    "transaction of its own."
-                )
+        self._check(text)
         entry = {
             "sql": text,
             "params": _json_params(params),
@@ -194,6 +171,44 @@ class Recorder:
             cursor = context.get("cursor")
             rowcount = getattr(cursor, "rowcount", -1) if cursor is not None else -1
             entry["rows"] = rowcount if rowcount is not None and rowcount >= 0 else None
+
+    def _check(self, text: str) -> None:
+        """One statement per call (``raw()`` and ``extra()`` take SQL); when grading, no
+        transaction control. SQL that does not parse is the server's to refuse."""
+        import pglast
+
+        from sandbox.lab.restricted import Refused
+
+        if not self.grading:
+            # pglast.split: the parser's statement boundaries, without building the tree.
+            try:
+                statements = len(pglast.split(text))
+            except Exception:
+                statements = 1
+            if statements > 1:
+                raise Refused(ONE_STATEMENT)
+            return
+        try:
+            parsed = pglast.parse_sql(text)
+        except Exception:
+            return
+        if len(parsed) > 1:
+            raise Refused(ONE_STATEMENT)
+        if parsed and type(parsed[0].stmt).__name__ == "TransactionStmt":
+            from pglast.enums import TransactionStmtKind
+
+            if parsed[0].stmt.kind not in (
+                TransactionStmtKind.TRANS_STMT_SAVEPOINT,
+                TransactionStmtKind.TRANS_STMT_RELEASE,
+                TransactionStmtKind.TRANS_STMT_ROLLBACK_TO,
+            ):
+                raise Refused(
+                    "Leave out BEGIN, COMMIT and ROLLBACK: an answer is checked inside a "
+                    "transaction of its own."
+                )
+
+
+ONE_STATEMENT = "One statement at a time: a query may not carry a second statement."
 
 
 def _composed(connection, sql: str, params, many: bool) -> str:
@@ -255,6 +270,32 @@ def _finish_with(answer_of):
 
 
 def _namespace(request: dict, output):
+    from sandbox.lab import restricted
+
+    return restricted.namespace(lab_names(request["models"]), output)
+
+
+def lab_names(models: str) -> dict:
+    """The names learner code gets for a model module (``restricted.lab_names``), built once
+    per module in the warm worker (``warm_up``): a child only reads them."""
+    from sandbox.lab import djangoenv, restricted
+
+    names = _lab_names.get(models)
+    if names is None:
+        module = sys.modules.get(f"{djangoenv.APP_MODULE}.{models}")
+        if module is None:
+            raise restricted.Refused(f"The lab has no models {models!r}.")
+        names = _lab_names[models] = restricted.lab_names(
+            djangoenv.model_classes(module), _exceptions()
+        )
+    return names
+
+
+_lab_names: dict[str, dict] = {}
+
+
+def _exceptions() -> dict[str, type]:
+    """The exceptions learner code may name (and catch)."""
     from django.core.exceptions import (
         FieldError,
         MultipleObjectsReturned,
@@ -263,12 +304,7 @@ def _namespace(request: dict, output):
     )
     from django.db import DatabaseError, DataError, IntegrityError, ProgrammingError
 
-    from sandbox.lab import djangoenv, restricted
-
-    module = sys.modules.get(f"{djangoenv.APP_MODULE}.{request['models']}")
-    if module is None:
-        raise restricted.Refused(f"The lab has no models {request['models']!r}.")
-    exceptions = {
+    return {
         "ObjectDoesNotExist": ObjectDoesNotExist,
         "MultipleObjectsReturned": MultipleObjectsReturned,
         "FieldError": FieldError,
@@ -278,7 +314,50 @@ def _namespace(request: dict, output):
         "DataError": DataError,
         "ProgrammingError": ProgrammingError,
     }
-    return restricted.namespace(djangoenv.model_classes(module), output, exceptions)
+
+
+def compiled_code(code: str):
+    """``restricted.compile_code(code)``, from the cache when the same code was compiled in
+    this process or before the fork that made it (a keeper compiles its learner's code before
+    it forks the run: ``precompile``). Raises CompileProblem as compile_code does."""
+    from sandbox.lab import restricted
+
+    key = hashlib.sha256(code.encode()).digest()
+    found = _compiled.get(key)
+    if found is None:
+        try:
+            found = restricted.compile_code(code)
+        except restricted.CompileProblem as exc:
+            found = exc
+        _compiled[key] = found
+        while len(_compiled) > COMPILED_KEPT:
+            del _compiled[next(iter(_compiled))]
+    if isinstance(found, restricted.CompileProblem):
+        raise found
+    return found
+
+
+# Compiled code by the SHA-256 of its source: in a keeper, its one learner's recent code only.
+_compiled: dict[bytes, Any] = {}
+COMPILED_KEPT = 16
+
+
+def precompile(request: dict) -> None:
+    """In a keeper, before it forks the run: compile the request's code (into ``_compiled``),
+    so that the run, and the learner's next runs of the same code, need not. Compiling runs
+    nothing; under the run's recursion limit, as in the run. Whatever goes wrong here the
+    run meets again, and answers."""
+    code = request.get("code")
+    if request.get("op") != "run" or not isinstance(code, str):
+        return
+    depth = sys.getrecursionlimit()
+    sys.setrecursionlimit(int(_limits(request).get("recursion", 200)) + 60)
+    try:
+        compiled_code(code)
+    except Exception:  # noqa: S110 - see the docstring
+        pass
+    finally:
+        sys.setrecursionlimit(depth)
 
 
 def execute_code(code: str, request: dict, recorder: Recorder, output) -> tuple[Any, dict | None]:
@@ -286,7 +365,7 @@ def execute_code(code: str, request: dict, recorder: Recorder, output) -> tuple[
     from sandbox.lab import restricted
 
     try:
-        compiled = restricted.compile_code(code)
+        compiled = compiled_code(code)
     except restricted.CompileProblem as exc:
         return None, {"type": "NotAllowed", "message": exc.message, "line": exc.line}
     names = _namespace(request, output)

@@ -61,6 +61,10 @@ class Child:
     ctrl: socket.socket | None = None
     busy: bool = False
     last_used: float = 0.0
+    # The same learner's next request, come while the keeper was still ending its last run
+    # (its answer reaches the client a moment before the keeper says it is done): the client,
+    # its limits, and until when it waits for the keeper before a plain child takes it.
+    queued: tuple[socket.socket, dict, float] | None = None
 
 
 class Worker:
@@ -150,7 +154,7 @@ class Worker:
                 c.deadline
                 for c in self.children.values()
                 if not c.killed and c.deadline != float("inf")
-            ]
+            ] + [k.queued[2] for k in self.keepers.values() if k.queued is not None]
             if waiting:
                 timeout: float | None = max(0.0, min(waiting) - time.monotonic())
             else:
@@ -226,12 +230,19 @@ class Worker:
         key = request.get("key")
         if self.use_keepers and request.get("op") == "run" and isinstance(key, str) and key:
             keeper = self.keepers.get(key)
-            if keeper is not None and not keeper.busy and not keeper.killed:
-                self._give_to_keeper(keeper, conn, limits)
-                return
+            if keeper is not None and not keeper.killed:
+                if not keeper.busy:
+                    self._give_to_keeper(keeper, conn, limits)
+                    return
+                if keeper.queued is None:
+                    keeper.queued = (conn, limits, time.monotonic() + QUEUE_SECONDS)
+                    return
             if keeper is None and len(self.free_slots) > self.slots // 4:
                 self._fork_keeper(conn, key, limits)
                 return
+        self._fork_or_refuse(conn, limits)
+
+    def _fork_or_refuse(self, conn: socket.socket, limits: dict) -> None:
         if not self.free_slots:
             self._answer_and_drop(
                 conn,
@@ -364,9 +375,7 @@ class Worker:
             socket.send_fds(keeper.ctrl, [b"j"], [conn.fileno()])
         except OSError:
             self._retire(keeper)
-            self._fork(conn, limits) if self.free_slots else self._answer_and_drop(
-                conn, failure("busy", "Lab busy: try again.", busy=True)
-            )
+            self._fork_or_refuse(conn, limits)
             return
         keeper.sock = conn
         keeper.limits = limits
@@ -392,11 +401,20 @@ class Worker:
         keeper.busy = False
         keeper.deadline = float("inf")
         keeper.last_used = time.monotonic()
+        if keeper.queued is not None:
+            conn, limits, _ = keeper.queued
+            keeper.queued = None
+            self._give_to_keeper(keeper, conn, limits)
 
     def _retire(self, keeper: Child) -> None:
-        """Forget a keeper (it exited or is being ended); the reaper frees its slot."""
+        """Forget a keeper (it exited or is being ended); the reaper frees its slot. A request
+        waiting for it gets a plain child."""
         if self.keepers.get(keeper.key) is keeper:
             del self.keepers[keeper.key]
+        if keeper.queued is not None:
+            conn, limits, _ = keeper.queued
+            keeper.queued = None
+            self._fork_or_refuse(conn, limits)
         if keeper.ctrl is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(keeper.ctrl)
@@ -428,6 +446,12 @@ class Worker:
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
+        for keeper in list(self.keepers.values()):
+            if keeper.queued is not None and keeper.queued[2] <= now:
+                # The keeper's run is a long one: the learner's next run goes to a plain child.
+                conn, limits, _ = keeper.queued
+                keeper.queued = None
+                self._fork_or_refuse(conn, limits)
         for child in list(self.children.values()):
             if child.deadline <= now and not child.killed:
                 _debug("deadline", child)
@@ -470,6 +494,9 @@ class _Closed:
 DIRTY = 3
 ANSWERED = (0, DIRTY, 70)
 KEEPER_CPU_SECONDS = 600
+# How long a learner's request waits for their keeper to finish its last run (see
+# Child.queued) before it goes to a plain child with a connection of its own.
+QUEUE_SECONDS = 0.2
 UID_RANGE = 20_000  # uids LAB_UID_BASE … LAB_UID_BASE + 19,999, one per run or keeper
 
 
@@ -495,6 +522,7 @@ def _keeper(ctrl: socket.socket, first: socket.socket, limits: dict) -> None:
         try:
             request = read_frame(job, MAX_REQUEST_BYTES)
             reused = execution.keep_connection(request)
+            execution.precompile(request)
         except Exception as exc:
             with contextlib.suppress(OSError):
                 send_frame(job, failure("Unavailable", f"The lab could not connect: {exc}"))
