@@ -97,7 +97,9 @@ class Worker:
     # -- start-up ---------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        from sandbox.lab import djangoenv, execution
+        # Everything a child runs is imported here: a child that dropped privileges may not be
+        # able to read the files any more.
+        from sandbox.lab import djangoenv, execution, warm  # noqa: F401
 
         djangoenv.configure()
         for path in sorted(self.models_dir.glob("*.py")):
@@ -107,7 +109,7 @@ class Worker:
                 djangoenv.load_models(self.models_dir, path.stem)
             except Exception as exc:  # one broken module must not stop the others
                 print(f"lab worker: {path.name} does not load: {exc}", file=sys.stderr)
-        execution.warm_up()
+        warm.warm_up()
         # Children share the warm worker's memory copy-on-write; a collection in a child would
         # touch (and so copy) every page holding an object. Frozen here, never collected there.
         gc.collect()
@@ -504,7 +506,7 @@ def _keeper(ctrl: socket.socket, first: socket.socket, limits: dict) -> None:
     """A keeper's life (see Worker._fork_keeper): one run per job, each in a grandchild."""
     import select
 
-    from sandbox.lab import execution
+    from sandbox.lab import execution, warm
 
     idle = float(os.environ.get("LAB_KEEPER_IDLE_SECONDS", 60))
     job: socket.socket | None = first
@@ -522,7 +524,7 @@ def _keeper(ctrl: socket.socket, first: socket.socket, limits: dict) -> None:
         try:
             request = read_frame(job, MAX_REQUEST_BYTES)
             reused = execution.keep_connection(request)
-            execution.precompile(request)
+            warm.precompile(request)
         except Exception as exc:
             with contextlib.suppress(OSError):
                 send_frame(job, failure("Unavailable", f"The lab could not connect: {exc}"))
