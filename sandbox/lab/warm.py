@@ -1,7 +1,7 @@
 """What the warm lab worker prepares once, before it forks anything, and what keepers and runs
 reuse from it: the modules and caches a run needs (``warm_up``), the names learner code gets
-per model module (``lab_names``), and compiled learner code by hash (``compiled_code``, filled
-in a keeper for its one learner).
+per model module (``lab_names``), and compiled learner code by its source
+(``compiled_code``, filled in a keeper for its one learner).
 
 A child only reads what it inherits from here; what it changes is its own copy (fork), so
 nothing of one run reaches another.
@@ -9,7 +9,6 @@ nothing of one run reaches another.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from typing import Any
 
@@ -129,14 +128,13 @@ def compiled_code(code: str):
     it forks the run: ``precompile``). Raises CompileProblem as compile_code does."""
     from sandbox.lab import restricted
 
-    key = hashlib.sha256(code.encode()).digest()
-    found = _compiled.get(key)
+    found = _compiled.get(code)
     if found is None:
         try:
             found = restricted.compile_code(code)
         except restricted.CompileProblem as exc:
             found = exc
-        _compiled[key] = found
+        _compiled[code] = found
         while len(_compiled) > COMPILED_KEPT:
             del _compiled[next(iter(_compiled))]
     if isinstance(found, restricted.CompileProblem):
@@ -144,8 +142,9 @@ def compiled_code(code: str):
     return found
 
 
-# Compiled code by the SHA-256 of its source: in a keeper, its one learner's recent code only.
-_compiled: dict[bytes, Any] = {}
+# Compiled code by its source (a dict: by the source's hash), oldest first: in a keeper, its one
+# learner's recent code only.
+_compiled: dict[str, Any] = {}
 COMPILED_KEPT = 16
 
 
