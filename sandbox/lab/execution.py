@@ -85,7 +85,7 @@ def _finish_with(answer_of):
         deliver = _state.get("deliver")
         if deliver is not None:
             deliver(answer)
-            os._exit(3)  # answered; the connection may be mid-statement: not kept (worker.DIRTY)
+            os._exit(3)  # answered; the connection may be mid-statement: not kept (keeper.DIRTY)
         raise _Finished
 
     return on_limit
@@ -335,7 +335,7 @@ def _explain_all(queries: list[dict]) -> list:
     return plans
 
 
-# -- keepers (worker._keeper): one learner role's connection, kept between runs -------------------
+# -- keepers (keeper.keeper_life): one learner role's connection, kept between runs --------------
 
 
 def keep_connection(request: dict) -> bool:

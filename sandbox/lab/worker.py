@@ -31,7 +31,6 @@ import gc
 import itertools
 import json
 import os
-import resource
 import secrets
 import selectors
 import signal
@@ -43,6 +42,7 @@ from pathlib import Path
 
 from sandbox.lab.answers import death_answer, failure, timeout_answer
 from sandbox.lab.frames import HEADER, MAX_HEADER_BYTES, MAX_REQUEST_BYTES, read_frame, send_frame
+from sandbox.lab.keeper import ANSWERED, keeper_life
 from sandbox.lab.oslimits import close_other_descriptors, limit_process
 
 
@@ -343,7 +343,7 @@ class Worker:
                 # The keeper's own CPU over its life; each run gets the run's limit (below).
                 keeper_limits = {**limits, "cpu_seconds": KEEPER_CPU_SECONDS}
                 self._become_child(conn, slot, keeper_limits, keep=(theirs,), nproc=4)
-                _keeper(theirs, conn, limits)
+                keeper_life(theirs, conn, limits)
             except BaseException:
                 with contextlib.suppress(BaseException):
                     import traceback
@@ -491,79 +491,11 @@ class _Closed:
         return -1
 
 
-# Exit statuses of a run that answered its client itself: 0 (its connection may be kept),
-# DIRTY (it must not be), 70 (the lab's own failure, answered as such).
-DIRTY = 3
-ANSWERED = (0, DIRTY, 70)
 KEEPER_CPU_SECONDS = 600
 # How long a learner's request waits for their keeper to finish its last run (see
 # Child.queued) before it goes to a plain child with a connection of its own.
 QUEUE_SECONDS = 0.2
 UID_RANGE = 20_000  # uids LAB_UID_BASE … LAB_UID_BASE + 19,999, one per run or keeper
-
-
-def _keeper(ctrl: socket.socket, first: socket.socket, limits: dict) -> None:
-    """A keeper's life (see Worker._fork_keeper): one run per job, each in a grandchild."""
-    import select
-
-    from sandbox.lab import execution, warm
-
-    idle = float(os.environ.get("LAB_KEEPER_IDLE_SECONDS", 60))
-    job: socket.socket | None = first
-    while True:
-        if job is None:
-            ready, _, _ = select.select([ctrl], [], [], idle)
-            if not ready:
-                return
-            message, fds, _, _ = socket.recv_fds(ctrl, 16, 1)
-            if not message or not fds:
-                return
-            job = socket.socket(fileno=fds[0])
-        job.setblocking(True)
-        job.settimeout(5)
-        try:
-            request = read_frame(job, MAX_REQUEST_BYTES)
-            reused = execution.keep_connection(request)
-            warm.precompile(request)
-        except Exception as exc:
-            with contextlib.suppress(OSError):
-                send_frame(job, failure("Unavailable", f"The lab could not connect: {exc}"))
-            job.close()
-            job = None
-            ctrl.send(b"d")
-            continue
-        job.settimeout(None)
-        pid = os.fork()
-        if pid == 0:
-            ctrl.close()  # a run cannot talk to the worker
-            cpu = int(limits.get("cpu_seconds", 2))
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-            # The uid's processes are the keeper and this run: no room for a third.
-            resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
-            _run_and_exit(job, request, reused)
-        _, status = os.waitpid(pid, 0)
-        clean = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) in ANSWERED):
-            with contextlib.suppress(OSError):
-                send_frame(job, death_answer(status, limits))
-        if not clean:
-            execution.drop_connection()
-        job.close()
-        job = None
-        ctrl.send(b"d")
-
-
-def _run_and_exit(conn: socket.socket, request: dict, reused: bool) -> None:
-    from sandbox.lab import execution
-
-    try:
-        answer = execution.handle(request, lambda answer: send_frame(conn, answer), reused=reused)
-        send_frame(conn, answer)
-        os._exit(0 if execution.connection_clean() else DIRTY)
-    except BaseException:
-        with contextlib.suppress(BaseException):
-            send_frame(conn, failure("InternalError", "The lab failed."))
-        os._exit(70)
 
 
 def main(argv: list[str] | None = None) -> None:
