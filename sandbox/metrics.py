@@ -30,7 +30,14 @@ unavailable = Counter(
     "querylab_sandbox_unavailable", "Runs that found their sandbox server down.", ["server"]
 )
 
-TIMEOUT_BOUNDS = {"statement_timeout", "run_timeout", "lock_timeout", "idle_in_transaction_timeout"}
+# wall_clock: a lab run's (sandbox/lab/runlog.py).
+TIMEOUT_BOUNDS = {
+    "statement_timeout",
+    "run_timeout",
+    "lock_timeout",
+    "idle_in_transaction_timeout",
+    "wall_clock",
+}
 
 
 def count_run(kind: str, bounds: Iterable[str]) -> None:

@@ -8,6 +8,8 @@ worker only that, the lesson's model module name, the code and the limits.
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -16,7 +18,7 @@ from django.views.decorators.http import require_POST
 from lessons.learners import learner_for
 from lessons.models import Lesson
 from sandbox import grading, preview, roles, runner
-from sandbox.lab import client
+from sandbox.lab import client, runlog
 from sandbox.lab.grading import grade_lab
 from sandbox.models import ExerciseAttempt, FixtureMissing, LimitReached, Sandbox, admitted
 from sandbox.views import (
@@ -54,7 +56,9 @@ def _lab_lesson(lesson: Lesson) -> Lesson:
 
 
 def run_code(sandbox: Sandbox, lesson: Lesson, code: str) -> dict:
-    """Run learner code in the learner's sandbox through a worker; the pinned answer."""
+    """Run learner code in the learner's sandbox through a worker; the pinned answer, counted
+    and logged as SQL runs are (``runlog``)."""
+    started = time.perf_counter()
     answer = client.call_as(
         sandbox.server,
         sandbox.name,
@@ -86,6 +90,7 @@ def run_code(sandbox: Sandbox, lesson: Lesson, code: str) -> dict:
             f"over the {limit_mb} MB limit, so it was reset to the lesson's starting data.",
             "line": None,
         }
+    runlog.record(sandbox, code, started, payload, disk_bytes)
     return payload
 
 

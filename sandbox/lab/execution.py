@@ -13,87 +13,19 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import traceback
 from typing import Any
 
+from sandbox.lab import warm
+from sandbox.lab.recorder import Recorder
 from sandbox.lab.repeats import repeated
-from sandbox.lab.results import json_value, result_table, table_of
+from sandbox.lab.results import result_table, table_of
 
 _state: dict[str, Any] = {}
 
 
 class _Finished(BaseException):
     pass
-
-
-def warm_up() -> None:
-    """Import and exercise what a run needs, in the warm parent: children fork with it loaded
-    (and a child that dropped privileges may not be able to read the files any more)."""
-    import json  # noqa: F401
-
-    import pglast  # noqa: F401
-    import psycopg  # noqa: F401
-    from django.contrib.postgres import aggregates, search  # noqa: F401
-    from django.db import connection  # noqa: F401
-    from django.db.backends.postgresql import (  # noqa: F401  # noqa: F401
-        base,
-        creation,
-        features,
-        introspection,
-        operations,
-        schema,
-    )
-    from django.db.models import functions  # noqa: F401
-    from django.db.models.sql import compiler, subqueries  # noqa: F401
-
-    from sandbox.lab import restricted
-
-    code = restricted.compile_code("x = [1]\nfor y in x:\n    print(y)\nx")
-    output = restricted.Output(100, lambda bound, message: None)
-    exec(code, restricted.namespace({}, output, {}))  # noqa: S102 - our own code
-    import traceback  # noqa: F401
-
-    pglast.fingerprint("SELECT 1")
-    pglast.parse_sql("SELECT 1")
-    import encodings.idna  # noqa: F401
-    import encodings.latin_1  # noqa: F401
-    import json.decoder  # noqa: F401
-    import json.encoder  # noqa: F401
-
-    "é".encode("latin-1")
-    import _strptime  # noqa: F401 - date/datetime parsing imports it on first use
-    import calendar  # noqa: F401
-    import time  # noqa: F401
-
-    _warm_models()
-
-
-def _warm_models() -> None:
-    """Fill the caches Django builds on first use (each model's fields and relations, the
-    compilers' SQL paths), so that children inherit them instead of each building them again;
-    and the allow-list of each model module. No database is needed for any of it."""
-    import sys
-
-    from django.apps import apps
-    from django.db.models import Count
-
-    from sandbox.lab import djangoenv, restricted
-
-    output = restricted.Output(100, lambda bound, message: None)
-    for name, module in list(sys.modules.items()):
-        if name.startswith(djangoenv.APP_MODULE + ".") and name.count(".") == 3:
-            restricted.namespace(djangoenv.model_classes(module), output, {})
-    for model in apps.get_app_config("lab").get_models():
-        manager = model._default_manager
-        str(manager.all().query)
-        str(manager.filter(pk=1).order_by("pk")[:20].query)
-        relations = [f.name for f in model._meta.concrete_fields if f.is_relation]
-        if relations:
-            str(manager.select_related(*relations).query)
-        reverse = [f.get_accessor_name() for f in model._meta.related_objects]
-        if reverse:
-            str(manager.annotate(n=Count(model._meta.related_objects[0].name)).query)
 
 
 def handle(request: dict, deliver, reused: bool = False) -> dict:
@@ -130,101 +62,6 @@ def handle(request: dict, deliver, reused: bool = False) -> dict:
 # -- one run ---------------------------------------------------------------------------------------
 
 
-class Recorder:
-    """Every statement the run sends: SQL (parameters inlined, ready to EXPLAIN), parameters,
-    time, rows, fingerprint. Past ``max_queries`` the run ends. In grading, transaction control
-    is refused (a COMMIT would keep data in the shared grader)."""
-
-    def __init__(self, max_queries: int, grading: bool, on_limit):
-        self.queries: list[dict] = []
-        self.max_queries = max_queries
-        self.grading = grading
-        self.on_limit = on_limit
-        self.paused = False
-
-    def __call__(self, execute, sql, params, many, context):
-        import pglast
-        from django.db import connection
-
-        text = _composed(connection, sql, params, many)
-        if self.paused:
-            return execute(sql, params, many, context)
-        if len(self.queries) >= self.max_queries:
-            self.on_limit(
-                "statements",
-                f"Statement limit: a lab run may send at most {self.max_queries} statements, "
-                "so it was stopped.",
-            )
-        try:
-            parsed = pglast.parse_sql(text)
-        except Exception:
-            parsed = None
-        if parsed is not None and len(parsed) > 1:
-            from sandbox.lab.restricted import Refused
-
-            raise Refused("One statement at a time: a query may not carry a second statement.")
-        kind = type(parsed[0].stmt).__name__ if parsed else ""
-        if self.grading and kind == "TransactionStmt":
-            from pglast.enums import TransactionStmtKind
-
-            if parsed[0].stmt.kind not in (
-                TransactionStmtKind.TRANS_STMT_SAVEPOINT,
-                TransactionStmtKind.TRANS_STMT_RELEASE,
-                TransactionStmtKind.TRANS_STMT_ROLLBACK_TO,
-            ):
-                from sandbox.lab.restricted import Refused
-
-                raise Refused(
-                    "Leave out BEGIN, COMMIT and ROLLBACK: an answer is checked inside a "
-                    "transaction of its own."
-                )
-        entry = {
-            "sql": text,
-            "params": _json_params(params),
-            "ms": 0.0,
-            "rows": None,
-            "fingerprint": _fingerprint(text),
-        }
-        self.queries.append(entry)
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            entry["ms"] = round((time.perf_counter() - started) * 1000, 3)
-            cursor = context.get("cursor")
-            rowcount = getattr(cursor, "rowcount", -1) if cursor is not None else -1
-            entry["rows"] = rowcount if rowcount is not None and rowcount >= 0 else None
-
-
-def _composed(connection, sql: str, params, many: bool) -> str:
-    if many or params is None:
-        return sql if params is None else f"{sql} -- executemany"
-    try:
-        return connection.ops.compose_sql(sql, params)
-    except Exception:
-        return sql
-
-
-def _fingerprint(text: str) -> str:
-    import pglast
-
-    try:
-        return pglast.fingerprint(text)
-    except Exception:
-        return ""
-
-
-def _json_params(params) -> list:
-    if params is None:
-        return []
-    if isinstance(params, dict):
-        params = list(params.values())
-    out = []
-    for value in list(params)[:50]:
-        out.append(json_value(value))
-    return out
-
-
 def _limits(request: dict) -> dict:
     return request.get("limits") or {}
 
@@ -248,37 +85,16 @@ def _finish_with(answer_of):
         deliver = _state.get("deliver")
         if deliver is not None:
             deliver(answer)
-            os._exit(3)  # answered; the connection may be mid-statement: not kept (worker.DIRTY)
+            os._exit(3)  # answered; the connection may be mid-statement: not kept (keeper.DIRTY)
         raise _Finished
 
     return on_limit
 
 
 def _namespace(request: dict, output):
-    from django.core.exceptions import (
-        FieldError,
-        MultipleObjectsReturned,
-        ObjectDoesNotExist,
-        ValidationError,
-    )
-    from django.db import DatabaseError, DataError, IntegrityError, ProgrammingError
+    from sandbox.lab import restricted
 
-    from sandbox.lab import djangoenv, restricted
-
-    module = sys.modules.get(f"{djangoenv.APP_MODULE}.{request['models']}")
-    if module is None:
-        raise restricted.Refused(f"The lab has no models {request['models']!r}.")
-    exceptions = {
-        "ObjectDoesNotExist": ObjectDoesNotExist,
-        "MultipleObjectsReturned": MultipleObjectsReturned,
-        "FieldError": FieldError,
-        "ValidationError": ValidationError,
-        "DatabaseError": DatabaseError,
-        "IntegrityError": IntegrityError,
-        "DataError": DataError,
-        "ProgrammingError": ProgrammingError,
-    }
-    return restricted.namespace(djangoenv.model_classes(module), output, exceptions)
+    return restricted.namespace(warm.lab_names(request["models"]), output)
 
 
 def execute_code(code: str, request: dict, recorder: Recorder, output) -> tuple[Any, dict | None]:
@@ -286,7 +102,7 @@ def execute_code(code: str, request: dict, recorder: Recorder, output) -> tuple[
     from sandbox.lab import restricted
 
     try:
-        compiled = restricted.compile_code(code)
+        compiled = warm.compiled_code(code)
     except restricted.CompileProblem as exc:
         return None, {"type": "NotAllowed", "message": exc.message, "line": exc.line}
     names = _namespace(request, output)
@@ -365,16 +181,22 @@ def _run(request: dict) -> dict:
     recorder = Recorder(int(limits.get("max_queries", 100)), grading=False, on_limit=on_limit)
     with connection.execute_wrapper(recorder):
         value, error = execute_code(request["code"], request, recorder, output)
-        table = None
-        if error is None:
-            try:
-                table = result_table(value, int(limits.get("max_rows", 100)))
-            except _Finished:
-                raise
-            except Exception as exc:
-                error = _exception_json(exc)
+        table, error = _table(value, error, int(limits.get("max_rows", 100)))
     answer = _answer(output.text(), table, recorder.queries, error, limits)
     return answer
+
+
+def _table(value: Any, error: dict | None, max_rows: int) -> tuple[dict | None, dict | None]:
+    """The result table of a run's last value (which may send queries: a queryset), unless
+    the run failed; or the error making it raised."""
+    if error is not None:
+        return None, error
+    try:
+        return result_table(value, max_rows), None
+    except _Finished:
+        raise
+    except Exception as exc:
+        return None, _exception_json(exc)
 
 
 def _answer(output: str, table, queries: list[dict], error: dict | None, limits: dict) -> dict:
@@ -389,8 +211,25 @@ def _answer(output: str, table, queries: list[dict], error: dict | None, limits:
         "queries": queries,
         "repeated": repeated(queries),
         "error": error,
-        "bound": None,
+        "bound": _bound_of(error),
     }
+
+
+# The limits an error of the run's own names (messages written in this module), by the start
+# of its message: an uncaught statement timeout or memory error stopped the run.
+_BOUNDS = {
+    "Statement timeout": "statement_timeout",
+    "Temp file limit": "temp_file_limit",
+    "Memory limit": "memory",
+    "Recursion limit": "recursion",
+}
+
+
+def _bound_of(error: dict | None) -> str | None:
+    if not error or error.get("type") != "LimitExceeded":
+        return None
+    message = error.get("message") or ""
+    return next((bound for start, bound in _BOUNDS.items() if message.startswith(start)), None)
 
 
 def _error_answer(kind: str, message: str) -> dict:
@@ -402,70 +241,74 @@ def _error_answer(kind: str, message: str) -> dict:
 
 def _grade(request: dict) -> dict:
     """Solution and answer on each setup, in one transaction that is rolled back."""
-    from django.db import connection, transaction
+    from django.db import transaction
 
-    from sandbox.lab import restricted
-
-    limits = _limits(request)
-    sys.setrecursionlimit(int(limits.get("recursion", 200)) + 60)
+    sys.setrecursionlimit(int(_limits(request).get("recursion", 200)) + 60)
     _connect(request)
     sets: list[dict] = []
-    current: dict[str, Any] = {}
-
-    def partial() -> dict:
-        return {"ok": False, "sets": sets, "current": current}
-
-    on_limit = _finish_with(partial)
-    max_queries = int(limits.get("max_queries", 100))
-    max_rows = int(limits.get("check_max_rows", 5000))
+    current: dict[str, Any] = {}  # the side running now and its statements, for a bound
+    on_limit = _finish_with(lambda: {"ok": False, "sets": sets, "current": current})
     try:
         with transaction.atomic():
             for setup in request["setups"]:
-                fresh = transaction.savepoint()
-                if setup.strip():
-                    with connection.cursor() as cursor:
-                        cursor.execute(setup)
-                seeded = transaction.savepoint()
-                outcome: dict[str, Any] = {}
-                for side in ("solution", "answer"):
-                    output = restricted.Output(int(limits.get("max_output", 65536)), on_limit)
-                    recorder = Recorder(max_queries, grading=True, on_limit=on_limit)
-                    current = {"side": side, "queries": recorder.queries}
-                    with connection.execute_wrapper(recorder):
-                        value, error = execute_code(request[side], request, recorder, output)
-                        table = None
-                        if error is None:
-                            try:
-                                table = result_table(value, max_rows)
-                            except _Finished:
-                                raise
-                            except Exception as exc:
-                                error = _exception_json(exc)
-                    if error is None and not table and output.text():
-                        table = table_of(
-                            ["output"], [[line] for line in output.text().splitlines()], max_rows
-                        )
-                    outcome[side] = {
-                        "result": table,
-                        "error": error,
-                        "output": output.text()[:10000],
-                        "queries": recorder.queries,
-                        "repeated": repeated(recorder.queries),
-                    }
-                    if side == "answer" and not sets and request.get("explain") and not error:
-                        outcome["plans"] = _explain_all(recorder.queries)
-                    if connection.needs_rollback:
-                        break
-                    transaction.savepoint_rollback(seeded)
-                    seeded = transaction.savepoint()
-                sets.append(outcome)
-                transaction.savepoint_rollback(fresh)
+                sets.append(_grade_setup(request, setup, not sets, on_limit, current))
             transaction.set_rollback(True)
     except _Finished:
         raise
     except Exception as exc:
         return {"ok": False, "sets": sets, "error": _exception_json(exc)}
     return {"ok": True, "sets": sets, "error": None}
+
+
+def _grade_setup(request: dict, setup: str, first: bool, on_limit, current: dict) -> dict:
+    """The solution, then the answer, each from the same savepoint after ``setup`` (the
+    fixture as seeded when empty); all of it rolled back after. On the first setup, with
+    ``explain``, the plans of the answer's statements too."""
+    from django.db import connection, transaction
+
+    fresh = transaction.savepoint()
+    if setup.strip():
+        with connection.cursor() as cursor:
+            cursor.execute(setup)
+    seeded = transaction.savepoint()
+    outcome: dict[str, Any] = {}
+    for side in ("solution", "answer"):
+        outcome[side] = _grade_side(request, side, on_limit, current)
+        if side == "answer" and first and request.get("explain") and not outcome[side]["error"]:
+            outcome["plans"] = _explain_all(outcome[side]["queries"])
+        if connection.needs_rollback:
+            break
+        transaction.savepoint_rollback(seeded)
+        seeded = transaction.savepoint()
+    transaction.savepoint_rollback(fresh)
+    return outcome
+
+
+def _grade_side(request: dict, side: str, on_limit, current: dict) -> dict:
+    """Run ``request[side]`` (the solution or the answer): its result (or printed lines),
+    error, output and statements."""
+    from django.db import connection
+
+    from sandbox.lab import restricted
+
+    limits = _limits(request)
+    max_rows = int(limits.get("check_max_rows", 5000))
+    output = restricted.Output(int(limits.get("max_output", 65536)), on_limit)
+    recorder = Recorder(int(limits.get("max_queries", 100)), grading=True, on_limit=on_limit)
+    current.clear()
+    current.update(side=side, queries=recorder.queries)
+    with connection.execute_wrapper(recorder):
+        value, error = execute_code(request[side], request, recorder, output)
+        table, error = _table(value, error, max_rows)
+    if error is None and not table and output.text():
+        table = table_of(["output"], [[line] for line in output.text().splitlines()], max_rows)
+    return {
+        "result": table,
+        "error": error,
+        "output": output.text()[:10000],
+        "queries": recorder.queries,
+        "repeated": repeated(recorder.queries),
+    }
 
 
 def _explain_all(queries: list[dict]) -> list:
@@ -493,7 +336,7 @@ def _explain_all(queries: list[dict]) -> list:
     return plans
 
 
-# -- keepers (worker._keeper): one learner role's connection, kept between runs -------------------
+# -- keepers (keeper.keeper_life): one learner role's connection, kept between runs --------------
 
 
 def keep_connection(request: dict) -> bool:

@@ -78,7 +78,6 @@ def grade_code(
 ) -> tuple[Verdict, dict]:
     """(verdict, extra keys of the answer: the answer's ``queries`` and ``repeated`` on the
     lesson's data). Raises SolutionBroken when the reference solution fails."""
-    variants = exercise.variants
     answer = client.call_as(
         server,
         name,
@@ -87,21 +86,35 @@ def grade_code(
             "models": models,
             "answer": code,
             "solution": exercise.solution,
-            "setups": [""] + [variant["setup"] for variant in variants],
+            "setups": [""] + [variant["setup"] for variant in exercise.variants],
             "explain": bool(exercise.plan_checks),
             "limits": client.limits(),
         },
         wall_seconds=client.limits()["wall_seconds"],
     )
     verdict = Verdict(passed=True)
-    sets = answer.get("sets") or []
     details: dict[str, Any] = {"queries": [], "repeated": []}
+    if _stopped(answer, verdict, details):
+        return verdict, details
+    sets = answer.get("sets") or []
+    _compare_sets(sets, exercise, verdict, details)
+    if sets and sets[0].get("answer") and sets[0]["answer"]["error"] is None:
+        _check_query_count(sets[0]["answer"], exercise, verdict)
+        if exercise.plan_checks:
+            _check_plans(sets[0].get("plans") or [], exercise, verdict, name)
+    return verdict, details
+
+
+def _stopped(answer: dict, verdict: Verdict, details: dict) -> bool:
+    """Whether a bound stopped the check before it compared anything (the verdict then says
+    which); SolutionBroken when the reference solution was what failed."""
+    sets = answer.get("sets") or []
     if answer.get("bound") and not sets and "current" not in answer:
         verdict.passed = False
         verdict.problems.append(
             "Your code was stopped: " + (answer.get("error") or {}).get("message", "Stopped.")
         )
-        return verdict, details
+        return True
     if not answer.get("ok") and "current" in answer:
         # A bound (statements, output, time) stopped the run: say which, as for a run.
         current = answer["current"]
@@ -111,9 +124,16 @@ def grade_code(
         verdict.passed = False
         verdict.problems.append(f"Your code was stopped: {message}")
         details["queries"] = current.get("queries") or []
-        return verdict, details
+        return True
     if answer.get("error") and not sets:
         raise SolutionBroken(f"the check could not run: {answer['error'].get('message')}")
+    return False
+
+
+def _compare_sets(sets: list[dict], exercise: LabExercise, verdict: Verdict, details: dict):
+    """The answer's result against the solution's on each data set, up to the first that
+    differs (or fails)."""
+    variants = exercise.variants
     for position, outcome in enumerate(sets):
         label = (
             "On the lesson's data"
@@ -131,7 +151,7 @@ def grade_code(
             error = mine["error"] if mine else {"message": "it did not run"}
             where = f" (line {error['line']})" if error.get("line") else ""
             verdict.problems.append(f"{label}: your code failed{where}: {error['message']}")
-            break
+            return
         problems, shown = compare(
             _as_result(reference["result"]),
             _as_result(mine["result"]),
@@ -143,29 +163,35 @@ def grade_code(
             verdict.problems += ["Wrong rows. " + problems[0], *problems[1:]]
             if shown:
                 verdict.rows.append(shown)
-            break
-    if sets and sets[0].get("answer") and sets[0]["answer"]["error"] is None:
-        first = sets[0]["answer"]
-        sent = _counted(first["queries"])
-        if exercise.max_queries is not None and len(sent) > exercise.max_queries:
-            verdict.passed = False
-            message = (
-                f"Too many queries: your code sent {len(sent)} "
-                f"quer{'ies' if len(sent) != 1 else 'y'}; at most {exercise.max_queries} "
-                f"{'are' if exercise.max_queries != 1 else 'is'} allowed."
-            )
-            if first["repeated"]:
-                message += " " + first["repeated"][0]["hint"]
-            verdict.problems.append(message)
-        if exercise.plan_checks:
-            for plan in sets[0].get("plans") or []:
-                if plan is None:
-                    continue
-                view = plans.parse(plan)
-                for item in exercise.plan_checks:
-                    problem = plan_problem(view, item, name)
-                    if problem and problem not in verdict.plan_problems:
-                        verdict.plan_problems.append(problem)
-            if verdict.plan_problems:
-                verdict.passed = False
-    return verdict, details
+            return
+
+
+def _check_query_count(first: dict, exercise: LabExercise, verdict: Verdict) -> None:
+    """At most ``max_queries`` statements on the lesson's data, naming the repeated shape."""
+    sent = _counted(first["queries"])
+    if exercise.max_queries is None or len(sent) <= exercise.max_queries:
+        return
+    verdict.passed = False
+    message = (
+        f"Too many queries: your code sent {len(sent)} "
+        f"quer{'ies' if len(sent) != 1 else 'y'}; at most {exercise.max_queries} "
+        f"{'are' if exercise.max_queries != 1 else 'is'} allowed."
+    )
+    if first["repeated"]:
+        message += " " + first["repeated"][0]["hint"]
+    verdict.problems.append(message)
+
+
+def _check_plans(found: list, exercise: LabExercise, verdict: Verdict, schema: str) -> None:
+    """The exercise's plan checks on the plan of every SELECT the answer sent (rows read are
+    counted in the learner's ``schema`` only)."""
+    for plan in found:
+        if plan is None:
+            continue
+        view = plans.parse(plan)
+        for item in exercise.plan_checks:
+            problem = plan_problem(view, item, schema)
+            if problem and problem not in verdict.plan_problems:
+                verdict.plan_problems.append(problem)
+    if verdict.plan_problems:
+        verdict.passed = False

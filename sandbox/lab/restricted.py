@@ -18,6 +18,7 @@ frame attributes. What it turns into calls (``_getattr_``, ``_getitem_``, ``_wri
 from __future__ import annotations
 
 import ast
+import builtins
 import datetime
 import decimal
 import operator
@@ -408,19 +409,45 @@ POSTGRES_NAMES = [
 ]
 
 
-def namespace(
-    model_classes: dict[str, type], output: Output, exceptions: dict[str, type]
-) -> dict[str, Any]:
-    """The globals learner code runs with."""
-    import builtins
+def namespace(names: dict[str, Any], output: Output) -> dict[str, Any]:
+    """The globals of one run: a dict of its own for what the code assigns, its ``print``,
+    and ``names`` (``lab_names``) as its builtins. Learner code cannot reach the builtins dict
+    (no names starting with ``_``, no ``globals()``), so ``names`` can be built once, in the
+    warm worker, and shared by every run of a child: a child only reads it."""
+    return {
+        "__builtins__": names,
+        "__name__": "lab",
+        "_print_": lambda _getattr=None: _Printer(output),
+    }
 
-    from django.contrib.postgres import aggregates as pg_aggregates
-    from django.contrib.postgres import search as pg_search
+
+def lab_names(model_classes: dict[str, type], exceptions: dict[str, type]) -> dict[str, Any]:
+    """What learner code can name: the guards RestrictedPython's compiled code calls, a short
+    list of builtins, the ORM's expressions and functions, a few value classes, the lesson's
+    models and the exceptions it may catch."""
+    safe = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+    # Some C functions import through the caller's builtins (date.today() imports time).
+    # Learner code cannot name __import__ (no names starting with _); this one hands out a few
+    # already loaded modules, which learner code could not use anyway (modules are not on the
+    # allow-list).
+    safe["__import__"] = _internal_import
+    names: dict[str, Any] = {**safe, **_guards(AllowList(model_classes)), **_orm_names()}
+    names.update(
+        date=datetime.date,
+        datetime=datetime.datetime,
+        timedelta=datetime.timedelta,
+        Decimal=decimal.Decimal,
+    )
+    names.update(model_classes)
+    names.update(exceptions)
+    return names
+
+
+def _guards(allow: AllowList) -> dict[str, Any]:
+    """The functions RestrictedPython's compiled code calls for ``obj.name``, ``obj[key]``,
+    ``obj.name = value``, iteration, unpacking and ``x += y``."""
     from django.db import models
-    from django.db.models import functions
     from django.db.models.query import QuerySet
-
-    allow = AllowList(model_classes)
 
     def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
         if not isinstance(name, str) or not allow.allows(obj, name):
@@ -445,17 +472,7 @@ def namespace(
     def inplace(op: str, target: Any, value: Any) -> Any:
         return _INPLACE[op](target, value)
 
-    safe = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
-    # Some C functions import through the caller's builtins (date.today() imports time).
-    # Learner code cannot name __import__ (no names starting with _); this one hands out a few
-    # already loaded modules, which learner code could not use anyway (modules are not on the
-    # allow-list).
-    safe["__import__"] = _internal_import
-    safe.update(True_=True)
-    safe.pop("True_")
-    names: dict[str, Any] = {
-        "__builtins__": safe,
-        "__name__": "lab",
+    return {
         "_getattr_": guarded_getattr,
         "_getitem_": guarded_getitem,
         "_write_": guarded_write,
@@ -463,23 +480,20 @@ def namespace(
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
         "_inplacevar_": inplace,
-        "_print_": lambda _getattr=None: _Printer(output),
         "_apply_": lambda function, *args, **kwargs: function(*args, **kwargs),
     }
-    for name in ORM_NAMES:
-        names[name] = getattr(models, name)
-    for name in FUNCTION_NAMES:
-        names[name] = getattr(functions, name)
+
+
+def _orm_names() -> dict[str, Any]:
+    from django.contrib.postgres import aggregates as pg_aggregates
+    from django.contrib.postgres import search as pg_search
+    from django.db import models
+    from django.db.models import functions
+
+    names = {name: getattr(models, name) for name in ORM_NAMES}
+    names.update({name: getattr(functions, name) for name in FUNCTION_NAMES})
     for name in POSTGRES_NAMES:
         names[name] = getattr(pg_aggregates, name, None) or getattr(pg_search, name)
-    names.update(
-        date=datetime.date,
-        datetime=datetime.datetime,
-        timedelta=datetime.timedelta,
-        Decimal=decimal.Decimal,
-    )
-    names.update(model_classes)
-    names.update(exceptions)
     return names
 
 

@@ -31,7 +31,6 @@ import gc
 import itertools
 import json
 import os
-import resource
 import secrets
 import selectors
 import signal
@@ -43,6 +42,7 @@ from pathlib import Path
 
 from sandbox.lab.answers import death_answer, failure, timeout_answer
 from sandbox.lab.frames import HEADER, MAX_HEADER_BYTES, MAX_REQUEST_BYTES, read_frame, send_frame
+from sandbox.lab.keeper import ANSWERED, keeper_life
 from sandbox.lab.oslimits import close_other_descriptors, limit_process
 
 
@@ -61,6 +61,10 @@ class Child:
     ctrl: socket.socket | None = None
     busy: bool = False
     last_used: float = 0.0
+    # The same learner's next request, come while the keeper was still ending its last run
+    # (its answer reaches the client a moment before the keeper says it is done): the client,
+    # its limits, and until when it waits for the keeper before a plain child takes it.
+    queued: tuple[socket.socket, dict, float] | None = None
 
 
 class Worker:
@@ -93,7 +97,9 @@ class Worker:
     # -- start-up ---------------------------------------------------------------------------
 
     def prepare(self) -> None:
-        from sandbox.lab import djangoenv, execution
+        # Everything a child runs is imported here: a child that dropped privileges may not be
+        # able to read the files any more.
+        from sandbox.lab import djangoenv, execution, warm  # noqa: F401
 
         djangoenv.configure()
         for path in sorted(self.models_dir.glob("*.py")):
@@ -103,7 +109,7 @@ class Worker:
                 djangoenv.load_models(self.models_dir, path.stem)
             except Exception as exc:  # one broken module must not stop the others
                 print(f"lab worker: {path.name} does not load: {exc}", file=sys.stderr)
-        execution.warm_up()
+        warm.warm_up()
         # Children share the warm worker's memory copy-on-write; a collection in a child would
         # touch (and so copy) every page holding an object. Frozen here, never collected there.
         gc.collect()
@@ -150,7 +156,7 @@ class Worker:
                 c.deadline
                 for c in self.children.values()
                 if not c.killed and c.deadline != float("inf")
-            ]
+            ] + [k.queued[2] for k in self.keepers.values() if k.queued is not None]
             if waiting:
                 timeout: float | None = max(0.0, min(waiting) - time.monotonic())
             else:
@@ -226,12 +232,19 @@ class Worker:
         key = request.get("key")
         if self.use_keepers and request.get("op") == "run" and isinstance(key, str) and key:
             keeper = self.keepers.get(key)
-            if keeper is not None and not keeper.busy and not keeper.killed:
-                self._give_to_keeper(keeper, conn, limits)
-                return
+            if keeper is not None and not keeper.killed:
+                if not keeper.busy:
+                    self._give_to_keeper(keeper, conn, limits)
+                    return
+                if keeper.queued is None:
+                    keeper.queued = (conn, limits, time.monotonic() + QUEUE_SECONDS)
+                    return
             if keeper is None and len(self.free_slots) > self.slots // 4:
                 self._fork_keeper(conn, key, limits)
                 return
+        self._fork_or_refuse(conn, limits)
+
+    def _fork_or_refuse(self, conn: socket.socket, limits: dict) -> None:
         if not self.free_slots:
             self._answer_and_drop(
                 conn,
@@ -330,7 +343,7 @@ class Worker:
                 # The keeper's own CPU over its life; each run gets the run's limit (below).
                 keeper_limits = {**limits, "cpu_seconds": KEEPER_CPU_SECONDS}
                 self._become_child(conn, slot, keeper_limits, keep=(theirs,), nproc=4)
-                _keeper(theirs, conn, limits)
+                keeper_life(theirs, conn, limits)
             except BaseException:
                 with contextlib.suppress(BaseException):
                     import traceback
@@ -364,9 +377,7 @@ class Worker:
             socket.send_fds(keeper.ctrl, [b"j"], [conn.fileno()])
         except OSError:
             self._retire(keeper)
-            self._fork(conn, limits) if self.free_slots else self._answer_and_drop(
-                conn, failure("busy", "Lab busy: try again.", busy=True)
-            )
+            self._fork_or_refuse(conn, limits)
             return
         keeper.sock = conn
         keeper.limits = limits
@@ -392,11 +403,20 @@ class Worker:
         keeper.busy = False
         keeper.deadline = float("inf")
         keeper.last_used = time.monotonic()
+        if keeper.queued is not None:
+            conn, limits, _ = keeper.queued
+            keeper.queued = None
+            self._give_to_keeper(keeper, conn, limits)
 
     def _retire(self, keeper: Child) -> None:
-        """Forget a keeper (it exited or is being ended); the reaper frees its slot."""
+        """Forget a keeper (it exited or is being ended); the reaper frees its slot. A request
+        waiting for it gets a plain child."""
         if self.keepers.get(keeper.key) is keeper:
             del self.keepers[keeper.key]
+        if keeper.queued is not None:
+            conn, limits, _ = keeper.queued
+            keeper.queued = None
+            self._fork_or_refuse(conn, limits)
         if keeper.ctrl is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self.selector.unregister(keeper.ctrl)
@@ -428,6 +448,12 @@ class Worker:
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
+        for keeper in list(self.keepers.values()):
+            if keeper.queued is not None and keeper.queued[2] <= now:
+                # The keeper's run is a long one: the learner's next run goes to a plain child.
+                conn, limits, _ = keeper.queued
+                keeper.queued = None
+                self._fork_or_refuse(conn, limits)
         for child in list(self.children.values()):
             if child.deadline <= now and not child.killed:
                 _debug("deadline", child)
@@ -465,75 +491,11 @@ class _Closed:
         return -1
 
 
-# Exit statuses of a run that answered its client itself: 0 (its connection may be kept),
-# DIRTY (it must not be), 70 (the lab's own failure, answered as such).
-DIRTY = 3
-ANSWERED = (0, DIRTY, 70)
 KEEPER_CPU_SECONDS = 600
+# How long a learner's request waits for their keeper to finish its last run (see
+# Child.queued) before it goes to a plain child with a connection of its own.
+QUEUE_SECONDS = 0.2
 UID_RANGE = 20_000  # uids LAB_UID_BASE … LAB_UID_BASE + 19,999, one per run or keeper
-
-
-def _keeper(ctrl: socket.socket, first: socket.socket, limits: dict) -> None:
-    """A keeper's life (see Worker._fork_keeper): one run per job, each in a grandchild."""
-    import select
-
-    from sandbox.lab import execution
-
-    idle = float(os.environ.get("LAB_KEEPER_IDLE_SECONDS", 60))
-    job: socket.socket | None = first
-    while True:
-        if job is None:
-            ready, _, _ = select.select([ctrl], [], [], idle)
-            if not ready:
-                return
-            message, fds, _, _ = socket.recv_fds(ctrl, 16, 1)
-            if not message or not fds:
-                return
-            job = socket.socket(fileno=fds[0])
-        job.setblocking(True)
-        job.settimeout(5)
-        try:
-            request = read_frame(job, MAX_REQUEST_BYTES)
-            reused = execution.keep_connection(request)
-        except Exception as exc:
-            with contextlib.suppress(OSError):
-                send_frame(job, failure("Unavailable", f"The lab could not connect: {exc}"))
-            job.close()
-            job = None
-            ctrl.send(b"d")
-            continue
-        job.settimeout(None)
-        pid = os.fork()
-        if pid == 0:
-            ctrl.close()  # a run cannot talk to the worker
-            cpu = int(limits.get("cpu_seconds", 2))
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-            # The uid's processes are the keeper and this run: no room for a third.
-            resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
-            _run_and_exit(job, request, reused)
-        _, status = os.waitpid(pid, 0)
-        clean = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) in ANSWERED):
-            with contextlib.suppress(OSError):
-                send_frame(job, death_answer(status, limits))
-        if not clean:
-            execution.drop_connection()
-        job.close()
-        job = None
-        ctrl.send(b"d")
-
-
-def _run_and_exit(conn: socket.socket, request: dict, reused: bool) -> None:
-    from sandbox.lab import execution
-
-    try:
-        answer = execution.handle(request, lambda answer: send_frame(conn, answer), reused=reused)
-        send_frame(conn, answer)
-        os._exit(0 if execution.connection_clean() else DIRTY)
-    except BaseException:
-        with contextlib.suppress(BaseException):
-            send_frame(conn, failure("InternalError", "The lab failed."))
-        os._exit(70)
 
 
 def main(argv: list[str] | None = None) -> None:

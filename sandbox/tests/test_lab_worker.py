@@ -183,3 +183,23 @@ def test_a_run_after_the_sandboxs_sessions_were_ended_still_works(lab_client, la
     for _ in range(2):
         answer = lab_run(lab_client, lab_lesson, "Tag.objects.count()")
         assert answer["ok"], answer["error"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="keepers need a uid of their own, so root")
+def test_a_learners_runs_one_after_another_share_their_keepers_connection(lab_client, lab_lesson):
+    # Each answer reaches the client a moment before the keeper tells the worker it is done:
+    # the next run, sent at once, waits for the keeper instead of going to a plain child with a
+    # new connection.
+    from sandbox.lab import client
+    from sandbox.models import Sandbox
+
+    code = 'list(Author.objects.raw("SELECT pg_backend_pid() AS id"))[0].id'
+    assert lab_run(lab_client, lab_lesson, code)["ok"]
+    sandbox = Sandbox.objects.get(lesson=lab_lesson)
+    request = {"op": "run", "models": "library", "code": code, "limits": client.limits()}
+    backends = set()
+    for _ in range(30):
+        answer = client.call_as(sandbox.server, sandbox.name, request)
+        assert answer["ok"], answer["error"]
+        backends.add(answer["result"]["rows"][0][0])
+    assert len(backends) == 1
