@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/sandbox/run", views.run, name="run"),
     path("api/sandbox/explain", views.explain, name="explain"),
     path("api/sandbox/reset", views.reset, name="reset"),
+    path("api/sandbox/schema", views.schema, name="schema"),
     path("api/sandbox/check", views.check_exercise, name="check"),
     path("api/sandbox/solution", views.exercise_solution, name="solution"),
     path("api/lab/run", lab_api.run, name="lab_run"),

@@ -28,7 +28,7 @@ from django_htmx.http import trigger_client_event
 
 from lessons.learners import learner_for
 from lessons.models import Lesson, LessonProgress
-from sandbox import connections, grading, plans, runner, servers, statements
+from sandbox import catalog, connections, grading, plans, runner, servers, statements
 from sandbox.models import (
     ExerciseAttempt,
     FixtureMissing,
@@ -339,6 +339,14 @@ def reset(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpR
     if not sandbox.just_made:  # a sandbox made for this request is already at the start
         sandbox.reset()
     return _answer(request, {"ok": True, "error": None}, "reset")
+
+
+@sandbox_api
+def schema(request: HttpRequest, data: dict, sandbox: Sandbox, key: str) -> HttpResponse:
+    """The learner's own tables and columns (``{"ok", "tables": [{"name", "columns"}]}``), read
+    from their sandbox's catalog for the editor's completion. JSON only; it counts as a run."""
+    found = catalog.tables(sandbox.server, sandbox.name)
+    return JsonResponse({"ok": True, "tables": [table.as_json() for table in found]})
 
 
 @require_GET
