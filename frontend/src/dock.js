@@ -29,12 +29,8 @@ function button(text) {
   return element;
 }
 
-export function setUpDock() {
-  const section = document.querySelector(".lesson .sandbox");
-  if (!section || section.dataset.dockReady) return;
-  section.dataset.dockReady = "1";
-  const body = document.body;
-  const wide = window.matchMedia(WIDE);
+// The layout toggle (above the sandbox's heading) and the width handle (its left edge).
+function controls(section) {
   const toggle = button("");
   const handle = document.createElement("div");
   handle.className = "workbench-handle";
@@ -48,7 +44,38 @@ export function setUpDock() {
   bar.append(toggle);
   section.querySelector("h2").insertAdjacentElement("beforebegin", bar);
   bar.insertAdjacentElement("afterend", handle);
+  return { toggle, handle };
+}
 
+// Arrow keys (Home and End: widest and narrowest) and dragging change the width by `resize`.
+function resizable(handle, resize) {
+  handle.addEventListener("keydown", (event) => {
+    const by = { ArrowLeft: STEP, ArrowRight: -STEP, Home: maxWidth(), End: -maxWidth() }[event.key];
+    if (by === undefined) return;
+    event.preventDefault();
+    resize((width) => width + by);
+  });
+  handle.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    handle.setPointerCapture(event.pointerId);
+    const move = (e) => resize(() => window.innerWidth - e.clientX);
+    const up = () => {
+      handle.removeEventListener("pointermove", move);
+      handle.removeEventListener("pointerup", up);
+    };
+    handle.addEventListener("pointermove", move);
+    handle.addEventListener("pointerup", up);
+  });
+}
+
+export function setUpDock() {
+  const section = document.querySelector(".lesson .sandbox");
+  if (!section || section.dataset.dockReady) return;
+  section.dataset.dockReady = "1";
+  const body = document.body;
+  const wide = window.matchMedia(WIDE);
+  const header = document.querySelector(".site-header");
+  const { toggle, handle } = controls(section);
   let width = parseInt(stored(WIDTH_KEY) || "", 10) || Math.round(window.innerWidth * 0.42);
   const setWidth = (value, keep) => {
     width = Math.max(MIN_WIDTH, Math.min(maxWidth(), Math.round(value)));
@@ -57,46 +84,26 @@ export function setUpDock() {
     handle.setAttribute("aria-valuemax", String(maxWidth()));
     if (keep) store(WIDTH_KEY, String(width));
   };
-  const header = document.querySelector(".site-header");
-
+  const docked = () => (stored(LAYOUT_KEY) || "docked") === "docked";
   const apply = () => {
-    const docked = (stored(LAYOUT_KEY) || "docked") === "docked";
-    const on = docked && wide.matches;
+    const on = docked() && wide.matches;
     body.classList.toggle("workbench-docked", on);
     section.classList.toggle("is-docked", on);
     handle.hidden = !on;
     toggle.hidden = !wide.matches;
-    toggle.textContent = docked ? "Show below the lesson" : "Dock beside the lesson";
-    toggle.setAttribute("aria-pressed", docked ? "true" : "false");
+    toggle.textContent = docked() ? "Show below the lesson" : "Dock beside the lesson";
     if (header) body.style.setProperty("--header-height", header.offsetHeight + "px");
     setWidth(width, false);
   };
   toggle.addEventListener("click", () => {
-    const docked = (stored(LAYOUT_KEY) || "docked") === "docked";
-    store(LAYOUT_KEY, docked ? "below" : "docked");
+    const wasDocked = docked();
+    store(LAYOUT_KEY, wasDocked ? "below" : "docked");
     apply();
-    if (!docked) return;
+    if (!wasDocked) return;
     section.scrollIntoView({ block: "start" });
     toggle.focus();
   });
   wide.addEventListener("change", apply);
-
-  handle.addEventListener("keydown", (event) => {
-    const by = { ArrowLeft: STEP, ArrowRight: -STEP, Home: maxWidth(), End: -maxWidth() }[event.key];
-    if (by === undefined) return;
-    event.preventDefault();
-    setWidth(width + by, true);
-  });
-  handle.addEventListener("pointerdown", (event) => {
-    event.preventDefault();
-    handle.setPointerCapture(event.pointerId);
-    const move = (e) => setWidth(window.innerWidth - e.clientX, true);
-    const up = () => {
-      handle.removeEventListener("pointermove", move);
-      handle.removeEventListener("pointerup", up);
-    };
-    handle.addEventListener("pointermove", move);
-    handle.addEventListener("pointerup", up);
-  });
+  resizable(handle, (change) => setWidth(change(width), true));
   apply();
 }

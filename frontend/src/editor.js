@@ -8,7 +8,7 @@
 // goes into it (with an "input" event, so common.js keeps the text per lesson), and what a
 // script puts into it (common.js's "Run in sandbox", a test's fill) comes back with its "input"
 // event. Without JavaScript the textarea is all there is, and the form still posts.
-import { EditorState, Compartment, StateEffect, StateField, Prec } from "@codemirror/state";
+import { EditorState, StateEffect, StateField, Prec } from "@codemirror/state";
 import {
   EditorView, keymap, Decoration, lineNumbers, highlightActiveLine, drawSelection,
 } from "@codemirror/view";
@@ -58,52 +58,56 @@ function styleNonce() {
   return script ? script.dataset.styleNonce : "";
 }
 
+// Everything the editor does, for `kind` ("sql" or "python"); `sync` tells the textarea.
+function extensions(kind, form, languageExtensions, sync) {
+  return [
+    lineNumbers(),
+    history(),
+    drawSelection(),
+    indentOnInput(),
+    bracketMatching(),
+    closeBrackets(),
+    highlightActiveLine(),
+    // At most 12 options in the page at once (the list moves with the arrow keys), so the
+    // list never scrolls: a scrolled listbox the focus cannot enter fails axe.
+    autocompletion({ activateOnTyping: true, icons: false, maxRenderedOptions: 12 }),
+    syntaxHighlighting(classHighlighter),
+    indentUnit.of(kind === "python" ? "    " : "  "),
+    EditorState.tabSize.of(kind === "python" ? 4 : 2),
+    languageExtensions,
+    errorField,
+    typeOverSelection,
+    EditorView.lineWrapping,
+    EditorView.cspNonce.of(styleNonce()),
+    EditorView.contentAttributes.of({
+      "aria-label": (kind === "python" ? "Python code" : "SQL") +
+        " editor. Ctrl+Enter runs; Tab indents; Escape then Tab leaves the editor.",
+      "aria-multiline": "true",
+    }),
+    // Ctrl/Cmd+Enter runs (and closes the completion list: then Escape, Tab leaves at once).
+    Prec.highest(keymap.of([{
+      key: "Mod-Enter",
+      run: (target) => { closeCompletion(target); form.requestSubmit(); return true; },
+    }])),
+    keymap.of([...closeBracketsKeymap, ...completionKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),
+    EditorView.updateListener.of((update) => { if (update.docChanged) sync(update.state.doc.toString()); }),
+  ];
+}
+
 function enhance(section, kind, language) {
   const textarea = section.querySelector(".sandbox-editor textarea");
   if (!textarea || textarea.codeEditor || textarea.disabled) return;
-  const form = textarea.closest("form");
   let fromTextarea = false;
-  const languageConf = new Compartment();
+  const sync = (text) => {
+    if (fromTextarea) return;
+    textarea.value = text;
+    textarea.dispatchEvent(new Event("input", { bubbles: true }));
+  };
   const view = new EditorView({
     parent: textarea.parentElement,
     state: EditorState.create({
       doc: textarea.value,
-      extensions: [
-        lineNumbers(),
-        history(),
-        drawSelection(),
-        indentOnInput(),
-        bracketMatching(),
-        closeBrackets(),
-        highlightActiveLine(),
-        // At most 12 options in the page at once (the list moves with the arrow keys), so the
-        // list never scrolls: a scrolled listbox the focus cannot enter fails axe.
-        autocompletion({ activateOnTyping: true, icons: false, maxRenderedOptions: 12 }),
-        syntaxHighlighting(classHighlighter),
-        indentUnit.of(kind === "python" ? "    " : "  "),
-        EditorState.tabSize.of(kind === "python" ? 4 : 2),
-        languageConf.of(language(section)),
-        errorField,
-        typeOverSelection,
-        EditorView.lineWrapping,
-        EditorView.cspNonce.of(styleNonce()),
-        EditorView.contentAttributes.of({
-          "aria-label": (kind === "python" ? "Python code" : "SQL") +
-            " editor. Ctrl+Enter runs; Tab indents; Escape then Tab leaves the editor.",
-          "aria-multiline": "true",
-        }),
-        // Ctrl/Cmd+Enter runs (and closes the completion list: then Escape, Tab leaves at once).
-        Prec.highest(keymap.of([{
-          key: "Mod-Enter",
-          run: (target) => { closeCompletion(target); form.requestSubmit(); return true; },
-        }])),
-        keymap.of([...closeBracketsKeymap, ...completionKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),
-        EditorView.updateListener.of((update) => {
-          if (!update.docChanged || fromTextarea) return;
-          textarea.value = update.state.doc.toString();
-          textarea.dispatchEvent(new Event("input", { bubbles: true }));
-        }),
-      ],
+      extensions: extensions(kind, textarea.closest("form"), language(section), sync),
     }),
   });
   textarea.insertAdjacentElement("afterend", view.dom);
