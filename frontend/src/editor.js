@@ -10,7 +10,7 @@
 // event. Without JavaScript the textarea is all there is, and the form still posts.
 import { EditorState, StateEffect, StateField, Prec } from "@codemirror/state";
 import {
-  EditorView, keymap, Decoration, lineNumbers, highlightActiveLine, drawSelection,
+  EditorView, keymap, Decoration, lineNumbers, highlightActiveLine, drawSelection, placeholder,
 } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import {
@@ -58,8 +58,10 @@ function styleNonce() {
   return script ? script.dataset.styleNonce : "";
 }
 
-// Everything the editor does, for `kind` ("sql" or "python"); `sync` tells the textarea.
-function extensions(kind, form, languageExtensions, sync) {
+// Everything the editor does, for `kind` ("sql" or "python") over `textarea` (its form, its
+// placeholder); `sync` tells the textarea of each change.
+function extensions(kind, textarea, languageExtensions, sync) {
+  const form = textarea.closest("form");
   return [
     lineNumbers(),
     history(),
@@ -78,6 +80,7 @@ function extensions(kind, form, languageExtensions, sync) {
     errorField,
     typeOverSelection,
     EditorView.lineWrapping,
+    placeholder(textarea.placeholder || ""),
     EditorView.cspNonce.of(styleNonce()),
     EditorView.contentAttributes.of({
       "aria-label": (kind === "python" ? "Python code" : "SQL") +
@@ -107,7 +110,7 @@ function enhance(section, kind, language) {
     parent: textarea.parentElement,
     state: EditorState.create({
       doc: textarea.value,
-      extensions: extensions(kind, textarea.closest("form"), language(section), sync),
+      extensions: extensions(kind, textarea, language(section), sync),
     }),
   });
   textarea.insertAdjacentElement("afterend", view.dom);
