@@ -17,7 +17,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
-from csp.constants import NONE, SELF
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config.infra import embedded
@@ -300,11 +300,14 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "config.infra.debug_page.CredentialsFilter"
 # and htmx runs no script from a swapped fragment and evaluates nothing (its <meta name=
 # "htmx-config"> in base.html), so everything comes from the site's own files. A lesson's SQL or
 # a discussion post that got past the sanitiser still cannot run script.
+# Styles may also carry the request's nonce: the code editor (CodeMirror, static/editor/) adds
+# its own <style> element with it in browsers without constructable stylesheets. django-csp
+# sends a nonce only on pages that used it (those with an editor); others keep 'self' alone.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF],
+        "style-src": [SELF, NONCE],
         "img-src": [SELF, "data:"],
         "connect-src": [SELF],
         "form-action": [SELF],

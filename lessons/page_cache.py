@@ -2,8 +2,9 @@
 
 Lesson pages are the same for every visitor who is not signed in, except for the CSRF token.
 A cached page is stored with a placeholder instead of the token, and each response gets a fresh
-token (and the CSRF cookie) for its visitor. The placeholder is random, made anew for each
-render and stored with the page, so no text on the page (a discussion post, say) can contain it.
+token (and the CSRF cookie) for its visitor; the same for the CSP nonce of a page that uses one.
+The placeholder is random, made anew for each render and stored with the page, so no text on
+the page (a discussion post, say) can contain it.
 Entries are dropped when `content sync` records a new ContentRevision or a discussion changes
 (lessons.models.discussion_stamp); the stamps are read at most once per
 LESSON_PAGE_CACHE_SECONDS per process, so an edit shows up within that time. Signed-in
@@ -60,7 +61,16 @@ def _fresh() -> None:
 
 
 def _respond(request: HttpRequest, body: bytes, placeholder: bytes) -> HttpResponse:
-    return HttpResponse(body.replace(placeholder, get_token(request).encode()))
+    return HttpResponse(_personal(request, body, placeholder))
+
+
+def _personal(request: HttpRequest, body: bytes, placeholder: bytes) -> bytes:
+    """The cached page with this visitor's CSRF token and, where the page uses one (a code
+    editor's styles, templates/sandbox/_editor_assets.html), this response's CSP nonce."""
+    nonce_placeholder = b"nonce" + placeholder
+    if nonce_placeholder in body:  # first: it holds the token's placeholder
+        body = body.replace(nonce_placeholder, str(request.csp_nonce).encode())
+    return body.replace(placeholder, get_token(request).encode())
 
 
 def cache_anonymous_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -86,9 +96,7 @@ def cache_anonymous_page(view: Callable[..., HttpResponse]) -> Callable[..., Htt
                 if len(_pages) >= MAX_ENTRIES:
                     _pages.clear()
                 _pages[request.path] = (response.content, placeholder.encode())
-            response.content = response.content.replace(
-                placeholder.encode(), get_token(request).encode()
-            )
+            response.content = _personal(request, response.content, placeholder.encode())
         return response
 
     return wrapper
@@ -97,4 +105,8 @@ def cache_anonymous_page(view: Callable[..., HttpResponse]) -> Callable[..., Htt
 def csrf_context(request: HttpRequest) -> dict[str, str]:
     """Context that puts the placeholder where the page would show this visitor's token."""
     placeholder = getattr(request, "page_cache_placeholder", None)
-    return {"csrf_token": placeholder} if placeholder else {}
+    return (
+        {"csrf_token": placeholder, "csp_nonce_placeholder": f"nonce{placeholder}"}
+        if placeholder
+        else {}
+    )

@@ -12,12 +12,17 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
 BLOCKING = {"serious", "critical"}
 
 
-def serious_violations(page) -> list[str]:
-    """Serious and critical axe violations on the page, as readable one-line descriptions."""
+def serious_violations(page, selector: str | None = None) -> list[str]:
+    """Serious and critical axe violations on the page (or in the element ``selector`` names),
+    as readable one-line descriptions."""
     # Evaluated through the DevTools protocol: the page's Content-Security-Policy refuses the
     # inline <script> that add_script_tag would insert.
     page.evaluate(AXE.read_text())
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    result = page.evaluate(
+        "async (selector) => await axe.run(selector ? document.querySelector(selector) : document,"
+        " {resultTypes: ['violations']})",
+        selector,
+    )
     found = []
     for violation in result["violations"]:
         if violation["impact"] in BLOCKING:

@@ -166,10 +166,12 @@ def test_it_shows_what_the_code_printed_and_sent_as_text(page, lab_lesson):
     expect(lab.locator(".sandbox-table th").first).to_have_text(HOSTILE)
     expect(lab.locator(".sandbox-null")).to_have_text("NULL")
     assert page.locator("img.injected").count() == 0
-    # The failing line is selected in the editor.
+    # The failing line is selected and marked in the editor (CodeMirror, static/editor/).
+    expect(lab.locator(".cm-error-mark")).to_have_text("second line")
     selected = page.evaluate(
-        "() => { const t = document.querySelector('#lab-code');"
-        " return t.value.slice(t.selectionStart, t.selectionEnd); }"
+        "() => { const view = document.querySelector('#lab-code').codeEditor.view;"
+        " const range = view.state.selection.main;"
+        " return view.state.sliceDoc(range.from, range.to); }"
     )
     assert selected == "second line"
 

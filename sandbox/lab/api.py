@@ -18,19 +18,11 @@ from django.views.decorators.http import require_POST
 from lessons.learners import learner_for
 from lessons.models import Lesson
 from sandbox import grading, preview, roles, runner
+from sandbox.exercise_views import _exercise, _exercise_answer, verdict_response
 from sandbox.lab import client, runlog
 from sandbox.lab.grading import grade_lab
 from sandbox.models import ExerciseAttempt, FixtureMissing, LimitReached, Sandbox, admitted
-from sandbox.views import (
-    BadRequest,
-    _data_changed,
-    _exercise,
-    _exercise_answer,
-    _payload,
-    _share,
-    sandbox_api,
-    verdict_response,
-)
+from sandbox.views import BadRequest, _data_changed, _payload, _share, sandbox_api
 
 # Keys of the pinned answer (DESIGN.md); extra: "bound" (which limit stopped the run) and
 # "django" (the version the lab runs).

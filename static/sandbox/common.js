@@ -1,5 +1,6 @@
 // What the SQL sandbox (sandbox.js) and the Django ORM lab (lab.js) share: a highlighted code
-// editor (a plain textarea over a painted <pre>; Ctrl/Cmd+Enter runs, Tab indents, the last text
+// editor (a plain textarea over a painted <pre>, which static/editor/ replaces with CodeMirror
+// where it loads, keeping the textarea in sync; Ctrl/Cmd+Enter runs, Tab indents, the last text
 // is kept per lesson), highlighters for SQL and Python, "Run in …" buttons on lesson examples
 // with a link back, and the CSRF token for fetch(). (Exercise hints are served by the server
 // as they unlock: sandbox/exercise_help.py.) Load it
@@ -124,21 +125,30 @@
         const indent = options.indent || "  ";
         textarea.value = value.slice(0, start) + indent + value.slice(end);
         textarea.selectionStart = textarea.selectionEnd = start + indent.length;
-        repaint();
-        save();
+        // Repaints, saves, and tells the code editor (static/editor/) if there is one.
+        textarea.dispatchEvent(new Event("input"));
       }
     });
     return {
       paint: repaint,
       load(text, section, run) {
         textarea.value = text;
-        repaint();
-        save();
-        section.scrollIntoView({ behavior: "smooth", block: "start" });
-        textarea.focus({ preventScroll: true });
+        textarea.dispatchEvent(new Event("input"));
+        // A sandbox docked beside the lesson (static/editor/) is already in view.
+        if (getComputedStyle(section).position !== "fixed") {
+          section.scrollIntoView({ behavior: "smooth", block: "start" });
+        }
+        focusEditor(textarea);
         if (run) options.run();
       },
     };
+  }
+
+  // The code editor over the textarea (static/editor/, CodeMirror) when it is there, else the
+  // textarea itself.
+  function focusEditor(textarea) {
+    if (textarea.codeEditor) textarea.codeEditor.focus();
+    else textarea.focus({ preventScroll: true });
   }
 
   // Give every element with `attribute` (a lesson example) a button that loads its text into
@@ -195,5 +205,5 @@
     }
   }
 
-  window.QuerylabEditor = { attach, addRunButtons, csrfToken, paint, pythonTokens, sqlTokens };
+  window.QuerylabEditor = { attach, addRunButtons, csrfToken, focusEditor, paint, pythonTokens, sqlTokens };
 })();

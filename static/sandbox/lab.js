@@ -245,6 +245,10 @@
     const lines = textarea.value.split("\n");
     if (line < 1 || line > lines.length) return;
     const start = lines.slice(0, line - 1).reduce((sum, text) => sum + text.length + 1, 0);
+    if (textarea.codeEditor) {
+      textarea.codeEditor.markError(start, start + lines[line - 1].length);
+      return;
+    }
     textarea.focus({ preventScroll: true });
     textarea.setSelectionRange(start, start + lines[line - 1].length);
   }

@@ -39,6 +39,11 @@
     const position = parseInt(error.dataset.errorPosition, 10);
     const textarea = section.querySelector("textarea");
     if (!position || !textarea) return;
+    if (textarea.codeEditor && window.QuerylabCodeEditor) {
+      const [from, to] = window.QuerylabCodeEditor.errorRange(textarea.value, position);
+      textarea.codeEditor.markError(from, to);
+      return;
+    }
     textarea.focus({ preventScroll: true });
     textarea.setSelectionRange(position - 1, Math.min(position, textarea.value.length));
   }
