@@ -68,14 +68,15 @@ def _page_number(request: HttpRequest) -> int:
         return 1
 
 
-def discussion_context(request: HttpRequest, lesson: Lesson, page: int = 1) -> dict:
-    """What `lessons/_discussion.html` needs, for the lesson page or the standalone page."""
+def discussion_context(request: HttpRequest, lesson: Lesson, page: int = 1, viewer=None) -> dict:
+    """What `lessons/_discussion.html` needs, for the lesson page or the standalone page.
+    The posts' buttons are those of `viewer` (default: the request's user)."""
     per_page = settings.DISCUSSION_THREADS_PER_PAGE
     start = (page - 1) * per_page
     threads = list(Thread.objects.filter(lesson=lesson).listed()[start : start + per_page + 1])
     has_more = len(threads) > per_page
     threads = threads[:per_page]
-    Thread.attach_posts(threads, request.user)
+    Thread.attach_posts(threads, viewer or request.user)
     return {
         "lesson": lesson,
         "threads": threads,

@@ -9,12 +9,15 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.middleware import HtmxDetails
 
+from lessons import page_shells
 from lessons.content import preview_lesson
 from lessons.discussion_views import discussion_context
 from lessons.forms import PreviewForm
 from lessons.learners import learner_for, visitor_id
 from lessons.models import (
+    SIGNED_IN_READER,
     Lesson,
+    LessonPageState,
     Track,
     TrackPosition,
     lesson_progress_state,
@@ -54,22 +57,56 @@ def track_detail(request: HttpRequest, track: str) -> HttpResponse:
 @require_safe
 @cache_anonymous_page
 def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse:
-    lesson_obj = get_object_or_404(
-        Lesson.objects.published_at(track, lesson).defer("body_text", "search_vector")
-    )
+    if page_shells.serves(request):
+        shell = page_shells.get(request.path)
+        if shell is None:
+            shell = page_shells.store(request.path, _lesson_shell(request, track, lesson))
+        return page_shells.respond(request, shell)
+    lesson_obj = _get_lesson(track, lesson)
     steps = Lesson.objects.outline(lesson_obj.track)
+    # Opening a lesson starts it. A visitor without a session gets the same cacheable page
+    # as every new visitor; its beacon (learning.js) records the visit.
+    loop = open_lesson_page(request.user, visitor_id(request), lesson_obj, steps)
+    context = _lesson_context(
+        request, lesson_obj, steps, loop, request.user, **csrf_context(request)
+    )
+    return render(request, "lessons/lesson.html", context)
+
+
+def _get_lesson(track: str, slug: str) -> Lesson:
+    return get_object_or_404(
+        Lesson.objects.published_at(track, slug).defer("body_text", "search_vector")
+    )
+
+
+def _lesson_context(
+    request: HttpRequest, lesson: Lesson, steps: list[Lesson], loop, viewer, **extra
+) -> dict:
     context = {
-        "lesson": lesson_obj,
-        "position": TrackPosition.of(lesson_obj, steps),
-        # Opening a lesson starts it. A visitor without a session gets the same cacheable page
-        # as every new visitor; its beacon (learning.js) records the visit.
-        "loop": open_lesson_page(request.user, visitor_id(request), lesson_obj, steps),
-        **discussion_context(request, lesson_obj),
-        **csrf_context(request),
+        **extra,
+        "lesson": lesson,
+        "position": TrackPosition.of(lesson, steps),
+        "loop": loop,
+        **discussion_context(request, lesson, viewer=viewer),
     }
     # Shown twice (the sidebar and the jump menu), rendered once: 36 steps and their links.
     context["step_menu"] = render_to_string("lessons/lesson.html#step-menu", context, request)
-    return render(request, "lessons/lesson.html", context)
+    return context
+
+
+def _lesson_shell(request: HttpRequest, track: str, slug: str) -> page_shells.Shell:
+    """The lesson page as a signed-in reader with nothing of their own sees it, with markers
+    where a learner's state goes (see lessons/page_shells.py)."""
+    lesson = _get_lesson(track, slug)
+    steps = Lesson.objects.outline(lesson.track)
+    marker = page_shells.new_marker()
+    blank = LessonPageState(total=len(steps))
+    context = _lesson_context(
+        request, lesson, steps, blank, SIGNED_IN_READER, shell=marker, csrf_token=f"{marker}:csrf:;"
+    )
+    html = render_to_string("lessons/lesson.html", context, request)
+    thread_ids = [thread.pk for thread in context["threads"]]
+    return page_shells.Shell(html, marker, lesson, steps, thread_ids)
 
 
 @require_safe

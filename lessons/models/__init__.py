@@ -40,6 +40,7 @@ from lessons.models.catalog import (
 from lessons.models.discussion import (
     DISCUSSION_STAMP_KEY,
     HIDDEN_THREAD_TITLE,
+    SIGNED_IN_READER,
     DiscussionLimit,
     Post,
     PostQuerySet,
@@ -101,6 +102,7 @@ __all__ = [
     "DiscussionLimit",
     "ThreadQuerySet",
     "HIDDEN_THREAD_TITLE",
+    "SIGNED_IN_READER",
     "Thread",
     "PostQuerySet",
     "normalise_text",

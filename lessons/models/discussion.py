@@ -26,6 +26,19 @@ from lessons.models.moderation import Flag, ModerationAction
 from lessons.models.notifications import Notification
 
 
+class SignedInReader:
+    """Who a signed-in page's shell (lessons/page_shells.py) shows the discussion to: signed
+    in, not staff, with no posts and no votes. Each reader's own buttons are put in per
+    request (Post.objects.for_viewer)."""
+
+    pk = 0  # nobody's id: not the author of any post
+    is_authenticated = True
+    is_staff = False
+
+
+SIGNED_IN_READER = SignedInReader()
+
+
 class DiscussionLimit(NamedTuple):
     """Why a user may not post right now, and when they may try again."""
 
@@ -148,13 +161,7 @@ class Thread(models.Model):
             groups: dict[int, tuple[Post, list[Post]]] = {}
             for post in posts:
                 post.thread = thread  # already loaded; keeps permission checks query-free
-                post.is_answer = post.pk == thread.answer_id
-                post.user_can_edit = post.can_edit(user)
-                post.user_can_delete = post.can_delete(user)
-                post.user_can_reply = post.can_reply(user)
-                post.user_can_vote = post.can_vote(user)
-                post.user_can_flag = post.can_flag(user)
-                post.user_can_mark_answer = thread.can_mark_as_answer(user, post)
+                post.set_flags_for(user)
                 if post.is_opening:
                     continue
                 top = post
@@ -241,11 +248,32 @@ class PostQuerySet(models.QuerySet):
             .defer("body", "parent__body", "parent__body_html")
             .annotate(vote_count=models.Count("votes"))
         )
-        if user.is_authenticated:
+        if user.is_authenticated and user.pk:
             posts = posts.annotate(
                 voted=models.Exists(Vote.objects.filter(post=models.OuterRef("pk"), user=user))
             )
         return posts.order_by("created_at", "id")
+
+    def for_viewer(self, user, thread_ids: list[int]) -> list[Post]:
+        """The posts of `thread_ids` whose buttons are not those a signed-in reader with no
+        posts and no votes sees (SIGNED_IN_READER): `user`'s own posts, the posts they
+        upvoted and the replies in threads they started, with their flags set for `user`.
+        One query, however many posts the threads hold."""
+        voted = Vote.objects.filter(post=models.OuterRef("pk"), user=user)
+        hidden_opening = Post.objects.filter(
+            thread=models.OuterRef("thread_id"), parent__isnull=True, hidden_at__isnull=False
+        )
+        posts = list(
+            self.filter(thread_id__in=thread_ids)
+            .filter(models.Q(author=user) | models.Q(thread__author=user) | models.Exists(voted))
+            .select_related("thread")
+            .annotate(thread_hidden=models.Exists(hidden_opening))
+            .for_display(user)
+        )
+        for post in posts:
+            post.thread.__dict__["is_hidden"] = post.thread_hidden  # the cached_property
+            post.set_flags_for(user)
+        return posts
 
     def flagged(self) -> PostQuerySet:
         """Posts with open flags, most flagged first: the moderation queue."""
@@ -373,6 +401,18 @@ class Post(models.Model):
     @property
     def is_hidden(self) -> bool:
         return self.hidden_at is not None
+
+    def set_flags_for(self, user) -> None:
+        """Set `is_answer` and the `user_can_*` flags the templates read, for `user`. The
+        thread must be loaded with its `is_hidden` known (attach_posts, for_viewer)."""
+        thread = self.thread
+        self.is_answer = self.pk == thread.answer_id
+        self.user_can_edit = self.can_edit(user)
+        self.user_can_delete = self.can_delete(user)
+        self.user_can_reply = self.can_reply(user)
+        self.user_can_vote = self.can_vote(user)
+        self.user_can_flag = self.can_flag(user)
+        self.user_can_mark_answer = thread.can_mark_as_answer(user, self)
 
     def can_edit(self, user) -> bool:
         """Authors edit their own posts (not in a locked thread); staff edit any post."""

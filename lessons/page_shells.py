@@ -1,0 +1,154 @@
+"""Signed-in lesson pages: one shell shared by every signed-in reader, their state put in.
+
+A lesson page is nearly the same for every signed-in learner who is not staff: the lesson and
+its structured parts (rendered once at publish into Lesson.body_html), the step menu, the
+discussion. What is theirs is small: the header's account links, the step menu's ticks, the
+progress line, the learning loop (quiz answers, self-check marks, cards, confidence, "done")
+and the buttons of their own posts, their votes and their threads. So the page is rendered once
+per process as a *shell* where those places are markers, `<M>:<name>:<arg>;` (M random for each
+shell, so no text on the page can forge one), and each request fills the markers in one pass
+with the same partials the full render uses, from a fixed number of queries: the learner's
+progress (one write-and-read), their quiz/self-check/card state, the notification count and
+the posts whose buttons are theirs, whatever they have done and however long the discussion.
+The response is the full render's HTML (lessons/tests/test_signed_in_page.py compares them),
+so it works without JavaScript as the full render does.
+
+A shell holds nothing of one learner, so nothing is invalidated per learner: shells are dropped
+with the anonymous page cache's entries (a new content revision or a discussion change, seen
+within LESSON_PAGE_CACHE_SECONDS) and re-rendered after SHELL_MAX_AGE seconds, so that times
+such as "3 minutes ago" stay close to the truth. Staff, query strings and pending messages get
+the full render.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.template.loader import get_template
+
+from lessons import page_cache
+from lessons.models import Lesson, Notification, Post, open_lesson_page
+
+SHELL_MAX_AGE = 60  # seconds
+MAX_ENTRIES = 2000
+
+_lock = threading.Lock()
+_shells: dict[str, Shell] = {}
+
+
+@dataclass
+class Shell:
+    """A lesson page rendered for a signed-in reader with nothing of their own, with markers."""
+
+    html: str
+    marker: str
+    lesson: Lesson  # with its track; shared read-only by the requests that use the shell
+    steps: list[Lesson]  # the track's outline
+    thread_ids: list[int]  # the discussion's threads shown on the page
+    revision: tuple = ()
+    made_at: float = field(default_factory=time.monotonic)
+    pattern: re.Pattern = field(init=False)
+
+    def __post_init__(self) -> None:
+        m = re.escape(self.marker)
+        # A post's buttons sit between two markers (replaced as a whole); the rest are single.
+        self.pattern = re.compile(
+            rf"{m}:actions:(\d+);(.*?){m}:end:\1;|{m}:([a-z]+):(\d*);", re.DOTALL
+        )
+
+
+def new_marker() -> str:
+    return f"shell{secrets.token_hex(12)}"
+
+
+def serves(request: HttpRequest) -> bool:
+    """Whether this request gets its page from a shell: a plain GET by a signed-in learner."""
+    return (
+        settings.LESSON_PAGE_CACHE_SECONDS > 0
+        and request.method == "GET"
+        and not request.GET
+        and "messages" not in request.COOKIES
+        and request.user.is_authenticated
+        and not request.user.is_staff
+    )
+
+
+def get(path: str) -> Shell | None:
+    """The shell of the page at `path`, if one is stored and still current."""
+    shell = _shells.get(path)
+    if shell is None:
+        return None
+    current = page_cache.revision()
+    if shell.revision != current or time.monotonic() - shell.made_at > SHELL_MAX_AGE:
+        return None
+    return shell
+
+
+def store(path: str, shell: Shell) -> Shell:
+    shell.revision = page_cache.revision()
+    with _lock:
+        if len(_shells) >= MAX_ENTRIES:
+            _shells.clear()
+        _shells[path] = shell
+    return shell
+
+
+def clear() -> None:
+    with _lock:
+        _shells.clear()
+
+
+def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
+    """The shell with this learner's state in it."""
+    user = request.user
+    loop = open_lesson_page(user, None, shell.lesson, shell.steps)
+    own_posts = {post.pk: post for post in Post.objects.for_viewer(user, shell.thread_ids)}
+    unread = Notification.objects.filter(recipient=user).unread().count()
+    token = get_token(request)
+    csrf_marker = f"{shell.marker}:csrf:;"
+    lesson = shell.lesson
+    state = {"lesson": lesson, "loop": loop, "csrf_token": token}
+    completed = loop.completed_ids
+
+    def fill(match: re.Match) -> str:
+        post_id, neutral, name, arg = match.groups()
+        if post_id is not None:
+            post = own_posts.get(int(post_id))
+            if post is None:
+                return neutral.replace(csrf_marker, token)
+            return _render(
+                "lessons/_discussion.html#post-actions",
+                {"post": post, "thread": post.thread, "user": user, "csrf_token": token},
+            )
+        if name == "csrf":
+            return token
+        if name == "done":
+            return " is-done" if int(arg) in completed else ""
+        if name == "mark":
+            if int(arg) == lesson.pk:
+                done = loop.progress is not None and loop.progress.is_completed
+                return _render("lessons/_learning.html#step_mark", {"done": done})
+            return _render("lessons/lesson.html#step-tick", {}) if int(arg) in completed else ""
+        if name == "progress":
+            return _render("lessons/_learning.html#progress_line_inside", state)
+        if name == "loop":
+            return _render("lessons/_learning.html#lesson_loop", state)
+        if name == "account":
+            context = {"user": user, "discussion_unread": unread, "csrf_token": token}
+            return _render("base.html#account", context)
+        raise ValueError(f"unknown marker {name!r} in a page shell")
+
+    return HttpResponse(shell.pattern.sub(fill, shell.html))
+
+
+def _render(name: str, context: dict) -> str:
+    # No request: context processors (sessions, messages, notification counts) do not run for
+    # each small part; the context holds all each part reads.
+    return get_template(name).render(context)
