@@ -1,12 +1,17 @@
 """A signed-in learner with a realistic history, for bench/pages.py --signed-in and profiling.
 
-    uv run python bench/history.py [<track>/<slug>]    # prints the learner's session cookie
+    uv run python bench/history.py [--learners N] [<track>/<slug>]
+    uv run python bench/history.py --default-lesson
 
-Made with the site's own models (Django set up like manage.py): the learner has answered the
+The first prints the lesson and one session key per learner (the `sessionid` cookie), the
+second the lesson the benches use when none is named.
+
+Made with the site's own models (Django set up like manage.py): each learner has answered the
 lesson's quiz (some questions twice, after a wrong answer), marked its self-checks, reviewed
 its flashcards, set their confidence and done several other lessons of the track; the lesson's
-discussion has 30 threads with replies, some of them the learner's. Running it again replaces
-what it made before (every user it makes is named `bench-…`).
+discussion has 30 threads with replies, some of them the learners' own, some upvoted by them.
+Several learners, so that concurrent clients do not all write the same progress row. Running
+it again replaces what it made before (every user it makes is named `bench-…`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-USERNAME = "bench-learner"
 OTHERS = [f"bench-other-{n}" for n in range(1, 6)]
 THREADS = 30
 LESSONS_DONE = 8
@@ -51,12 +55,34 @@ def default_lesson() -> str:
     return lesson.ref
 
 
-def make_history(lesson_ref: str) -> str:
-    """Replace the bench users and their history; return the learner's session key."""
+def make_history(lesson_ref: str, learners: int = 1) -> list[str]:
+    """Replace the bench users and their history; return each learner's session key."""
     from django.contrib.auth import get_user_model
     from django.test import Client
-    from django.utils import timezone
 
+    from lessons.models import Lesson, Thread
+
+    users = get_user_model()
+    users.objects.filter(username__startswith="bench-").delete()
+    lesson = Lesson.objects.by_ref(lesson_ref)
+    mine = [
+        users.objects.create_user(f"bench-learner-{n}", f"bench{n}@example.com", "bench-pw-42")
+        for n in range(1, learners + 1)
+    ]
+    others = [users.objects.create_user(name, f"{name}@example.com") for name in OTHERS]
+    for user in mine:
+        _learning_history(user, lesson)
+    Thread.objects.filter(lesson=lesson).delete()
+    _discussion(lesson, [*mine, *others], mine)
+    sessions = []
+    for user in mine:
+        client = Client()
+        client.force_login(user)
+        sessions.append(client.cookies["sessionid"].value)
+    return sessions
+
+
+def _learning_history(user, lesson) -> None:
     from lessons.models import (
         Confidence,
         Flashcard,
@@ -68,23 +94,14 @@ def make_history(lesson_ref: str) -> str:
         QuizQuestion,
         SelfCheckItem,
         SelfCheckMark,
-        Thread,
     )
 
-    users = get_user_model()
-    users.objects.filter(username__startswith="bench-").delete()
-    lesson = Lesson.objects.by_ref(lesson_ref)
-    me = users.objects.create_user(USERNAME, "bench@example.com", "bench-password-42")
-    others = [users.objects.create_user(name, f"{name}@example.com") for name in OTHERS]
-    learner = Learner.objects.for_user(me)
-
+    learner = Learner.objects.for_user(user)
     # Several lessons done before this one, this one started with confidence set.
     steps = Lesson.objects.outline(lesson.track)
-    done = [step for step in steps if step.pk != lesson.pk][:LESSONS_DONE]
-    for step in done:
+    for step in [step for step in steps if step.pk != lesson.pk][:LESSONS_DONE]:
         LessonProgress.objects.start(learner, step).mark_complete()
     LessonProgress.objects.start(learner, lesson).set_confidence(Confidence.MOSTLY)
-
     for n, question in enumerate(QuizQuestion.objects.active().filter(lesson=lesson)):
         choices = list(question.choices.all())
         right = [choice for choice in choices if choice.is_correct]
@@ -98,13 +115,16 @@ def make_history(lesson_ref: str) -> str:
     for n, card in enumerate(Flashcard.objects.filter(lesson=lesson)):
         FlashcardReview.answer(learner, card, knew_it=n % 3 != 0)
 
-    Thread.objects.filter(lesson=lesson).delete()
-    people = [me, *others]
+
+def _discussion(lesson, people: list, voters: list) -> None:
+    from django.utils import timezone
+
+    from lessons.models import Thread, Vote
+
     for n in range(THREADS):
-        asker = people[n % len(people)]
         thread = Thread.objects.start(
             lesson=lesson,
-            author=asker,
+            author=people[n % len(people)],
             title=f"Question {n + 1} about {lesson.title}",
             body=f"Why does `SELECT {n}` behave like this?\n\nI tried it twice.",
         )
@@ -112,15 +132,28 @@ def make_history(lesson_ref: str) -> str:
         for r in range(n % 4):
             author = people[(n + r + 1) % len(people)]
             parent = opening if r % 2 == 0 else thread.posts.order_by("-pk").first()
-            thread.add_reply(author=author, parent=parent, body=f"Reply {r + 1}: try `EXPLAIN`.")
+            reply = thread.add_reply(author=author, parent=parent, body=f"Reply {r + 1}: `EXPLAIN`")
+            voter = voters[(n + r) % len(voters)]  # a learner upvotes one reply in a few
+            if voter.pk != author.pk and (n + r) % 3 == 0:
+                Vote.objects.create(post=reply, user=voter)
     Thread.objects.filter(lesson=lesson).update(last_activity_at=timezone.now())
 
-    client = Client()
-    client.force_login(me)
-    return client.cookies["sessionid"].value
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lesson", nargs="?", help="<track>/<slug> (default: the longest lesson)")
+    parser.add_argument("--learners", type=int, default=1)
+    parser.add_argument("--default-lesson", action="store_true", help="print it and stop")
+    args = parser.parse_args()
+    setup_django()
+    ref = args.lesson or default_lesson()
+    if args.default_lesson:
+        print(ref)
+    else:
+        print(ref, *make_history(ref, args.learners))
 
 
 if __name__ == "__main__":
-    setup_django()
-    ref = sys.argv[1] if len(sys.argv) > 1 else default_lesson()
-    print(ref, make_history(ref))
+    main()

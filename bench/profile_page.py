@@ -1,6 +1,7 @@
 """Where a signed-in lesson page's time goes: cProfile of N in-process renders.
 
     uv run python bench/profile_page.py [--lesson <track>/<slug>] [--requests 200] [--top 30]
+    uv run python bench/profile_page.py --full-render     # as before page shells
 
 Makes the learner of bench/history.py, then requests the lesson page N times with Django's test
 client (DEBUG off, no HTTP), and prints the time per request, the SQL queries of one request
@@ -18,7 +19,6 @@ import time
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret-" + "x" * 40)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("LESSON_PAGE_CACHE_SECONDS", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("REQUEST_LOG_LEVEL", "WARNING")
 
@@ -30,13 +30,19 @@ def main() -> None:
     parser.add_argument("--lesson", help="<track>/<slug> (default: the longest lesson)")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--full-render",
+        action="store_true",
+        help="render every page in full (LESSON_PAGE_CACHE_SECONDS=0), not from a shell",
+    )
     args = parser.parse_args()
+    os.environ["LESSON_PAGE_CACHE_SECONDS"] = "0" if args.full_render else "1"
     history.setup_django()
     from django.db import connection
     from django.test import Client
 
     lesson = args.lesson or history.default_lesson()
-    session = history.make_history(lesson)
+    session = history.make_history(lesson)[0]
     client = Client(HTTP_HOST="127.0.0.1")
     client.cookies["sessionid"] = session
     path = f"/learn/{lesson}/"

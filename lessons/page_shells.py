@@ -7,9 +7,10 @@ progress line, the learning loop (quiz answers, self-check marks, cards, confide
 and the buttons of their own posts, their votes and their threads. So the page is rendered once
 per process as a *shell* where those places are markers, `<M>:<name>:<arg>;` (M random for each
 shell, so no text on the page can forge one), and each request fills the markers in one pass
-with the same partials the full render uses, from a fixed number of queries: the learner's
-progress (one write-and-read), their quiz/self-check/card state, the notification count and
-the posts whose buttons are theirs, whatever they have done and however long the discussion.
+with the same partials the full render uses, from one statement that records the visit and
+reads the learner's progress, quiz/self-check/card state, notification count and the posts
+whose buttons are theirs (lessons/models/signed_in.py), whatever they have done and however
+long the discussion.
 The response is the full render's HTML (lessons/tests/test_signed_in_page.py compares them),
 so it works without JavaScript as the full render does.
 
@@ -32,9 +33,16 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
+from django.utils.html import json_script
 
 from lessons import page_cache
-from lessons.models import Lesson, Notification, Post, open_lesson_page
+from lessons.models import (
+    Confidence,
+    Lesson,
+    LessonPageState,
+    LessonProgress,
+    open_signed_in_page,
+)
 
 SHELL_MAX_AGE = 60  # seconds
 MAX_ENTRIES = 2000
@@ -55,13 +63,34 @@ class Shell:
     revision: tuple = ()
     made_at: float = field(default_factory=time.monotonic)
     pattern: re.Pattern = field(init=False)
+    # The step menu's marks, the same for everyone: another step done, this one done or not.
+    marks: dict[str, str] = field(init=False)
+    loops: dict[tuple[int | None, bool], str] = field(init=False)
 
     def __post_init__(self) -> None:
         m = re.escape(self.marker)
         # A post's buttons sit between two markers (replaced as a whole); the rest are single.
         self.pattern = re.compile(
-            rf"{m}:actions:(\d+);(.*?){m}:end:\1;|{m}:([a-z]+):(\d*);", re.DOTALL
+            rf"{m}:(?:actions:(\d+);(.*?){m}:end:\1;|([a-z]+):(\d*);)", re.DOTALL
         )
+        self.marks = {
+            "tick": _render("lessons/lesson.html#step-tick", {}),
+            "current": _render("lessons/_learning.html#step_mark", {"done": False}),
+            "current-done": _render("lessons/_learning.html#step_mark", {"done": True}),
+        }
+        # The learning loop's cards for each confidence level and "done", the learner's quiz,
+        # self-check and card state (JSON for learning.js) left as a marker.
+        self.loops = {}
+        for level in [None, *Confidence.values]:
+            for done in (False, True):
+                status = LessonProgress.Status.COMPLETED if done else LessonProgress.Status.STARTED
+                loop = LessonPageState(progress=LessonProgress(status=status, confidence=level))
+                context = {"lesson": self.lesson, "loop": loop, "state_marker": self.state_marker}
+                self.loops[level, done] = _render("lessons/_learning.html#lesson_loop", context)
+
+    @property
+    def state_marker(self) -> str:
+        return f"{self.marker}:state:;"
 
 
 def new_marker() -> str:
@@ -108,14 +137,14 @@ def clear() -> None:
 def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
     """The shell with this learner's state in it."""
     user = request.user
-    loop = open_lesson_page(user, None, shell.lesson, shell.steps)
-    own_posts = {post.pk: post for post in Post.objects.for_viewer(user, shell.thread_ids)}
-    unread = Notification.objects.filter(recipient=user).unread().count()
+    page = open_signed_in_page(user, shell.lesson, shell.steps, shell.thread_ids)
+    loop, own_posts = page.loop, page.own_posts
     token = get_token(request)
     csrf_marker = f"{shell.marker}:csrf:;"
     lesson = shell.lesson
     state = {"lesson": lesson, "loop": loop, "csrf_token": token}
-    completed = loop.completed_ids
+    done = loop.progress is not None and loop.progress.is_completed
+    current_mark = shell.marks["current-done" if done else "current"]
 
     def fill(match: re.Match) -> str:
         post_id, neutral, name, arg = match.groups()
@@ -123,25 +152,24 @@ def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
             post = own_posts.get(int(post_id))
             if post is None:
                 return neutral.replace(csrf_marker, token)
-            return _render(
-                "lessons/_discussion.html#post-actions",
-                {"post": post, "thread": post.thread, "user": user, "csrf_token": token},
-            )
+            context = {"post": post, "thread": post.thread, "user": user, "csrf_token": token}
+            return _render("lessons/_discussion.html#post-actions", context)
         if name == "csrf":
             return token
         if name == "done":
-            return " is-done" if int(arg) in completed else ""
+            return " is-done" if int(arg) in loop.completed_ids else ""
         if name == "mark":
             if int(arg) == lesson.pk:
-                done = loop.progress is not None and loop.progress.is_completed
-                return _render("lessons/_learning.html#step_mark", {"done": done})
-            return _render("lessons/lesson.html#step-tick", {}) if int(arg) in completed else ""
+                return current_mark
+            return shell.marks["tick"] if int(arg) in loop.completed_ids else ""
         if name == "progress":
             return _render("lessons/_learning.html#progress_line_inside", state)
         if name == "loop":
-            return _render("lessons/_learning.html#lesson_loop", state)
+            confidence = loop.progress.confidence if loop.progress else None
+            learning_state = json_script(loop.as_json(), "learning-state")
+            return shell.loops[confidence, done].replace(shell.state_marker, learning_state)
         if name == "account":
-            context = {"user": user, "discussion_unread": unread, "csrf_token": token}
+            context = {"user": user, "discussion_unread": page.unread, "csrf_token": token}
             return _render("base.html#account", context)
         raise ValueError(f"unknown marker {name!r} in a page shell")
 

@@ -72,8 +72,10 @@ from lessons.models.pages import (
     TrackProgress,
     lesson_progress_state,
     open_lesson_page,
+    page_state,
     progress_overview,
 )
+from lessons.models.signed_in import SignedInPage, open_signed_in_page
 
 __all__ = [
     "UsernameSkeleton",
@@ -128,6 +130,9 @@ __all__ = [
     "FlashcardReview",
     "LessonPageState",
     "open_lesson_page",
+    "open_signed_in_page",
+    "page_state",
+    "SignedInPage",
     "lesson_progress_state",
     "TrackProgress",
     "ProgressOverview",

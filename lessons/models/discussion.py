@@ -29,7 +29,7 @@ from lessons.models.notifications import Notification
 class SignedInReader:
     """Who a signed-in page's shell (lessons/page_shells.py) shows the discussion to: signed
     in, not staff, with no posts and no votes. Each reader's own buttons are put in per
-    request (Post.objects.for_viewer)."""
+    request (lessons.models.signed_in)."""
 
     pk = 0  # nobody's id: not the author of any post
     is_authenticated = True
@@ -254,27 +254,6 @@ class PostQuerySet(models.QuerySet):
             )
         return posts.order_by("created_at", "id")
 
-    def for_viewer(self, user, thread_ids: list[int]) -> list[Post]:
-        """The posts of `thread_ids` whose buttons are not those a signed-in reader with no
-        posts and no votes sees (SIGNED_IN_READER): `user`'s own posts, the posts they
-        upvoted and the replies in threads they started, with their flags set for `user`.
-        One query, however many posts the threads hold."""
-        voted = Vote.objects.filter(post=models.OuterRef("pk"), user=user)
-        hidden_opening = Post.objects.filter(
-            thread=models.OuterRef("thread_id"), parent__isnull=True, hidden_at__isnull=False
-        )
-        posts = list(
-            self.filter(thread_id__in=thread_ids)
-            .filter(models.Q(author=user) | models.Q(thread__author=user) | models.Exists(voted))
-            .select_related("thread")
-            .annotate(thread_hidden=models.Exists(hidden_opening))
-            .for_display(user)
-        )
-        for post in posts:
-            post.thread.__dict__["is_hidden"] = post.thread_hidden  # the cached_property
-            post.set_flags_for(user)
-        return posts
-
     def flagged(self) -> PostQuerySet:
         """Posts with open flags, most flagged first: the moderation queue."""
         open_flags = models.Q(flags__resolved_at__isnull=True)
@@ -404,7 +383,7 @@ class Post(models.Model):
 
     def set_flags_for(self, user) -> None:
         """Set `is_answer` and the `user_can_*` flags the templates read, for `user`. The
-        thread must be loaded with its `is_hidden` known (attach_posts, for_viewer)."""
+        thread must be loaded with its `is_hidden` known (attach_posts, open_signed_in_page)."""
         thread = self.thread
         self.is_answer = self.pk == thread.answer_id
         self.user_can_edit = self.can_edit(user)

@@ -66,12 +66,12 @@ def open_lesson_page(
     user_id = user.pk if user.is_authenticated else None
     rows = LessonProgress.objects.open_lesson(user_id, visitor_id, lesson, steps)
     if rows:
-        return _page_state(rows[0].learner_id, lesson, steps, rows)
+        return page_state(rows[0].learner_id, lesson, steps, rows)
     if user_id is None:
         return LessonPageState(total=len(steps), step=_step_of(lesson, steps), is_new=True)
     # A user without a Learner row yet: open_lesson found nothing, so there is nothing to read.
     learner = Learner.objects.for_user(user)
-    return _page_state(None, lesson, steps, [LessonProgress.objects.start(learner, lesson)])
+    return page_state(None, lesson, steps, [LessonProgress.objects.start(learner, lesson)])
 
 
 def _step_of(lesson: Lesson | None, steps: list[Lesson]) -> int:
@@ -86,12 +86,18 @@ def lesson_progress_state(
     rows = []
     if learner is not None:
         rows = list(LessonProgress.objects.filter(learner=learner, lesson__in=steps))
-    return _page_state(learner and lesson and learner.pk, lesson, steps, rows)
+    return page_state(learner and lesson and learner.pk, lesson, steps, rows)
 
 
-def _page_state(
-    learner_id: int | None, lesson: Lesson, steps: list[Lesson], rows: list[LessonProgress]
+def page_state(
+    learner_id: int | None,
+    lesson: Lesson,
+    steps: list[Lesson],
+    rows: list[LessonProgress],
+    fill_parts: bool = True,
 ) -> LessonPageState:
+    """The state from the learner's progress `rows` for `steps`; with `fill_parts`, their
+    quiz, self-check and card state on `lesson` too (one query)."""
     state = LessonPageState(total=len(steps), step=_step_of(lesson, steps))
     for row in rows:
         if row.is_completed:
@@ -102,7 +108,7 @@ def _page_state(
             state.progress = row
     state.completed_in_track = len(state.completed_ids)
     state.next_step = next((step for step in steps if step.pk not in state.completed_ids), None)
-    if learner_id is not None:
+    if learner_id is not None and fill_parts:
         _fill_part_states(state, learner_id, lesson)
     return state
 

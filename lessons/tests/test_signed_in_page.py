@@ -18,9 +18,9 @@ from lessons.tests.discussion_helpers import opening, signed_in, start_thread
 pytestmark = pytest.mark.django_db
 
 URL = "/learn/sql/lesson-2/"
-# Session, user, progress (one write-and-read), quiz/self-check/card state, own posts,
-# notification badge; plus the content and discussion stamps once a second.
-SIGNED_IN_QUERIES = 6
+# The session, the user, and one statement for all the page shows of the learner
+# (lessons/models/signed_in.py); plus the content and discussion stamps once a second.
+SIGNED_IN_QUERIES = 3
 
 
 @pytest.fixture
