@@ -192,10 +192,19 @@ def progress_overview(learner: Learner | None) -> ProgressOverview:
         lesson.answered, lesson.first_try_right = len(tries), sum(tries)
         lesson.not_tried = lesson.question_count - lesson.answered
         tracks.setdefault(lesson.track_id, TrackProgress(lesson.track, [])).lessons.append(lesson)
-    cards = FlashcardReview.objects.filter(learner=learner).in_review() if learner else None
+    cards = {"due": 0, "total": 0}
+    if learner is not None:
+        cards = (
+            FlashcardReview.objects.filter(learner=learner)
+            .in_review()
+            .aggregate(
+                due=models.Count("pk", filter=models.Q(due_on__lte=timezone.localdate())),
+                total=models.Count("pk"),
+            )
+        )
     return ProgressOverview(
         tracks=list(tracks.values()),
         review=learner.review_lessons() if learner else [],
-        cards_due=cards.filter(due_on__lte=timezone.localdate()).count() if cards else 0,
-        cards_in_review=cards.count() if cards else 0,
+        cards_due=cards["due"],
+        cards_in_review=cards["total"],
     )
