@@ -37,7 +37,6 @@ from django.utils.html import json_script
 
 from lessons import page_cache
 from lessons.models import (
-    Confidence,
     Lesson,
     LessonPageState,
     LessonProgress,
@@ -78,19 +77,22 @@ class Shell:
             "current": _render("lessons/_learning.html#step_mark", {"done": False}),
             "current-done": _render("lessons/_learning.html#step_mark", {"done": True}),
         }
-        # The learning loop's cards for each confidence level and "done", the learner's quiz,
-        # self-check and card state (JSON for learning.js) left as a marker.
         self.loops = {}
-        for level in [None, *Confidence.values]:
-            for done in (False, True):
-                status = LessonProgress.Status.COMPLETED if done else LessonProgress.Status.STARTED
-                loop = LessonPageState(progress=LessonProgress(status=status, confidence=level))
-                context = {"lesson": self.lesson, "loop": loop, "state_marker": self.state_marker}
-                self.loops[level, done] = _render("lessons/_learning.html#lesson_loop", context)
 
     @property
     def state_marker(self) -> str:
         return f"{self.marker}:state:;"
+
+    def loop(self, confidence: int | None, done: bool) -> str:
+        """The learning loop's cards for a confidence level and "done", rendered once each
+        (on first use), the learner's quiz, self-check and card state (JSON for learning.js)
+        left as a marker. Two requests rendering the same one at once both store it: fine."""
+        if (confidence, done) not in self.loops:
+            status = LessonProgress.Status.COMPLETED if done else LessonProgress.Status.STARTED
+            loop = LessonPageState(progress=LessonProgress(status=status, confidence=confidence))
+            context = {"lesson": self.lesson, "loop": loop, "state_marker": self.state_marker}
+            self.loops[confidence, done] = _render("lessons/_learning.html#lesson_loop", context)
+        return self.loops[confidence, done]
 
 
 def new_marker() -> str:
@@ -167,7 +169,7 @@ def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
         if name == "loop":
             confidence = loop.progress.confidence if loop.progress else None
             learning_state = json_script(loop.as_json(), "learning-state")
-            return shell.loops[confidence, done].replace(shell.state_marker, learning_state)
+            return shell.loop(confidence, done).replace(shell.state_marker, learning_state)
         if name == "account":
             context = {"user": user, "discussion_unread": page.unread, "csrf_token": token}
             return _render("base.html#account", context)
