@@ -33,7 +33,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
-from django.utils.html import json_script
+from django.utils.html import escape, json_script
 
 from lessons import page_cache
 from lessons.models import (
@@ -65,6 +65,7 @@ class Shell:
     # The step menu's marks, the same for everyone: another step done, this one done or not.
     marks: dict[str, str] = field(init=False)
     loops: dict[tuple[int | None, bool], str] = field(init=False)
+    accounts: dict[int | str, str] = field(init=False)
 
     def __post_init__(self) -> None:
         m = re.escape(self.marker)
@@ -78,6 +79,27 @@ class Shell:
             "current-done": _render("lessons/_learning.html#step_mark", {"done": True}),
         }
         self.loops = {}
+        # The header's account links, the learner's name and unread count left as markers.
+        reader = _Reader(self.username_marker)
+        self.accounts = {
+            unread: _render(
+                "base.html#account",
+                {"user": reader, "discussion_unread": unread, "csrf_token": self.csrf_marker},
+            )
+            for unread in (0, self.unread_marker)
+        }
+
+    @property
+    def csrf_marker(self) -> str:
+        return f"{self.marker}:csrf:;"
+
+    @property
+    def username_marker(self) -> str:
+        return f"{self.marker}:username:;"
+
+    @property
+    def unread_marker(self) -> str:
+        return f"{self.marker}:unread:;"
 
     @property
     def state_marker(self) -> str:
@@ -93,6 +115,19 @@ class Shell:
             context = {"lesson": self.lesson, "loop": loop, "state_marker": self.state_marker}
             self.loops[confidence, done] = _render("lessons/_learning.html#lesson_loop", context)
         return self.loops[confidence, done]
+
+
+class _Reader:
+    """Who the shell's account links are rendered for: signed in, not staff, name a marker."""
+
+    is_authenticated = True
+    is_staff = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def get_username(self) -> str:
+        return self.name
 
 
 def new_marker() -> str:
@@ -142,7 +177,7 @@ def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
     page = open_signed_in_page(user, shell.lesson, shell.steps, shell.thread_ids)
     loop, own_posts = page.loop, page.own_posts
     token = get_token(request)
-    csrf_marker = f"{shell.marker}:csrf:;"
+    csrf_marker = shell.csrf_marker
     lesson = shell.lesson
     state = {"lesson": lesson, "loop": loop, "csrf_token": token}
     done = loop.progress is not None and loop.progress.is_completed
@@ -171,8 +206,11 @@ def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
             learning_state = json_script(loop.as_json(), "learning-state")
             return shell.loop(confidence, done).replace(shell.state_marker, learning_state)
         if name == "account":
-            context = {"user": user, "discussion_unread": page.unread, "csrf_token": token}
-            return _render("base.html#account", context)
+            account = shell.accounts[shell.unread_marker if page.unread else 0]
+            account = account.replace(shell.username_marker, escape(user.get_username()))
+            return account.replace(shell.unread_marker, str(page.unread)).replace(
+                csrf_marker, token
+            )
         raise ValueError(f"unknown marker {name!r} in a page shell")
 
     return HttpResponse(shell.pattern.sub(fill, shell.html))

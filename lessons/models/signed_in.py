@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -80,6 +81,13 @@ _STATEMENT = PreparedStatement(
 )
 
 
+class _Progress(NamedTuple):
+    """What page_state reads of a LessonProgress row of another lesson."""
+
+    lesson_id: int
+    is_completed: bool
+
+
 @dataclass
 class SignedInPage:
     loop: LessonPageState
@@ -99,12 +107,17 @@ def open_signed_in_page(
         Learner.objects.for_user(user)
         row = _run(user, lesson, steps, thread_ids)
     learner_id, progress, quiz, checks, cards, unread, posts = row
+    # A model row for this lesson (the page shows its confidence and "done"); the rest of the
+    # track needs only whether each is done: plain tuples are cheaper than models.
     rows = [
         LessonProgress(
             id=pk, learner_id=learner_id, lesson_id=lesson_id, status=status, confidence=confidence
         )
+        if lesson_id == lesson.pk
+        else _Progress(lesson_id, status == LessonProgress.Status.COMPLETED)
         for pk, lesson_id, status, confidence in progress or []
     ]
+
     loop = page_state(learner_id, lesson, steps, rows, fill_parts=False)
     for key, correct in quiz or []:
         entry = loop.quiz.setdefault(key, {"attempts": 0, "correct": False})
