@@ -40,10 +40,12 @@ from lessons.models import (
     Lesson,
     LessonPageState,
     LessonProgress,
+    Post,
     open_signed_in_page,
 )
 
 SHELL_MAX_AGE = 60  # seconds
+_ACTIONS = ("vote", "reply", "mark_answer", "edit", "delete", "flag")
 MAX_ENTRIES = 2000
 
 _lock = threading.Lock()
@@ -66,6 +68,9 @@ class Shell:
     marks: dict[str, str] = field(init=False)
     loops: dict[tuple[int | None, bool], str] = field(init=False)
     accounts: dict[int | str, str] = field(init=False)
+    # Parts rendered on first use for a set of inputs that holds nothing of one learner:
+    # posts' buttons and progress lines (see actions() and progress()).
+    memo: dict[tuple, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         m = re.escape(self.marker)
@@ -88,6 +93,33 @@ class Shell:
             )
             for unread in (0, self.unread_marker)
         }
+
+    def actions(self, post: Post) -> str:
+        """A post's buttons for a learner with `post`'s flags (open_signed_in_page), the CSRF
+        token as a marker. Rendered once for each set of flags: learners who see a post the
+        same way (its author, a voter, the asker of its thread) share it."""
+        key = (
+            post.pk,
+            post.is_deleted,
+            post.is_hidden,
+            post.is_answer,
+            post.vote_count,
+            post.voted,
+            *(getattr(post, f"user_can_{what}") for what in _ACTIONS),
+        )
+        if key not in self.memo:
+            context = {"post": post, "thread": post.thread, "csrf_token": self.csrf_marker}
+            self.memo[key] = _render("lessons/_discussion.html#post-actions", context)
+        return self.memo[key]
+
+    def progress(self, loop: LessonPageState) -> str:
+        """The header's progress line for a learner's numbers, rendered once for each."""
+        done = loop.progress is not None and loop.progress.is_completed
+        key = ("progress", loop.step, loop.total, loop.completed_in_track, done)
+        if key not in self.memo:
+            context = {"lesson": self.lesson, "loop": loop}
+            self.memo[key] = _render("lessons/_learning.html#progress_line_inside", context)
+        return self.memo[key]
 
     @property
     def csrf_marker(self) -> str:
@@ -179,7 +211,6 @@ def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
     token = get_token(request)
     csrf_marker = shell.csrf_marker
     lesson = shell.lesson
-    state = {"lesson": lesson, "loop": loop, "csrf_token": token}
     done = loop.progress is not None and loop.progress.is_completed
     current_mark = shell.marks["current-done" if done else "current"]
 
@@ -189,8 +220,7 @@ def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
             post = own_posts.get(int(post_id))
             if post is None:
                 return neutral.replace(csrf_marker, token)
-            context = {"post": post, "thread": post.thread, "user": user, "csrf_token": token}
-            return _render("lessons/_discussion.html#post-actions", context)
+            return shell.actions(post).replace(csrf_marker, token)
         if name == "csrf":
             return token
         if name == "done":
@@ -200,7 +230,7 @@ def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
                 return current_mark
             return shell.marks["tick"] if int(arg) in loop.completed_ids else ""
         if name == "progress":
-            return _render("lessons/_learning.html#progress_line_inside", state)
+            return shell.progress(loop)
         if name == "loop":
             confidence = loop.progress.confidence if loop.progress else None
             learning_state = json_script(loop.as_json(), "learning-state")
