@@ -14,6 +14,10 @@ long the discussion.
 The response is the full render's HTML (lessons/tests/test_signed_in_page.py compares them),
 so it works without JavaScript as the full render does.
 
+Parts that learners in the same situation see alike — the learning loop's cards for a
+confidence level, a post's buttons for its author or for a voter, a progress line — are rendered
+on first use and kept with the shell, keyed by what they show, never by who asked.
+
 A shell holds nothing of one learner, so nothing is invalidated per learner: shells are dropped
 with the anonymous page cache's entries (a new content revision or a discussion change, seen
 within LESSON_PAGE_CACHE_SECONDS) and re-rendered after SHELL_MAX_AGE seconds, so that times
