@@ -58,10 +58,10 @@ SELECT
   (SELECT json_agg(json_build_array(q.key, a.is_correct) ORDER BY a.created_at, a.id)
      FROM {_table(QuizAttempt)} a JOIN {_table(QuizQuestion)} q ON q.id = a.question_id
      WHERE a.learner_id = (SELECT id FROM learner) AND q.lesson_id = $2),
-  (SELECT json_agg(json_build_array(i.key, m.got_it))
+  (SELECT json_agg(json_build_array(i.key, m.got_it) ORDER BY m.updated_at, m.id)
      FROM {_table(SelfCheckMark)} m JOIN {_table(SelfCheckItem)} i ON i.id = m.item_id
      WHERE m.learner_id = (SELECT id FROM learner) AND i.lesson_id = $2),
-  (SELECT json_agg(json_build_array(c.key, r.knew_it, r.due_on))
+  (SELECT json_agg(json_build_array(c.key, r.knew_it, r.due_on) ORDER BY r.updated_at, r.id)
      FROM {_table(FlashcardReview)} r JOIN {_table(Flashcard)} c ON c.id = r.card_id
      WHERE r.learner_id = (SELECT id FROM learner) AND c.lesson_id = $2),
   (SELECT count(*) FROM {_table(Notification)} WHERE recipient_id = $1 AND read_at IS NULL),

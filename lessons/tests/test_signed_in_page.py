@@ -44,6 +44,9 @@ def busy_learner(client: Client, learner, other_learner, course) -> None:
     client.post("/learn/sql/lesson-2/quiz/pick-one/", {"choice": "vacuum"})
     client.post("/learn/sql/lesson-2/self-check/what-is-a-row/", {"answer": "1"})
     client.post("/learn/sql/lesson-2/confidence/", {"level": "3"})
+    client.post("/learn/sql/lesson-2/cards/card-select/", {"answer": "0"})  # again tomorrow
+    client.post("/learn/sql/lesson-2/cards/card-mvcc/", {"answer": "1"})
+    client.post("/learn/sql/lesson-2/quiz/pick-one/", {"choice": "select"})
     mine = start_thread(course[1], learner, title="My question")
     theirs = start_thread(course[1], other_learner, title="Their question")
     reply = mine.add_reply(author=other_learner, parent=opening(mine), body="Try EXPLAIN.")
@@ -64,6 +67,7 @@ def test_it_shows_the_same_page_as_a_full_render(
     assert without_tokens(from_shell) == without_tokens(full)
     assert "shell" not in re.sub(r"<[^>]*>", "", from_shell)  # no marker left in the text
     assert "✓ Saved" in from_shell and 'class="vote is-voted"' in from_shell
+    assert '"card-select": {"knew_it": false, "due_on": "' in from_shell
     assert from_shell.count(">Edit</a>") == 2  # their thread's opening post and their reply
     assert ">Mark as answer<" in from_shell  # on the reply in their own thread
 
