@@ -227,8 +227,16 @@ def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
     lesson = shell.lesson
     done = loop.progress is not None and loop.progress.is_completed
     current_mark = shell.marks["current-done" if done else "current"]
+    completed, lesson_id, tick = loop.completed_ids, lesson.pk, shell.marks["tick"]
 
     def fill(name: str, number: int, neutral: str) -> str:
+        # The step menus' markers first: they are most of them (two per step, twice).
+        if name == "done":
+            return " is-done" if number in completed else ""
+        if name == "mark":
+            if number == lesson_id:
+                return current_mark
+            return tick if number in completed else ""
         if name == "actions":
             post = own_posts.get(number)
             if post is None:
@@ -236,12 +244,6 @@ def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
             return shell.actions(post).replace(csrf_marker, token)
         if name == "csrf":
             return token
-        if name == "done":
-            return " is-done" if number in loop.completed_ids else ""
-        if name == "mark":
-            if number == lesson.pk:
-                return current_mark
-            return shell.marks["tick"] if number in loop.completed_ids else ""
         if name == "progress":
             return shell.progress(loop)
         if name == "loop":
