@@ -119,8 +119,7 @@ def learner(
     if member:
         browser.log_in(member)
     deadline = time.monotonic() + seconds
-    # A member posts a thread every few minutes: with 70 members, about one post in 3 s.
-    next_post = time.monotonic() + rng.uniform(10, 240)
+    next_post = time.monotonic() + rng.uniform(10, 240)  # then every 2-5 min (70: one in 3 s)
     # A learner works through one lesson for a while (reads it, answers, runs SQL in its
     # sandbox) and now and then moves on to another, as a class does.
     lesson = rng.choice(plan["lessons"])
@@ -168,8 +167,7 @@ def learner(
             status, _ = browser.request("POST", "/api/sandbox/run", body, "application/json")
             if status == 200:
                 ran_in.add(sandbox_lesson)
-        if member and action in PAGE_VIEWS:
-            action += SIGNED_IN
+        action += SIGNED_IN if member and action in PAGE_VIEWS else ""
         results.append((action, status, (time.perf_counter() - started) * 1000))
 
 
