@@ -1,11 +1,15 @@
 """Lesson page vs. a static file of the same size, on one gunicorn server on 127.0.0.1.
 
-    uv run python bench/pages.py [--seconds 10] [--clients 8] [--lesson postgresql/first-queries]
+    uv run python bench/pages.py [--seconds 10] [--clients 8] [--lesson <track>/<slug>]
+    uv run python bench/pages.py --signed-in     # and signed-in learners with a history
 
 Prepares the database and content like `manage.py serve`, renders the lesson once to learn its
 size, writes a static file of that size next to the collected static files, starts gunicorn
 (config/gunicorn.py, DEBUG=0), then loads each URL in turn with keep-alive clients in separate
-processes and prints requests per second, p50 and p99 latency, and the ratio. See bench/README.md.
+processes and prints requests per second, p50 and p99 latency, and the ratio. The lesson is by
+default the longest one in the content (bench/history.py). With --signed-in the same run also
+loads the page as signed-in learners with a realistic history (bench/history.py), one learner
+per client. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -31,15 +35,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def client(port: int, path: str, seconds: float, queue: multiprocessing.Queue) -> None:
+def client(
+    port: int, path: str, seconds: float, queue: multiprocessing.Queue, cookie: str = ""
+) -> None:
     """One keep-alive connection, requesting `path` as fast as it can until time is up."""
+    headers = {"Host": "127.0.0.1", **({"Cookie": cookie} if cookie else {})}
     latencies: list[float] = []
     errors = 0
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     deadline = time.perf_counter() + seconds
     while (start := time.perf_counter()) < deadline:
         try:
-            connection.request("GET", path, headers={"Host": "127.0.0.1"})
+            connection.request("GET", path, headers=headers)
             response = connection.getresponse()
             response.read()
             if response.status != 200:
@@ -54,11 +61,17 @@ def client(port: int, path: str, seconds: float, queue: multiprocessing.Queue) -
     queue.put((latencies, errors))
 
 
-def load(port: int, path: str, seconds: float, clients: int) -> dict[str, float]:
+def load(
+    port: int, path: str, seconds: float, clients: int, cookies: list[str] | None = None
+) -> dict[str, float]:
+    """`clients` processes on `path` for `seconds`; client n sends cookies[n % len(cookies)]."""
     queue: multiprocessing.Queue = multiprocessing.Queue()
+    cookies = cookies or [""]
     processes = [
-        multiprocessing.Process(target=client, args=(port, path, seconds, queue))
-        for _ in range(clients)
+        multiprocessing.Process(
+            target=client, args=(port, path, seconds, queue, cookies[n % len(cookies)])
+        )
+        for n in range(clients)
     ]
     for process in processes:
         process.start()
@@ -80,36 +93,51 @@ def load(port: int, path: str, seconds: float, clients: int) -> dict[str, float]
     }
 
 
-def wait_for(port: int, path: str, timeout: float = 30) -> None:
+def wait_for(port: int, path: str, timeout: float = 30, cookie: str = "") -> str:
+    """Wait for a 200 on `path`; return `cookie` with the CSRF cookie the answer set, as a
+    browser would send it back (else every answer sets a new one)."""
     deadline = time.time() + timeout
+    headers = {"Cookie": cookie} if cookie else {}
     while time.time() < deadline:
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", path)
-            if connection.getresponse().status == 200:
-                return
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            if response.status == 200:
+                csrf = [
+                    value.split(";")[0]
+                    for name, value in response.getheaders()
+                    if name.lower() == "set-cookie" and value.startswith("csrftoken=")
+                ]
+                return "; ".join(filter(None, [cookie, *csrf]))
         except OSError:
             pass
         time.sleep(0.2)
     raise SystemExit(f"gunicorn did not answer 200 on {path} within {timeout}s")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per URL (default 10)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections")
-    parser.add_argument("--lesson", default="postgresql/first-queries", help="<track>/<slug>")
+    parser.add_argument("--lesson", help="<track>/<slug> (default: the longest lesson)")
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument(
+        "--signed-in",
+        action="store_true",
+        help="also load the page as signed-in learners with a history (bench/history.py)",
+    )
     parser.add_argument(
         "--no-page-cache",
         action="store_true",
-        help="render every lesson page (LESSON_PAGE_CACHE_SECONDS=0), as for signed-in learners",
+        help="render every lesson page in full (LESSON_PAGE_CACHE_SECONDS=0): no page cache "
+        "for visitors, no shells for signed-in learners",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    static_root = Path(tempfile.mkdtemp(prefix="querylab-bench-static-"))
-    port = free_port()
-    env = {
+
+def bench_env(args: argparse.Namespace, static_root: Path, port: int) -> dict[str, str]:
+    return {
         **os.environ,
         "DEBUG": "0",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-not-a-secret-" + "x" * 40),
@@ -121,34 +149,47 @@ def main() -> None:
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_ACCESSLOG": "",
         "LOG_LEVEL": "WARNING",
+        "REQUEST_LOG_LEVEL": "WARNING",
         "LESSON_PAGE_CACHE_SECONDS": "0" if args.no_page_cache else "1",
     }
+
+
+def prepare(args: argparse.Namespace, env: dict[str, str]) -> tuple[str, list[str], int]:
+    """Migrate, sync, collect static files, make the learners; return the lesson, the
+    learners' session keys and the page's size."""
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (["migrate", "-v0"], ["createcachetable"], ["content", "sync"]):
         subprocess.run(
             [*manage, *command], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL
         )
     subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
+    history = [sys.executable, str(ROOT / "bench" / "history.py")]
+    if args.signed_in:
+        history += ["--learners", str(args.clients)]
+    else:
+        history += ["--default-lesson"]
+    if args.lesson:
+        history.append(args.lesson)
+    lesson, *sessions = run_for_output(history, env).split()
+    path = f"/learn/{lesson}/"
+    page = "from django.test import Client; "
+    page += f"print(len(Client().get({path!r}, HTTP_HOST='127.0.0.1').content))"
+    size = int(run_for_output([*manage, "shell", "-c", page], env))
+    return lesson, sessions, size
 
-    lesson_path = f"/learn/{args.lesson}/"
-    size = int(
-        subprocess.run(
-            [
-                *manage,
-                "shell",
-                "-c",
-                "from django.test import Client; "
-                f"print(len(Client().get({lesson_path!r}, HTTP_HOST='127.0.0.1').content))",
-            ],
-            env=env,
-            check=True,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+
+def run_for_output(command: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(command, env=env, check=True, cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    args = parse_args()
+    static_root = Path(tempfile.mkdtemp(prefix="querylab-bench-static-"))
+    port = free_port()
+    env = bench_env(args, static_root, port)
+    lesson, sessions, size = prepare(args, env)
+    lesson_path = f"/learn/{lesson}/"
     # Plain text, same size as the page; hashed name not needed: whitenoise serves it as is.
     (static_root / "bench-page-sized.txt").write_text(
         ("static bench line\n" * (size // 18 + 1))[:size]
@@ -163,22 +204,26 @@ def main() -> None:
     try:
         wait_for(port, lesson_path)
         wait_for(port, static_path)
+        cookies = [wait_for(port, lesson_path, cookie=f"sessionid={key}") for key in sessions]
         print(
             f"gunicorn on 127.0.0.1:{port}; {args.clients} keep-alive clients, "
             f"{args.seconds:g}s per URL; page and static file are {size:,} bytes"
         )
+        runs = [("static file", static_path, None), ("anonymous", lesson_path, None)]
+        if cookies:
+            runs.append(("signed-in", lesson_path, cookies))
         results = {}
-        for label, path in (("lesson page", lesson_path), ("static file", static_path)):
-            load(port, path, args.warmup, args.clients)
-            results[label] = load(port, path, args.seconds, args.clients)
-            r = results[label]
+        for label, path, jar in runs:
+            load(port, path, args.warmup, args.clients, jar)
+            results[label] = r = load(port, path, args.seconds, args.clients, jar)
             print(
-                f"{label:12} {path:40} {r['rps']:8.0f} req/s   p50 {r['p50_ms']:6.2f} ms"
+                f"{label:12} {path:42} {r['rps']:7.0f} req/s   p50 {r['p50_ms']:6.2f} ms"
                 f"   p99 {r['p99_ms']:6.2f} ms   ({r['requests']} requests, {r['errors']} errors)"
             )
-        ratio = results["lesson page"]["rps"] / results["static file"]["rps"]
-        verdict = "meets" if ratio >= 1 / 3 else "misses"
-        print(f"lesson page / static file = {ratio:.2f} ({verdict} the goal of at least 0.33)")
+        for label in results.keys() - {"static file"}:
+            ratio = results[label]["rps"] / results["static file"]["rps"]
+            verdict = "meets" if ratio >= 1 / 3 else "misses"
+            print(f"{label} / static file = {ratio:.2f} ({verdict} the goal of at least 0.33)")
     finally:
         server.terminate()
         server.wait(timeout=30)

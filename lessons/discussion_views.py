@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Window
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -68,21 +68,23 @@ def _page_number(request: HttpRequest) -> int:
         return 1
 
 
-def discussion_context(request: HttpRequest, lesson: Lesson, page: int = 1) -> dict:
-    """What `lessons/_discussion.html` needs, for the lesson page or the standalone page."""
+def discussion_context(request: HttpRequest, lesson: Lesson, page: int = 1, viewer=None) -> dict:
+    """What `lessons/_discussion.html` needs, for the lesson page or the standalone page.
+    The posts' buttons are those of `viewer` (default: the request's user)."""
     per_page = settings.DISCUSSION_THREADS_PER_PAGE
     start = (page - 1) * per_page
-    threads = list(Thread.objects.filter(lesson=lesson).listed()[start : start + per_page + 1])
+    # The count of all the lesson's threads comes with the page's rows (COUNT(*) OVER ()),
+    # so a long discussion costs no more queries than a short one.
+    listed = Thread.objects.filter(lesson=lesson).listed()
+    listed = listed.annotate(total=Window(Count("pk")))
+    threads = list(listed[start : start + per_page + 1])
     has_more = len(threads) > per_page
     threads = threads[:per_page]
-    Thread.attach_posts(threads, request.user)
+    Thread.attach_posts(threads, viewer or request.user)
     return {
         "lesson": lesson,
         "threads": threads,
-        # Counting costs a query only when there is more than one page.
-        "thread_count": (
-            Thread.objects.filter(lesson=lesson).count() if has_more or page > 1 else len(threads)
-        ),
+        "thread_count": threads[0].total if threads else 0,
         "page": page,
         "next_page": page + 1 if has_more else None,
         "thread_form": ThreadForm(auto_id="new-thread-%s"),

@@ -7,8 +7,9 @@ The placeholder is random, made anew for each render and stored with the page, s
 the page (a discussion post, say) can contain it.
 Entries are dropped when `content sync` records a new ContentRevision or a discussion changes
 (lessons.models.discussion_stamp); the stamps are read at most once per
-LESSON_PAGE_CACHE_SECONDS per process, so an edit shows up within that time. Signed-in
-visitors, query strings, pending messages and non-GET requests always get a fresh render.
+LESSON_PAGE_CACHE_SECONDS per process, so an edit shows up within that time. Query strings,
+pending messages and non-GET requests always get a fresh render; signed-in learners get theirs
+from a shell that follows the same revision (lessons/page_shells.py).
 """
 
 from __future__ import annotations
@@ -29,13 +30,21 @@ MAX_ENTRIES = 2000
 
 _lock = threading.Lock()
 _pages: dict[str, tuple[bytes, bytes]] = {}  # path: (page, the placeholder in it)
-_stamp = {"revision": -1, "checked": 0.0}
+_stamp = {"revision": -1, "checked": 0.0, "cleared": 0}
 
 
 def clear() -> None:
     with _lock:
         _pages.clear()
-        _stamp.update(revision=-1, checked=0.0)
+        _stamp.update(revision=-1, checked=0.0, cleared=_stamp["cleared"] + 1)
+
+
+def revision() -> tuple:
+    """What the cached pages were made from: the content revision and discussion stamp (read
+    at most once per LESSON_PAGE_CACHE_SECONDS) and the number of clear() calls. Signed-in
+    page shells (lessons/page_shells.py) are current while this is unchanged."""
+    _fresh()
+    return (_stamp["revision"], _stamp["cleared"])
 
 
 def _cacheable(request: HttpRequest) -> bool:

@@ -11,14 +11,17 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_http_methods, require_safe
 from django_htmx.middleware import HtmxDetails
 
+from lessons import page_shells
 from lessons.content import preview_lesson
 from lessons.content.checks import run_registered_checks_on_draft
 from lessons.discussion_views import discussion_context
 from lessons.forms import PREVIEW_DRAFTS, PREVIEW_DRAFTS_KEPT, PreviewForm
 from lessons.learners import learner_for, visitor_id
 from lessons.models import (
+    SIGNED_IN_READER,
     Certificate,
     Lesson,
+    LessonPageState,
     ReviewItem,
     Track,
     TrackPosition,
@@ -55,31 +58,68 @@ def track_detail(request: HttpRequest, track: str) -> HttpResponse:
     learner = learner_for(request, create=False)
     loop = lesson_progress_state(learner, None, steps)
     context = {"track": track_obj, "steps": steps, "minutes": minutes, "loop": loop}
-    if request.user.is_authenticated and steps and loop.completed_in_track == len(steps):
-        mine = Certificate.objects.valid().filter(user=request.user, track=track_obj)
-        context["certificate"] = mine.first()
+    if request.user.is_authenticated:
+        # Asked whether or not the track is finished, so the page costs the same queries for
+        # every learner (lessons/tests/test_learner_page_queries.py).
+        mine = Certificate.objects.valid().filter(user=request.user, track=track_obj).first()
+        finished = bool(steps) and loop.completed_in_track == len(steps)
+        context["certificate"] = mine if finished else None
     return render(request, "lessons/track.html", context)
 
 
 @require_safe
 @cache_anonymous_page
 def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse:
-    lesson_obj = get_object_or_404(
-        Lesson.objects.published_at(track, lesson).defer("body_text", "search_vector")
-    )
+    if page_shells.serves(request):
+        shell = page_shells.get(request.path)
+        if shell is None:
+            shell = page_shells.store(request.path, _lesson_shell(request, track, lesson))
+        return page_shells.respond(request, shell)
+    lesson_obj = _get_lesson(track, lesson)
     steps = Lesson.objects.outline(lesson_obj.track)
+    # Opening a lesson starts it. A visitor without a session gets the same cacheable page
+    # as every new visitor; its beacon (learning.js) records the visit.
+    loop = open_lesson_page(request.user, visitor_id(request), lesson_obj, steps)
+    context = _lesson_context(
+        request, lesson_obj, steps, loop, request.user, **csrf_context(request)
+    )
+    return render(request, "lessons/lesson.html", context)
+
+
+def _get_lesson(track: str, slug: str) -> Lesson:
+    return get_object_or_404(
+        Lesson.objects.published_at(track, slug).defer("body_text", "search_vector")
+    )
+
+
+def _lesson_context(
+    request: HttpRequest, lesson: Lesson, steps: list[Lesson], loop, viewer, **extra
+) -> dict:
     context = {
-        "lesson": lesson_obj,
-        "position": TrackPosition.of(lesson_obj, steps),
-        # Opening a lesson starts it. A visitor without a session gets the same cacheable page
-        # as every new visitor; its beacon (learning.js) records the visit.
-        "loop": open_lesson_page(request.user, visitor_id(request), lesson_obj, steps),
-        **discussion_context(request, lesson_obj),
-        **csrf_context(request),
+        **extra,
+        "lesson": lesson,
+        "position": TrackPosition.of(lesson, steps),
+        "loop": loop,
+        **discussion_context(request, lesson, viewer=viewer),
     }
     # Shown twice (the sidebar and the jump menu), rendered once: 36 steps and their links.
     context["step_menu"] = render_to_string("lessons/lesson.html#step-menu", context, request)
-    return render(request, "lessons/lesson.html", context)
+    return context
+
+
+def _lesson_shell(request: HttpRequest, track: str, slug: str) -> page_shells.Shell:
+    """The lesson page as a signed-in reader with nothing of their own sees it, with markers
+    where a learner's state goes (see lessons/page_shells.py)."""
+    lesson = _get_lesson(track, slug)
+    steps = Lesson.objects.outline(lesson.track)
+    marker = page_shells.new_marker()
+    blank = LessonPageState(total=len(steps))
+    context = _lesson_context(
+        request, lesson, steps, blank, SIGNED_IN_READER, shell=marker, csrf_token=f"{marker}:csrf:;"
+    )
+    html = render_to_string("lessons/lesson.html", context, request)
+    thread_ids = [thread.pk for thread in context["threads"]]
+    return page_shells.Shell(html, marker, lesson, steps, thread_ids)
 
 
 @require_safe

@@ -50,6 +50,7 @@ from lessons.models.certificates import Certificate, CertificateQuerySet, NotFin
 from lessons.models.discussion import (
     DISCUSSION_STAMP_KEY,
     HIDDEN_THREAD_TITLE,
+    SIGNED_IN_READER,
     DiscussionLimit,
     Post,
     PostQuerySet,
@@ -82,6 +83,7 @@ from lessons.models.pages import (
     TrackProgress,
     lesson_progress_state,
     open_lesson_page,
+    page_state,
     progress_overview,
     weekly_summary,
 )
@@ -92,6 +94,7 @@ from lessons.models.reviews import (
     ReviewItem,
     ReviewItemQuerySet,
 )
+from lessons.models.signed_in import SignedInPage, open_signed_in_page
 
 __all__ = [
     "AccountProfile",
@@ -125,6 +128,7 @@ __all__ = [
     "DiscussionLimit",
     "ThreadQuerySet",
     "HIDDEN_THREAD_TITLE",
+    "SIGNED_IN_READER",
     "Thread",
     "PostQuerySet",
     "normalise_text",
@@ -159,6 +163,9 @@ __all__ = [
     "NotFinished",
     "LessonPageState",
     "open_lesson_page",
+    "open_signed_in_page",
+    "page_state",
+    "SignedInPage",
     "lesson_progress_state",
     "TrackProgress",
     "ProgressOverview",

@@ -26,6 +26,19 @@ from lessons.models.moderation import Flag, ModerationAction
 from lessons.models.notifications import Notification
 
 
+class SignedInReader:
+    """Who a signed-in page's shell (lessons/page_shells.py) shows the discussion to: signed
+    in, not staff, with no posts and no votes. Each reader's own buttons are put in per
+    request (lessons.models.signed_in)."""
+
+    pk = 0  # nobody's id: not the author of any post
+    is_authenticated = True
+    is_staff = False
+
+
+SIGNED_IN_READER = SignedInReader()
+
+
 class DiscussionLimit(NamedTuple):
     """Why a user may not post right now, and when they may try again."""
 
@@ -148,13 +161,7 @@ class Thread(models.Model):
             groups: dict[int, tuple[Post, list[Post]]] = {}
             for post in posts:
                 post.thread = thread  # already loaded; keeps permission checks query-free
-                post.is_answer = post.pk == thread.answer_id
-                post.user_can_edit = post.can_edit(user)
-                post.user_can_delete = post.can_delete(user)
-                post.user_can_reply = post.can_reply(user)
-                post.user_can_vote = post.can_vote(user)
-                post.user_can_flag = post.can_flag(user)
-                post.user_can_mark_answer = thread.can_mark_as_answer(user, post)
+                post.set_flags_for(user)
                 if post.is_opening:
                     continue
                 top = post
@@ -245,7 +252,7 @@ class PostQuerySet(models.QuerySet):
             .defer("body", "parent__body", "parent__body_html")
             .annotate(vote_count=models.Count("votes"))
         )
-        if user.is_authenticated:
+        if user.is_authenticated and user.pk:
             posts = posts.annotate(
                 voted=models.Exists(Vote.objects.filter(post=models.OuterRef("pk"), user=user))
             )
@@ -377,6 +384,18 @@ class Post(models.Model):
     @property
     def is_hidden(self) -> bool:
         return self.hidden_at is not None
+
+    def set_flags_for(self, user) -> None:
+        """Set `is_answer` and the `user_can_*` flags the templates read, for `user`. The
+        thread must be loaded with its `is_hidden` known (attach_posts, open_signed_in_page)."""
+        thread = self.thread
+        self.is_answer = self.pk == thread.answer_id
+        self.user_can_edit = self.can_edit(user)
+        self.user_can_delete = self.can_delete(user)
+        self.user_can_reply = self.can_reply(user)
+        self.user_can_vote = self.can_vote(user)
+        self.user_can_flag = self.can_flag(user)
+        self.user_can_mark_answer = thread.can_mark_as_answer(user, self)
 
     def can_edit(self, user) -> bool:
         """Authors edit their own posts (not in a locked thread); staff edit any post."""

@@ -21,7 +21,7 @@ from lessons.models.learning import (
     QuizAttempt,
     SelfCheckMark,
 )
-from lessons.models.reviews import ExerciseOutcome, ReviewEvent, ReviewItem
+from lessons.models.reviews import ExerciseOutcome, ReviewEvent, ReviewItem, end_of_today
 
 
 @dataclass
@@ -68,12 +68,12 @@ def open_lesson_page(
     user_id = user.pk if user.is_authenticated else None
     rows = LessonProgress.objects.open_lesson(user_id, visitor_id, lesson, steps)
     if rows:
-        return _page_state(rows[0].learner_id, lesson, steps, rows)
+        return page_state(rows[0].learner_id, lesson, steps, rows)
     if user_id is None:
         return LessonPageState(total=len(steps), step=_step_of(lesson, steps), is_new=True)
     # A user without a Learner row yet: open_lesson found nothing, so there is nothing to read.
     learner = Learner.objects.for_user(user)
-    return _page_state(None, lesson, steps, [LessonProgress.objects.start(learner, lesson)])
+    return page_state(None, lesson, steps, [LessonProgress.objects.start(learner, lesson)])
 
 
 def _step_of(lesson: Lesson | None, steps: list[Lesson]) -> int:
@@ -88,12 +88,18 @@ def lesson_progress_state(
     rows = []
     if learner is not None:
         rows = list(LessonProgress.objects.filter(learner=learner, lesson__in=steps))
-    return _page_state(learner and lesson and learner.pk, lesson, steps, rows)
+    return page_state(learner and lesson and learner.pk, lesson, steps, rows)
 
 
-def _page_state(
-    learner_id: int | None, lesson: Lesson, steps: list[Lesson], rows: list[LessonProgress]
+def page_state(
+    learner_id: int | None,
+    lesson: Lesson,
+    steps: list[Lesson],
+    rows: list[LessonProgress],
+    fill_parts: bool = True,
 ) -> LessonPageState:
+    """The state from the learner's progress `rows` for `steps`; with `fill_parts`, their
+    quiz, self-check and card state on `lesson` too (one query)."""
     state = LessonPageState(total=len(steps), step=_step_of(lesson, steps))
     for row in rows:
         if row.is_completed:
@@ -104,7 +110,7 @@ def _page_state(
             state.progress = row
     state.completed_in_track = len(state.completed_ids)
     state.next_step = next((step for step in steps if step.pk not in state.completed_ids), None)
-    if learner_id is not None:
+    if learner_id is not None and fill_parts:
         _fill_part_states(state, learner_id, lesson)
     return state
 
@@ -195,12 +201,22 @@ def progress_overview(learner: Learner | None) -> ProgressOverview:
         lesson.not_tried = lesson.question_count - lesson.answered
         lesson.exercises_passed, lesson.passed_with_solution = exercises.get(lesson.pk, (0, 0))
         tracks.setdefault(lesson.track_id, TrackProgress(lesson.track, [])).lessons.append(lesson)
-    items = ReviewItem.objects.filter(learner=learner).visible() if learner else None
+    cards = {"due": 0, "total": 0}
+    if learner is not None:
+        # One aggregate whatever the pile's size (the page's query count is fixed).
+        cards = (
+            ReviewItem.objects.filter(learner=learner)
+            .visible()
+            .aggregate(
+                due=models.Count("pk", filter=models.Q(due__lt=end_of_today())),
+                total=models.Count("pk"),
+            )
+        )
     return ProgressOverview(
         tracks=list(tracks.values()),
         review=learner.review_lessons() if learner else [],
-        cards_due=items.due_today().count() if items is not None else 0,
-        cards_in_review=items.count() if items is not None else 0,
+        cards_due=cards["due"],
+        cards_in_review=cards["total"],
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from lessons import page_shells
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -77,3 +79,32 @@ def expect_same_progress(tab) -> None:
     expect(tab.locator("tr", has_text="Lesson 2")).to_contain_text("Done")
     expect(tab.locator("tr", has_text="Lesson 3")).to_contain_text("Not started")
     expect(tab.locator(".review-list")).to_contain_text("Lesson 1")
+
+
+def test_it_works_the_same_on_a_signed_in_page_shell(page, course, learner, settings):
+    # Page shells and the anonymous page cache on, as in production (tests turn them off).
+    settings.LESSON_PAGE_CACHE_SECONDS = 60
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill("correct-horse-42")
+    page.get_by_role("button", name="Log in").click()
+    page.goto("/learn/sql/lesson-1/")
+    page.goto("/learn/sql/lesson-1/")  # from the shell the first visit made
+    expect(page.locator(".account-name")).to_have_text("ada")
+    assert page_shells.get("/learn/sql/lesson-1/") is not None
+    question = page.locator("#quiz-pick-one")
+    question.locator("label.choice", has_text="SELECT").click()
+    question.get_by_role("button", name="Check answer").click()
+    expect(question).to_contain_text("✓ Right.")
+    page.locator("#confidence").get_by_text("Mostly").click()
+    expect(page.locator("#confidence")).to_contain_text("✓ Saved just now: “Mostly”")
+    page.get_by_role("button", name="Mark lesson as done").click()
+    expect(page.locator("#lesson-progress")).to_contain_text("33% through track")
+
+    page.reload()
+    expect(page.locator("#confidence")).to_contain_text("✓ Saved: “Mostly”")
+    expect(page.locator("#quiz-pick-one")).to_contain_text("You answered this right before")
+    expect(page.locator("#lesson-done")).to_contain_text("✓ Lesson done.")
+    expect(page.locator(".lesson-steps .current .step-mark")).to_have_text("✓ (done)")
+    page.goto("/learn/sql/lesson-2/")
+    expect(page.locator(".lesson-steps li.is-done")).to_have_count(1)

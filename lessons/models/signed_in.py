@@ -1,0 +1,161 @@
+"""What a signed-in learner's lesson page shows of them, in one statement.
+
+The signed-in lesson page is a shared shell with the learner's state put in
+(lessons/page_shells.py). That state is read, and the visit recorded, by one prepared statement
+(config/infra/prepared.py: planned once per connection, its write committed without waiting for
+the disk, like the sandbox's counters: a crash may lose the last "opened at"): the learner's
+progress in the track (opening the lesson starts it), their quiz answers, self-check marks and
+flashcards on the lesson, their unread notifications, and the posts on the page whose buttons
+are theirs (their own, the ones they upvoted, the replies in their threads). One round trip
+whatever they have done and however long the discussion; the ORM would build four queries for
+it, and building them cost more CPU than running them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import NamedTuple
+
+from django.db import connection
+from django.utils import timezone
+
+from config.infra.prepared import PreparedStatement
+from lessons.models.catalog import Flashcard, Lesson, QuizQuestion, SelfCheckItem
+from lessons.models.discussion import Post, Thread, Vote
+from lessons.models.learning import (
+    FlashcardReview,
+    Learner,
+    LessonProgress,
+    QuizAttempt,
+    SelfCheckMark,
+)
+from lessons.models.notifications import Notification
+from lessons.models.pages import LessonPageState, page_state
+
+
+def _table(model) -> str:
+    return model._meta.db_table
+
+
+_BODY = f"""
+WITH learner AS (SELECT id FROM {_table(Learner)} WHERE user_id = $1),
+opened AS (
+  INSERT INTO {_table(LessonProgress)} (learner_id, lesson_id, status, started_at, last_seen_at)
+  SELECT id, $2, 'started', $5, $5 FROM learner
+  ON CONFLICT (learner_id, lesson_id) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at
+  RETURNING id, lesson_id, status, confidence
+),
+progress AS (
+  SELECT * FROM opened
+  UNION ALL
+  SELECT p.id, p.lesson_id, p.status, p.confidence FROM {_table(LessonProgress)} p
+  WHERE p.learner_id = (SELECT id FROM learner) AND p.lesson_id = ANY($3) AND p.lesson_id <> $2
+)
+SELECT
+  (SELECT id FROM learner),
+  (SELECT json_agg(json_build_array(id, lesson_id, status, confidence)) FROM progress),
+  (SELECT json_agg(json_build_array(q.key, a.is_correct) ORDER BY a.created_at, a.id)
+     FROM {_table(QuizAttempt)} a JOIN {_table(QuizQuestion)} q ON q.id = a.question_id
+     WHERE a.learner_id = (SELECT id FROM learner) AND q.lesson_id = $2),
+  (SELECT json_agg(json_build_array(i.key, m.got_it) ORDER BY m.updated_at, m.id)
+     FROM {_table(SelfCheckMark)} m JOIN {_table(SelfCheckItem)} i ON i.id = m.item_id
+     WHERE m.learner_id = (SELECT id FROM learner) AND i.lesson_id = $2),
+  (SELECT json_agg(json_build_array(c.key, r.knew_it, r.due_on) ORDER BY r.updated_at, r.id)
+     FROM {_table(FlashcardReview)} r JOIN {_table(Flashcard)} c ON c.id = r.card_id
+     WHERE r.learner_id = (SELECT id FROM learner) AND c.lesson_id = $2),
+  (SELECT count(*) FROM {_table(Notification)} WHERE recipient_id = $1 AND read_at IS NULL),
+  (SELECT json_agg(json_build_array(
+       p.id, p.thread_id, p.author_id, p.parent_id, p.deleted_at, p.hidden_at,
+       (SELECT count(*) FROM {_table(Vote)} v WHERE v.post_id = p.id),
+       EXISTS (SELECT FROM {_table(Vote)} v WHERE v.post_id = p.id AND v.user_id = $1),
+       t.author_id, t.is_locked, t.answer_id,
+       EXISTS (SELECT FROM {_table(Post)} o WHERE o.thread_id = t.id
+               AND o.parent_id IS NULL AND o.hidden_at IS NOT NULL)))
+     FROM {_table(Post)} p JOIN {_table(Thread)} t ON t.id = p.thread_id
+     WHERE p.thread_id = ANY($4) AND (p.author_id = $1 OR t.author_id = $1
+       OR EXISTS (SELECT FROM {_table(Vote)} v WHERE v.post_id = p.id AND v.user_id = $1)))
+"""
+_STATEMENT = PreparedStatement(
+    "signed_in_page", ["bigint", "bigint", "bigint[]", "bigint[]", "timestamptz"], _BODY
+)
+
+
+class _Progress(NamedTuple):
+    """What page_state reads of a LessonProgress row of another lesson."""
+
+    lesson_id: int
+    is_completed: bool
+
+
+@dataclass
+class SignedInPage:
+    loop: LessonPageState
+    unread: int = 0  # unread notifications, for the header's badge
+    own_posts: dict[int, Post] = field(default_factory=dict)  # id → post, flags set for them
+
+
+def open_signed_in_page(
+    user, lesson: Lesson, steps: list[Lesson], thread_ids: list[int]
+) -> SignedInPage:
+    """Record that `user` (signed in) opened `lesson` and return what their page shows of
+    them: the lesson page's LessonPageState (as open_lesson_page), their unread count and
+    the posts of `thread_ids` whose buttons are theirs. One statement, or two on their very
+    first visit (their Learner row is made in between)."""
+    row = _run(user, lesson, steps, thread_ids)
+    if row[0] is None:
+        Learner.objects.for_user(user)
+        row = _run(user, lesson, steps, thread_ids)
+    learner_id, progress, quiz, checks, cards, unread, posts = row
+    # A model row for this lesson (the page shows its confidence and "done"); the rest of the
+    # track needs only whether each is done: plain tuples are cheaper than models.
+    rows = [
+        LessonProgress(
+            id=pk, learner_id=learner_id, lesson_id=lesson_id, status=status, confidence=confidence
+        )
+        if lesson_id == lesson.pk
+        else _Progress(lesson_id, status == LessonProgress.Status.COMPLETED)
+        for pk, lesson_id, status, confidence in progress or []
+    ]
+
+    loop = page_state(learner_id, lesson, steps, rows, fill_parts=False)
+    for key, correct in quiz or []:
+        entry = loop.quiz.setdefault(key, {"attempts": 0, "correct": False})
+        entry["attempts"] += 1
+        entry["correct"] = correct
+    loop.self_checks = {key: got_it for key, got_it in checks or []}
+    loop.cards = {key: {"knew_it": knew, "due_on": due} for key, knew, due in cards or []}
+    return SignedInPage(loop, unread, _own_posts(user, posts or []))
+
+
+def _run(user, lesson: Lesson, steps: list[Lesson], thread_ids: list[int]) -> tuple:
+    params = [user.pk, lesson.pk, [step.pk for step in steps], thread_ids, timezone.now()]
+    with connection.cursor() as cursor:
+        _STATEMENT.execute(cursor, params)
+        return cursor.fetchone()
+
+
+def _own_posts(user, rows: list[list]) -> dict[int, Post]:
+    posts = {}
+    for row in rows:
+        pk, thread_id, author_id, parent_id, deleted_at, hidden_at, votes, voted = row[:8]
+        thread_author_id, is_locked, answer_id, thread_hidden = row[8:]
+        thread = Thread(id=thread_id, author_id=thread_author_id, is_locked=is_locked)
+        thread.answer_id = answer_id
+        thread.__dict__["is_hidden"] = thread_hidden  # the cached_property, known here
+        post = Post(
+            id=pk,
+            thread=thread,
+            author_id=author_id,
+            parent_id=parent_id,
+            deleted_at=_when(deleted_at),
+            hidden_at=_when(hidden_at),
+        )
+        post.vote_count, post.voted = votes, voted
+        post.set_flags_for(user)
+        posts[pk] = post
+    return posts
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
