@@ -79,7 +79,11 @@ def test_it_survives_a_restart_of_the_app_database(app_database, db):
             thread.start()
         time.sleep(0.5)
         app_database.stop()
-        time.sleep(1.5)
+        # Longer than DB_POOL_TIMEOUT (2 s): a request that waits that long for a connection
+        # gets the outage page. (A shorter outage is only a delay: the pool's check finds the
+        # dead connections and the request waits for a new one, which comes once the server
+        # is back.)
+        time.sleep(4)
         app_database.ensure()
         time.sleep(0.5)
         stop.set()
