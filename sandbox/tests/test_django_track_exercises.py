@@ -149,3 +149,25 @@ def test_an_exercise_refuses_its_wrong_answer_and_passes_its_solution(
     assert expected in said, said
     right = lab_check(lab_client, exercise, exercise.solution_sql)
     assert right["passed"] is True, right["problems"] + right["plan_problems"]
+
+
+def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_lab(client):
+    assert not sync_content(CONTENT).errors
+    page = client.get("/learn/django/").content.decode()
+    titles = [
+        "Seeing the SQL",
+        "Aggregation beyond the basics",
+        "PostgreSQL fields in Django",
+        "Writing efficiently",
+    ]
+    positions = [page.find(title) for title in titles]
+    assert -1 not in positions and positions == sorted(positions), positions
+    for slug in (
+        "seeing-the-sql",
+        "aggregation-beyond-the-basics",
+        "postgresql-fields",
+        "writing-efficiently",
+    ):
+        response = client.get(f"/learn/django/{slug}/")
+        assert response.status_code == 200
+        assert "Run in lab" in response.content.decode(), slug
