@@ -87,6 +87,19 @@ WRONG_ANSWERS = [
         "stay_during_gist",
     ),
     (
+        "indexes-from-meta",
+        "member-by-email-any-case",
+        'Member.objects.filter(email__iexact="USER4242@EXAMPLE.COM").values_list("id", "name")',
+        "member_email_lower_idx",
+    ),
+    (
+        "indexes-from-meta",
+        "active-members-of-december",
+        'Member.objects.exclude(status="closed").filter(joined__gte=date(2024, 12, 1),'
+        ' joined__lt=date(2025, 1, 1)).order_by("id").values_list("id")',
+        "member_active_joined_idx",
+    ),
+    (
         "writing-efficiently",
         "price-rise-one-statement",
         'for book in Book.objects.filter(publisher_id=6).order_by("id"):\n'
@@ -158,6 +171,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "Seeing the SQL",
         "Aggregation beyond the basics",
         "PostgreSQL fields in Django",
+        "Indexes from Meta",
         "Writing efficiently",
     ]
     positions = [page.find(title) for title in titles]
@@ -166,6 +180,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "seeing-the-sql",
         "aggregation-beyond-the-basics",
         "postgresql-fields",
+        "indexes-from-meta",
         "writing-efficiently",
     ):
         response = client.get(f"/learn/django/{slug}/")
