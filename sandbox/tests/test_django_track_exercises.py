@@ -100,6 +100,20 @@ WRONG_ANSWERS = [
         "member_active_joined_idx",
     ),
     (
+        "full-text-search",
+        "best-lemon-ginger",
+        'Recipe.objects.filter(body__search="lemon ginger").order_by("id").values_list("id")[:10]',
+        "recipe_search_gin",
+    ),
+    (
+        "full-text-search",
+        "spinach-coriander-per-cuisine",
+        'q = SearchQuery("spinach coriander", search_type="websearch", config="english")\n'
+        'Recipe.objects.filter(search=q).values("cuisine").annotate(n=Count("id"))'
+        '.order_by("cuisine")\n',
+        "Wrong rows.",
+    ),
+    (
         "writing-efficiently",
         "price-rise-one-statement",
         'for book in Book.objects.filter(publisher_id=6).order_by("id"):\n'
@@ -172,6 +186,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "Aggregation beyond the basics",
         "PostgreSQL fields in Django",
         "Indexes from Meta",
+        "Full-text search in Django",
         "Writing efficiently",
     ]
     positions = [page.find(title) for title in titles]
@@ -181,6 +196,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "aggregation-beyond-the-basics",
         "postgresql-fields",
         "indexes-from-meta",
+        "full-text-search",
         "writing-efficiently",
     ):
         response = client.get(f"/learn/django/{slug}/")
