@@ -1,7 +1,7 @@
 """Full-text search for the Django ORM lab (content/django/08-full-text-search.md).
 
 Loaded into the lab's ``lab`` app like library.py: the table is ``lab_recipe``, with a stored
-``tsvector`` column and its GIN index; the data is content/fixtures/fts.sql, which also fills
+``tsvector`` column and its GIN index; the data is content/fixtures/recipes.sql, which also fills
 the vector (title weighted A, body B, English configuration).
 """
 
