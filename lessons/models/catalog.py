@@ -104,11 +104,17 @@ class TrackQuerySet(models.QuerySet):
             .order_by("step")
             .values("slug")[:1]
         )
-        return self.annotate(
-            lesson_count=models.Count("lessons", filter=published),
-            minutes=models.Sum("lessons__reading_minutes", filter=published),
-            first_slug=models.Subquery(first),
-        ).filter(lesson_count__gt=0)
+        # Ordered here: Django drops Meta.ordering from a query with a GROUP BY, so without it
+        # the home page would list tracks in whatever order PostgreSQL's grouping gave.
+        return (
+            self.annotate(
+                lesson_count=models.Count("lessons", filter=published),
+                minutes=models.Sum("lessons__reading_minutes", filter=published),
+                first_slug=models.Subquery(first),
+            )
+            .filter(lesson_count__gt=0)
+            .order_by("order", "title")
+        )
 
 
 class Track(models.Model):

@@ -102,8 +102,28 @@ def test_it_passes_every_lesson_of_the_postgresql_track(settings, capsys):
         "SANDBOX_IDLE_IN_TRANSACTION_TIMEOUT_MS",
     ):
         setattr(settings, name, getattr(base_settings, name))
-    out, err = content_check(capsys=capsys)
-    assert "OK: 36 lesson(s) in 1 track(s)" in out, err
+    out, err = content_check(CONTENT / "postgresql", capsys=capsys)
+    assert "OK: 36 lesson(s) in 2 track(s)" in out, err
+
+
+@pytest.mark.slow
+def test_it_passes_every_lesson_of_the_django_track(settings, capsys):
+    # Every django_lab lesson: the models' tables and the fixture seed, every example runs in
+    # a lab worker, every exercise's solution passes Check (rows, variants, max_queries, plans).
+    for name in ("SANDBOX_STATEMENT_TIMEOUT_MS", "SANDBOX_RUN_TIMEOUT_MS", "SANDBOX_MAX_ROWS"):
+        setattr(settings, name, getattr(base_settings, name))
+    lessons = sorted((CONTENT / "django").glob("[0-9]*.md"))
+    assert {
+        "03-seeing-the-sql.md",
+        "04-aggregation-beyond-the-basics.md",
+        "05-postgresql-fields.md",
+        "06-indexes-from-meta.md",
+        "08-full-text-search.md",
+        "09-writing-efficiently.md",
+    } <= {path.name for path in lessons}
+    out, err = content_check(CONTENT / "django", capsys=capsys)
+    assert f"OK: {len(lessons)} lesson(s) in 2 track(s)" in out, err
+    assert roles.existing_names(0) == set()
 
 
 def test_it_says_when_the_sandbox_server_is_unavailable(capsys):
