@@ -179,7 +179,8 @@ def test_an_exercise_refuses_its_wrong_answer_and_passes_its_solution(
 
 
 def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_lab(client):
-    assert not sync_content(CONTENT).errors
+    # The track's checks run in test_lesson_checks.py; here only the published pages matter.
+    assert not sync_content(CONTENT, run_checks=False).errors
     page = client.get("/learn/django/").content.decode()
     titles = [
         "Seeing the SQL",
