@@ -193,7 +193,6 @@ def test_a_good_fixture_edit_is_published_and_seeds_new_sandboxes(synced, client
     with (synced / "fixtures" / "shop.sql").open("a") as fixture:
         fixture.write(COUPONS)
     assert "postgresql/01-first-queries.md" in sync(synced).published
-    assert "coupons" in Lesson.objects.get(pk=lesson.pk).fixture_sql
     # The file changes again on disk but is not synced: sandboxes keep the published text.
     (synced / "fixtures" / "shop.sql").write_text("CREATE TABLE unsynced (x int);\n")
 
@@ -201,6 +200,7 @@ def test_a_good_fixture_edit_is_published_and_seeds_new_sandboxes(synced, client
     answer = run_json(client, lesson, "SELECT code FROM coupons")
     assert answer["ok"] and answer["results"][0]["rows"] == [["WELCOME"]]
     assert not run_json(client, lesson, "SELECT * FROM unsynced")["ok"]
+    assert "coupons" in Lesson.objects.get(pk=lesson.pk).fixture_sql
 
 
 def test_the_warm_pool_and_the_grader_seed_from_the_published_fixture(settings, synced):
@@ -212,3 +212,28 @@ def test_the_warm_pool_and_the_grader_seed_from_the_published_fixture(settings, 
     grader = Sandbox.objects.grader_for(lesson)
     assert not Sandbox.objects.stale_graders().exists()
     assert grader.fixture_digest == Sandbox.objects.get(state=Sandbox.State.READY).fixture_digest
+
+
+def test_the_migration_stores_the_files_of_lessons_published_before(
+    settings, tmp_path, shop_lesson, plpgsql_lesson, caplog
+):
+    import importlib
+
+    from django.apps import apps
+
+    from sandbox.models.seeds import lesson_seed
+
+    migration = importlib.import_module("lessons.migrations.0010_lesson_published_seed")
+    shutil.copytree(FIXTURES, tmp_path / "fixtures")
+    settings.CONTENT_DIR = tmp_path
+    settings.SANDBOX_FIXTURES_DIR = FIXTURES
+    Lesson.objects.filter(pk=plpgsql_lesson.pk).update(fixture="gone.sql")
+    (tmp_path / "fixtures" / "shop.sql").write_text("CREATE TABLE stored (x int);\n")
+    migration.store_published_seeds(apps, None)
+
+    assert Lesson.objects.get(pk=shop_lesson.pk).fixture_sql == "CREATE TABLE stored (x int);\n"
+    missing = Lesson.objects.get(pk=plpgsql_lesson.pk)
+    assert missing.fixture_sql == ""
+    missing.fixture = "shop.sql"  # its file at seeding time, with a warning
+    assert lesson_seed(missing) == (FIXTURES / "shop.sql").read_text()
+    assert "has no stored fixture" in caplog.text
