@@ -298,9 +298,12 @@ def preview_lesson(
             urls[relative] = lesson_url(relative.split("/")[0], match["slug"])
     fixtures_dir = content_dir / FIXTURES_FOLDER
     fixtures = {p.name for p in fixtures_dir.glob("*.sql")} if fixtures_dir.is_dir() else set()
-    return parse_lesson(
+    spec, errors = parse_lesson(
         text, path, lesson_urls=urls, fixtures=fixtures, lab_models=_model_modules(content_dir)
     )
+    if spec:  # a draft is previewed on its fixture and model module as they are on disk now
+        spec.source_hash = _with_seed_hashed(content_dir, spec)
+    return spec, errors
 
 
 def _model_modules(content_dir: Path) -> set[str]:
