@@ -141,12 +141,18 @@ def _seed_of(
         fixture = content_dir / FIXTURES / lesson.fixture
         if not fixture.is_file():
             return None  # check_tree reports missing fixtures already
-        seed = fixture.read_text(encoding="utf-8")
+        seed = lesson.fixture_sql or fixture.read_text(encoding="utf-8")
     if lesson.mode == "django_lab":
         from sandbox.lab import seeding
 
         try:
-            seed = seeding.ddl_for(lesson.lab_models, content_dir / MODELS) + "\n" + seed
+            seed = (
+                seeding.ddl_for(
+                    lesson.lab_models, content_dir / MODELS, lesson.lab_models_source or None
+                )
+                + "\n"
+                + seed
+            )
         except seeding.ModelsBroken as exc:
             errors.append(ContentError(path, _line_of(text, r"^models:"), str(exc)))
             return None

@@ -134,6 +134,9 @@ class LessonSpec:
     sandbox_languages: list[str]
     source_hash: str
     lab_models: str = ""  # django_lab: content/models/<lab_models>.py
+    # The fixture's and model module's text, read with the lesson (what gets published).
+    fixture_sql: str = ""
+    lab_models_source: str = ""
     body_html: str = ""
     body_text: str = ""
     toc: list[dict[str, Any]] = field(default_factory=list)

@@ -185,12 +185,20 @@ def _parsed_lessons(
 def _with_seed_hashed(content_dir: Path, spec: LessonSpec) -> str:
     """The lesson's source hash with its fixture's (and lab model module's) text in it: an
     edited fixture is a change of every lesson that names it, so `sync` checks and publishes
-    them again (and learners' sandboxes of the old data are told, sandbox/models/records.py)."""
+    them again (and learners' sandboxes of the old data are told, sandbox/models/records.py).
+    Also keeps the texts on the spec (``fixture_sql``, ``lab_models_source``) for publishing."""
     inputs = [spec.source_hash]
     for folder, name in ((FIXTURES_FOLDER, spec.fixture), (MODELS_FOLDER, spec.lab_models)):
         path = content_dir / folder / (name if folder == FIXTURES_FOLDER else f"{name}.py")
         if name and path.is_file():
-            inputs.append(hashlib.sha256(path.read_bytes()).hexdigest())
+            data = path.read_bytes()
+            inputs.append(hashlib.sha256(data).hexdigest())
+            # Kept with the spec: what is checked and published is this text, not a later one.
+            text = data.decode("utf-8", errors="replace")
+            if folder == FIXTURES_FOLDER:
+                spec.fixture_sql = text
+            else:
+                spec.lab_models_source = text
     if len(inputs) == 1:
         return spec.source_hash
     return hashlib.sha256("\0".join(inputs).encode()).hexdigest()
@@ -290,9 +298,12 @@ def preview_lesson(
             urls[relative] = lesson_url(relative.split("/")[0], match["slug"])
     fixtures_dir = content_dir / FIXTURES_FOLDER
     fixtures = {p.name for p in fixtures_dir.glob("*.sql")} if fixtures_dir.is_dir() else set()
-    return parse_lesson(
+    spec, errors = parse_lesson(
         text, path, lesson_urls=urls, fixtures=fixtures, lab_models=_model_modules(content_dir)
     )
+    if spec:  # a draft is previewed on its fixture and model module as they are on disk now
+        spec.source_hash = _with_seed_hashed(content_dir, spec)
+    return spec, errors
 
 
 def _model_modules(content_dir: Path) -> set[str]:

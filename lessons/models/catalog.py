@@ -222,6 +222,12 @@ class Lesson(models.Model):
     sandbox_languages = models.JSONField(default=list, blank=True)
     # django_lab lessons: the model module content/models/<lab_models>.py (sandbox/lab/).
     lab_models = models.CharField(max_length=50, blank=True)
+    # What sandboxes are seeded from, as published (sandbox/models/seeds.py): the fixture's and
+    # the lab model module's text when `content sync` last published the lesson, so an edit
+    # that fails its checks stays off learners' sandboxes. "" with a name: not stored (a lesson
+    # published before these fields, its file missing then): seeding reads the file.
+    fixture_sql = models.TextField(blank=True)
+    lab_models_source = models.TextField(blank=True)
     is_published = models.BooleanField(default=True)
 
     level = models.CharField(max_length=20, choices=Level.choices, default=Level.BEGINNER)
@@ -268,6 +274,8 @@ class Lesson(models.Model):
         self.fixture = spec.fixture
         self.sandbox_languages = spec.sandbox_languages
         self.lab_models = spec.lab_models
+        self.fixture_sql = spec.fixture_sql
+        self.lab_models_source = spec.lab_models_source
         self.level = spec.level
         self.summary = spec.summary
         self.reviewed = spec.reviewed

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -38,15 +39,27 @@ def models_source(name: str, directory: Path | None = None) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def ddl_for(name: str, directory: Path | None = None) -> str:
-    """The DDL for content/models/<name>.py, cached per text of the module."""
+def ddl_for(name: str, directory: Path | None = None, source: str | None = None) -> str:
+    """The DDL for content/models/<name>.py (or for ``source``, the module's text as stored
+    with a published lesson), cached per text of the module."""
     directory = directory or models_dir()
-    source = models_source(name, directory)
+    if source is None:
+        source = models_source(name, directory)
     key = (name, hashlib.sha256(source.encode()).hexdigest())
     with _lock:
         found = _cache.get(key)
     if found is not None:
         return found
+    with tempfile.TemporaryDirectory() as folder:
+        # The given text, not whatever the file holds now.
+        (Path(folder) / f"{name}.py").write_text(source, encoding="utf-8")
+        ddl = _run_helper(Path(folder), name)
+    with _lock:
+        _cache[key] = ddl
+    return ddl
+
+
+def _run_helper(directory: Path, name: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "sandbox.lab.seeding", str(directory), name],
         capture_output=True,
@@ -60,8 +73,6 @@ def ddl_for(name: str, directory: Path | None = None) -> str:
         raise ModelsBroken(
             f"The lab model module {name!r} does not load: {lines[-1] if lines else '?'}"
         )
-    with _lock:
-        _cache[key] = done.stdout
     return done.stdout
 
 

@@ -30,6 +30,8 @@ _LESSON_FIELDS = (
     "fixture",
     "sandbox_languages",
     "lab_models",
+    "fixture_sql",  # what its sandboxes are seeded from: is the learner's data current?
+    "lab_models_source",
     "is_published",
 )
 _TRACK_FIELDS = ("id", "slug", "title", "is_published")

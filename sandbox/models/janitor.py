@@ -18,7 +18,7 @@ from sandbox.models.seeds import (
     SANDBOX_MODES,
     FixtureMissing,
     fixture_digest,
-    fixture_sql,
+    published_seed,
     seed_name,
 )
 from sandbox.models.shares import Share
@@ -76,7 +76,7 @@ class JanitorQuerySet(models.QuerySet):
             "pk", "fixture", "fixture_digest"
         ):
             try:
-                current = fixture_digest(fixture_sql(fixture))
+                current = fixture_digest(published_seed(fixture))
             except FixtureMissing:
                 current = None
             if current != digest:
@@ -94,7 +94,7 @@ class JanitorQuerySet(models.QuerySet):
         for pk, fixture, digest in warm.values_list("pk", "fixture", "fixture_digest"):
             if fixture not in current:
                 try:
-                    current[fixture] = fixture_digest(fixture_sql(fixture))
+                    current[fixture] = fixture_digest(published_seed(fixture))
                 except FixtureMissing:
                     current[fixture] = None
             if fixture not in wanted or current[fixture] != digest:

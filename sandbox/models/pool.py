@@ -18,7 +18,8 @@ from sandbox.models.seeds import (
     SANDBOX_MODES,
     FixtureMissing,
     fixture_digest,
-    fixture_sql,
+    lesson_seed,
+    published_seed,
     seed_name,
 )
 
@@ -34,7 +35,7 @@ class WarmPoolQuerySet(models.QuerySet):
         lesson yet (the API has just looked). Should they have one after all (a concurrent
         request), that one is returned."""
         server = servers.server_for(servers.learner_placement(learner_id))
-        seed = fixture_sql(seed_name(lesson))
+        seed = lesson_seed(lesson)
         digest = fixture_digest(seed)
         claimed = self._claim_warm(learner_id, lesson, server, digest)
         if claimed is not None:
@@ -104,7 +105,7 @@ class WarmPoolQuerySet(models.QuerySet):
     def grader_for(self, lesson: Lesson) -> Sandbox:
         """The sandbox that grades the lesson's exercises: a seed of its fixture shared by every
         learner, never changed (each check runs in a transaction that is rolled back)."""
-        seed = fixture_sql(seed_name(lesson))
+        seed = lesson_seed(lesson)
         digest = fixture_digest(seed)
         server = servers.server_for("grader")
         found = self.filter(state=self.model.State.GRADER, server=server, fixture_digest=digest)
@@ -164,7 +165,7 @@ class WarmPoolQuerySet(models.QuerySet):
         made = 0
         for fixture in fixtures:
             try:
-                seed = fixture_sql(fixture)
+                seed = published_seed(fixture)
             except FixtureMissing as exc:
                 log.warning("%s", exc)
                 continue

@@ -27,6 +27,7 @@ from sandbox.models.seeds import (
     current_digest,
     fixture_digest,
     fixture_sql,
+    lesson_seed,
     seed_name,
 )
 from sandbox.models.shares import Share
@@ -251,7 +252,7 @@ class Sandbox(models.Model):
         if one waits), drop this."""
         lesson = self.lesson
         fixture = seed_name(lesson) if lesson is not None else self.fixture
-        seed = fixture_sql(fixture)
+        seed = lesson_seed(lesson) if lesson is not None else fixture_sql(fixture)
         digest = fixture_digest(seed)
         languages = lesson.sandbox_languages if lesson else []
         old_name = self.name

@@ -138,3 +138,102 @@ def test_the_lesson_page_has_the_notice_slot(signed_in, shop_lesson):
     page = signed_in.get("/learn/sql/indexes/").content.decode()
     assert 'hx-get="/api/sandbox/status?lesson=sql/indexes"' in page
     assert 'hx-trigger="load"' in page
+
+
+# -- The fixture is published with the lesson: a failed sync keeps learners on the last good one.
+
+
+@pytest.fixture
+def synced(tmp_path, settings):
+    """The sample content/ copied, synced with its checks, and the sandbox pointed at the copy's
+    files (as CONTENT_DIR is in production). Returns the copy's folder."""
+    from lessons.sync import sync_content
+    from lessons.tests.conftest import SAMPLE_CONTENT
+
+    content = tmp_path / "content"
+    shutil.copytree(SAMPLE_CONTENT, content)
+    settings.SANDBOX_FIXTURES_DIR = content / "fixtures"
+    assert sync_content(content).errors == []
+    return content
+
+
+def sync(content):
+    from lessons.sync import sync_content
+
+    return sync_content(content)
+
+
+def test_a_fixture_edit_that_fails_its_checks_never_reaches_a_sandbox(
+    synced, client, learner, other_learner
+):
+    lesson = Lesson.objects.by_ref("postgresql/first-queries")
+    client.force_login(learner)
+    assert run_json(client, lesson, "SELECT count(*) FROM customers")["ok"]
+    with (synced / "fixtures" / "shop.sql").open("a") as fixture:
+        fixture.write(COUPONS + "SELECT 1/0;\n")
+
+    report = sync(synced)
+    assert report.published == [] and report.errors
+    assert Lesson.objects.published().filter(pk=lesson.pk).exists()
+
+    mine = run_json(client, lesson, "SELECT code FROM coupons")
+    assert not mine["ok"] and mine["data_changed"] is False  # nothing new was published
+    assert api(client, "reset", lesson).json()["ok"]
+    after = run_json(client, lesson, "SELECT count(*) FROM customers")
+    assert after["ok"] and after["data_changed"] is False
+    assert not run_json(client, lesson, "SELECT code FROM coupons")["ok"]
+
+    client.force_login(other_learner)  # a new learner's sandbox: the old tables
+    assert run_json(client, lesson, "SELECT count(*) FROM customers")["ok"]
+    assert not run_json(client, lesson, "SELECT code FROM coupons")["ok"]
+
+
+def test_a_good_fixture_edit_is_published_and_seeds_new_sandboxes(synced, client, learner):
+    lesson = Lesson.objects.by_ref("postgresql/first-queries")
+    with (synced / "fixtures" / "shop.sql").open("a") as fixture:
+        fixture.write(COUPONS)
+    assert "postgresql/01-first-queries.md" in sync(synced).published
+    # The file changes again on disk but is not synced: sandboxes keep the published text.
+    (synced / "fixtures" / "shop.sql").write_text("CREATE TABLE unsynced (x int);\n")
+
+    client.force_login(learner)
+    answer = run_json(client, lesson, "SELECT code FROM coupons")
+    assert answer["ok"] and answer["results"][0]["rows"] == [["WELCOME"]]
+    assert not run_json(client, lesson, "SELECT * FROM unsynced")["ok"]
+    assert "coupons" in Lesson.objects.get(pk=lesson.pk).fixture_sql
+
+
+def test_the_warm_pool_and_the_grader_seed_from_the_published_fixture(settings, synced):
+    settings.SANDBOX_WARM_POOL_SIZE = 1
+    lesson = Lesson.objects.by_ref("postgresql/first-queries")
+    (synced / "fixtures" / "shop.sql").write_text("SELECT 1/0;\n")  # broken, never synced
+    assert Sandbox.objects.refill_pool(0) == 1
+    assert not Sandbox.objects.stale_warm().exists()
+    grader = Sandbox.objects.grader_for(lesson)
+    assert not Sandbox.objects.stale_graders().exists()
+    assert grader.fixture_digest == Sandbox.objects.get(state=Sandbox.State.READY).fixture_digest
+
+
+def test_the_migration_stores_the_files_of_lessons_published_before(
+    settings, tmp_path, shop_lesson, plpgsql_lesson, caplog
+):
+    import importlib
+
+    from django.apps import apps
+
+    from sandbox.models.seeds import lesson_seed
+
+    migration = importlib.import_module("lessons.migrations.0010_lesson_published_seed")
+    shutil.copytree(FIXTURES, tmp_path / "fixtures")
+    settings.CONTENT_DIR = tmp_path
+    settings.SANDBOX_FIXTURES_DIR = FIXTURES
+    Lesson.objects.filter(pk=plpgsql_lesson.pk).update(fixture="gone.sql")
+    (tmp_path / "fixtures" / "shop.sql").write_text("CREATE TABLE stored (x int);\n")
+    migration.store_published_seeds(apps, None)
+
+    assert Lesson.objects.get(pk=shop_lesson.pk).fixture_sql == "CREATE TABLE stored (x int);\n"
+    missing = Lesson.objects.get(pk=plpgsql_lesson.pk)
+    assert missing.fixture_sql == ""
+    missing.fixture = "shop.sql"  # its file at seeding time, with a warning
+    assert lesson_seed(missing) == (FIXTURES / "shop.sql").read_text()
+    assert "has no stored fixture" in caplog.text

@@ -166,3 +166,32 @@ def test_an_edited_model_module_is_a_change_of_the_lab_lessons_that_use_it(tmp_p
     with (root / "models" / "library.py").open("a") as models:
         models.write("\n# An edit the lesson's sandboxes are seeded from.\n")
     assert sync_content(root, run_checks=False).published == ["django/01-n-plus-one.md"]
+
+
+def test_a_model_module_edit_that_fails_leaves_sandboxes_on_the_published_one(
+    tmp_path, settings, learner
+):
+    """The module is stored with the published lesson (sandbox/models/seeds.py): new sandboxes
+    get its tables even after the file on disk broke and failed its sync."""
+    from lessons.models import Lesson
+    from lessons.sync import sync_content
+    from sandbox.models import Sandbox
+    from sandbox.models.seeds import current_digest
+    from sandbox.tests.conftest import learner_id
+
+    root = make_content(tmp_path)
+    settings.SANDBOX_FIXTURES_DIR = root / "fixtures"
+    settings.LAB_MODELS_DIR = root / "models"
+    assert sync_content(root).errors == []
+    lesson = Lesson.objects.by_ref("django/n-plus-one")
+    published = current_digest(lesson)
+    with (root / "models" / "library.py").open("a") as module:
+        module.write("\nraise RuntimeError('half-edited')\n")
+
+    report = sync_content(root)
+    assert report.published == [] and "does not load" in report.errors[0].message
+    lesson = Lesson.objects.published().get(pk=lesson.pk)
+    sandbox = Sandbox.objects.make_for_learner(learner_id(learner), lesson)
+    assert sandbox.fixture_digest == published and not sandbox.data_changed()
+    sandbox.reset()
+    assert sandbox.fixture_digest == published
