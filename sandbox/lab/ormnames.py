@@ -15,6 +15,7 @@ cannot import anything the worker has not loaded.
 
 from __future__ import annotations
 
+from contextlib import ContextDecorator
 from typing import Any
 
 ORM_NAMES = [
@@ -126,9 +127,7 @@ class LabTransaction:
     __slots__ = ()
 
     def atomic(self, func: Any = None, *, savepoint: bool = True, durable: bool = False):
-        from django.db import transaction
-
-        block = transaction.atomic(savepoint=bool(savepoint), durable=bool(durable))
+        block = _Block(bool(savepoint), bool(durable))
         if func is None:
             return block
         if not callable(func):
@@ -137,6 +136,39 @@ class LabTransaction:
 
     def __repr__(self) -> str:
         return "<transaction: atomic() only>"
+
+
+class _Block(ContextDecorator):
+    """Django's ``Atomic``, closed in order or rolled back: a block that ends after the blocks
+    around it (a generator suspended inside ``with atomic():`` and finalised later, e.g. after
+    Check's own transaction ended) never commits or releases anything: it rolls back."""
+
+    def __init__(self, savepoint: bool, durable: bool):
+        from django.db import transaction
+
+        self.savepoint = savepoint
+        self.durable = durable
+        self.block = transaction.atomic(savepoint=savepoint, durable=durable)
+        self.depth = -1
+
+    def _recreate_cm(self):
+        return _Block(self.savepoint, self.durable)
+
+    def __enter__(self):
+        from django.db import connection
+
+        self.depth = len(connection.atomic_blocks)
+        return self.block.__enter__()
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        from django.db import connection
+
+        if not connection.in_atomic_block or len(connection.atomic_blocks) != self.depth + 1:
+            connection.needs_rollback = True
+        return self.block.__exit__(exc_type, exc_value, traceback)
+
+    def __repr__(self) -> str:
+        return "<transaction.atomic block>"
 
 
 def orm_names() -> dict[str, Any]:

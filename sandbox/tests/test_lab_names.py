@@ -195,3 +195,45 @@ def test_trigram_similarity_needs_pg_trgm_which_a_sandbox_does_not_have(lab_clie
     assert not answer["ok"]
     assert "function similarity(" in answer["error"]["message"]
     assert "does not exist" in answer["error"]["message"]
+
+
+LEFT_OPEN = """
+def g():
+    with transaction.atomic():
+        Tag.objects.create(name="never-committed")
+        yield 1
+x = g()
+next(x)
+keep = [x]
+keep.append(keep)
+Tag.objects.filter(name="never-committed").count()
+"""
+
+
+def test_a_block_left_open_by_a_generator_is_rolled_back(lab_client, lab_lesson):
+    answer = lab_run(lab_client, lab_lesson, LEFT_OPEN)
+    _ok(answer)
+    assert answer["result"]["rows"] == [[1]]  # inside the block, in this run
+    after = lab_run(lab_client, lab_lesson, 'Tag.objects.filter(name="never-committed").count()')
+    assert after["ok"], after["error"]
+    assert after["result"]["rows"] == [[0]]
+
+
+def test_a_block_closed_after_the_block_around_it_rolls_back_instead_of_releasing(db):
+    # What a generator finalised late could do in Check: the block around the learner's block
+    # (Check's own) ends first. Django alone would then release ("commit") the learner's block
+    # into whatever is left; the lab's atomic() rolls it back.
+    from django.db import connection, transaction
+
+    from lessons.models import Track
+    from sandbox.lab.ormnames import LabTransaction
+
+    around = transaction.atomic()
+    around.__enter__()
+    block = LabTransaction().atomic()
+    block.__enter__()
+    Track.objects.create(slug="written-in-the-block", title="x")
+    around.__exit__(None, None, None)
+    block.__exit__(None, None, None)
+    assert not connection.needs_rollback
+    assert not Track.objects.filter(slug="written-in-the-block").exists()
