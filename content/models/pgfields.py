@@ -5,10 +5,6 @@ Loaded into the lab's ``lab`` app like library.py, so the tables are ``lab_gadge
 range field and the GIN and GiST indexes; the data is content/fixtures/pgfields.sql.
 """
 
-# Not used here: ArrayField and range lookups import it lazily (django/contrib/postgres/lookups.py),
-# and the lab's run processes cannot import a module the warm worker has not loaded. Loading it
-# with the models puts it in the worker before any run forks.
-import django.contrib.postgres.expressions  # noqa: F401
 from django.contrib.postgres.fields import ArrayField, DateRangeField
 from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.db import models

@@ -9,7 +9,8 @@ frame attributes. What it turns into calls (``_getattr_``, ``_getitem_``, ``_wri
 - ``_getattr_`` answers only names on an allow-list per kind of object: the public QuerySet API
   on managers and querysets (never ``using``, ``db``, ``model`` or ``query`` internals), the
   fields and relations of model instances, plain methods of str/list/dict/numbers/dates (never
-  ``str.format``/``format_map``), ``args`` of exceptions. Nothing handed in leads to a module,
+  ``str.format``/``format_map``), ``args`` of exceptions, ``atomic`` of ``transaction``
+  (ormnames.py). Nothing handed in leads to a module,
   a connection, settings or the app registry.
 - the builtins are a short explicit list: no ``type``, ``getattr``, ``vars``, ``globals``,
   ``open``, ``__import__``, ``eval``, ``exec``, ``compile``, ``dir``, ``help``, ``input``.
@@ -28,6 +29,8 @@ from typing import Any
 
 from RestrictedPython import compile_restricted_exec
 from RestrictedPython.Guards import guarded_iter_unpack_sequence, guarded_unpack_sequence
+
+from sandbox.lab import ormnames
 
 RESULT_NAME = "querylab_result"
 
@@ -233,6 +236,8 @@ class AllowList:
             return name in EXPRESSION_METHODS
         if isinstance(obj, BaseException):
             return name == "args"
+        if isinstance(obj, ormnames.LabTransaction):
+            return name == "atomic"
         if isinstance(obj, VALUE_TYPES):
             return name not in VALUE_BLOCKED
         return False
@@ -356,58 +361,6 @@ SAFE_BUILTIN_NAMES = [
     "ZeroDivisionError",
 ]
 
-ORM_NAMES = [
-    "F",
-    "Q",
-    "Value",
-    "Count",
-    "Sum",
-    "Avg",
-    "Max",
-    "Min",
-    "StdDev",
-    "Variance",
-    "Prefetch",
-    "Subquery",
-    "OuterRef",
-    "Exists",
-    "Case",
-    "When",
-    "ExpressionWrapper",
-]
-FUNCTION_NAMES = [
-    "Coalesce",
-    "Concat",
-    "Lower",
-    "Upper",
-    "Length",
-    "Greatest",
-    "Least",
-    "NullIf",
-    "Cast",
-    "ExtractYear",
-    "ExtractMonth",
-    "TruncDate",
-    "TruncMonth",
-    "TruncYear",
-    "Now",
-    "Round",
-    "Abs",
-    "Substr",
-    "Trim",
-    "Replace",
-]
-POSTGRES_NAMES = [
-    "ArrayAgg",
-    "StringAgg",
-    "BoolAnd",
-    "BoolOr",
-    "SearchVector",
-    "SearchQuery",
-    "SearchRank",
-    "TrigramSimilarity",
-]
-
 
 def namespace(names: dict[str, Any], output: Output) -> dict[str, Any]:
     """The globals of one run: a dict of its own for what the code assigns, its ``print``,
@@ -431,7 +384,7 @@ def lab_names(model_classes: dict[str, type], exceptions: dict[str, type]) -> di
     # already loaded modules, which learner code could not use anyway (modules are not on the
     # allow-list).
     safe["__import__"] = _internal_import
-    names: dict[str, Any] = {**safe, **_guards(AllowList(model_classes)), **_orm_names()}
+    names: dict[str, Any] = {**safe, **_guards(AllowList(model_classes)), **ormnames.orm_names()}
     names.update(
         date=datetime.date,
         datetime=datetime.datetime,
@@ -482,19 +435,6 @@ def _guards(allow: AllowList) -> dict[str, Any]:
         "_inplacevar_": inplace,
         "_apply_": lambda function, *args, **kwargs: function(*args, **kwargs),
     }
-
-
-def _orm_names() -> dict[str, Any]:
-    from django.contrib.postgres import aggregates as pg_aggregates
-    from django.contrib.postgres import search as pg_search
-    from django.db import models
-    from django.db.models import functions
-
-    names = {name: getattr(models, name) for name in ORM_NAMES}
-    names.update({name: getattr(functions, name) for name in FUNCTION_NAMES})
-    for name in POSTGRES_NAMES:
-        names[name] = getattr(pg_aggregates, name, None) or getattr(pg_search, name)
-    return names
 
 
 _INTERNAL_IMPORTS = frozenset({"time", "_strptime", "calendar", "math", "locale", "_datetime"})

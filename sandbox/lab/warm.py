@@ -16,11 +16,16 @@ from typing import Any
 def warm_up() -> None:
     """Import and exercise what a run needs, in the warm parent: children fork with it loaded
     (and a child that dropped privileges may not be able to read the files any more)."""
+    import importlib
     import json  # noqa: F401
 
     import pglast  # noqa: F401
     import psycopg  # noqa: F401
-    from django.contrib.postgres import aggregates, search  # noqa: F401
+
+    from sandbox.lab import ormnames
+
+    for module in ormnames.POSTGRES_MODULES:  # Django imports some lazily (lookups.py)
+        importlib.import_module(module)
     from django.db import connection  # noqa: F401
     from django.db.backends.postgresql import (  # noqa: F401  # noqa: F401
         base,
