@@ -337,6 +337,35 @@ def _plan_checks(lesson: LessonFile, data: LineDict, base: int) -> list[dict[str
     return plan_checks if ok else None
 
 
+def _max_queries(lesson: LessonFile, data: LineDict, base: int) -> int | None | bool:
+    """A lab exercise's ``max_queries``: None when absent, False (reported) when not a whole
+    number from 1."""
+    max_queries = data.get("max_queries")
+    if max_queries is not None and (
+        not isinstance(max_queries, int) or isinstance(max_queries, bool) or max_queries < 1
+    ):
+        lesson.error(
+            base + data.line_of("max_queries"), "`max_queries` must be a whole number from 1"
+        )
+        return False
+    return max_queries
+
+
+def _hints(lesson: LessonFile, data: LineDict, base: int) -> list | None:
+    """The exercise's hints, or None (reported) when they are not a list of texts."""
+    hints = data.get("hints") or []
+    # A one-line hint with ": " in it is a YAML mapping, which would be shown as a Python dict.
+    if not isinstance(hints, list) or not all(
+        isinstance(hint, str | int | float) and text_of(hint) for hint in hints
+    ):
+        lesson.error(
+            base + data.line_of("hints"),
+            "`hints` must be a list of non-empty texts (quote a hint that contains `: `)",
+        )
+        return None
+    return hints
+
+
 def _block_exercise(lesson: LessonFile, data: LineDict, base: int, spec: LessonSpec) -> dict | None:
     ok = check_keys(
         lesson,
@@ -347,29 +376,15 @@ def _block_exercise(lesson: LessonFile, data: LineDict, base: int, spec: LessonS
         ("title", "order_matters", "hints", "variants", "plan_checks")
         + (("max_queries",) if spec.mode == "django_lab" else ()),
     )
-    max_queries = data.get("max_queries")
-    if max_queries is not None and (
-        not isinstance(max_queries, int) or isinstance(max_queries, bool) or max_queries < 1
-    ):
-        lesson.error(
-            base + data.line_of("max_queries"), "`max_queries` must be a whole number from 1"
-        )
-        ok, max_queries = False, None
+    max_queries = _max_queries(lesson, data, base)
     key = lesson.claim_key(data.get("id"), base + data.line, "exercise")
     order_matters = data.get("order_matters", False)
     if not isinstance(order_matters, bool):
         lesson.error(base + data.line_of("order_matters"), "`order_matters` must be true or false")
         ok = False
-    hints = data.get("hints") or []
-    # A one-line hint with ": " in it is a YAML mapping, which would be shown as a Python dict.
-    if not isinstance(hints, list) or not all(
-        isinstance(hint, str | int | float) and text_of(hint) for hint in hints
-    ):
-        lesson.error(
-            base + data.line_of("hints"),
-            "`hints` must be a list of non-empty texts (quote a hint that contains `: `)",
-        )
-        ok, hints = False, []
+    hints = _hints(lesson, data, base)
+    ok = ok and max_queries is not False and hints is not None
+    max_queries, hints = max_queries or None, hints or []
     variants = _variants(lesson, data, base)
     plan_checks = _plan_checks(lesson, data, base)
     ok = ok and variants is not None and plan_checks is not None
