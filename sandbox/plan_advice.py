@@ -433,6 +433,13 @@ def _filter_of_node(node: plans.PlanNode) -> str:
     return " ".join(value for key, value in node.detail if key in ("Filter", "Join Filter"))
 
 
+def _statistics_name(table: str, sides: list[str]) -> str:
+    """A name for the statistics object (PostgreSQL 15 and older require one): the table and
+    the words of what it covers, e.g. users_country_score_stats."""
+    words = re.findall(r"[a-z_][a-z0-9_]*", " ".join(sides).lower())
+    return _ident("_".join([table, *words, "stats"])[:63])
+
+
 def _misestimate(node, parent, stops_early: bool, under_join: bool) -> Finding | None:
     if not _misestimate_counts(node, stops_early, under_join):
         return None
@@ -443,13 +450,15 @@ def _misestimate(node, parent, stops_early: bool, under_join: bool) -> Finding |
     table = node.relation
     sides = left_sides(_filter_of_node(node))
     if table and len(sides) >= 2:
-        sql = f"CREATE STATISTICS ON {_idents(sides)} FROM {_ident(table)};"
+        name = _statistics_name(table, sides)
+        sql = f"CREATE STATISTICS {name} ON {_idents(sides)} FROM {_ident(table)};"
         more = (
             "if it stays off, the conditions probably depend on each other, which the "
             "planner assumes they do not; extended statistics tell it:"
         )
     elif table and sides and sides[0].startswith("("):
-        sql = f"CREATE STATISTICS ON {sides[0]} FROM {_ident(table)};"
+        name = _statistics_name(table, sides[:1])
+        sql = f"CREATE STATISTICS {name} ON {sides[0]} FROM {_ident(table)};"
         more = (
             f"the planner keeps no statistics on an expression such as {sides[0]} and guesses; "
             "expression statistics give it real ones:"

@@ -91,7 +91,10 @@ def test_it_finds_a_misestimate_and_extended_statistics_fix_it(explain):
     findings = explain("btree.sql", sql)
     assert kinds(findings) == [("misestimate", "Seq Scan on users")]
     assert findings[0].title.startswith("The row estimate is too low by ×")
-    assert findings[0].sql == "CREATE STATISTICS ON country, (score % 10) FROM users;"
+    assert (
+        findings[0].sql
+        == "CREATE STATISTICS users_country_score_stats ON country, (score % 10) FROM users;"
+    )
     assert explain("btree.sql", sql, findings[0].sql, "ANALYZE users") == []
 
 

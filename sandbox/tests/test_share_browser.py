@@ -98,8 +98,9 @@ def test_the_plan_view_gives_advice_and_explains_nodes_by_keyboard(new_context, 
         "misestimate",
         "spill",
     ]
-    assert "CREATE STATISTICS ON country, (score % 10) FROM users;" in page.inner_text(
-        ".plan-findings"
+    assert (
+        "CREATE STATISTICS users_country_score_stats ON country, (score % 10) FROM users;"
+        in page.inner_text(".plan-findings")
     )
     node = page.locator(".plan-tree .plan-node").nth(1)
     node.focus()
