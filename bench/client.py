@@ -11,6 +11,17 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
 
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of the values, in their unit."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def line(label: str, values: list[float]) -> str:
+    """One figure line of a bench's output: p50 and p99 in milliseconds."""
+    return f"  {label:<34} p50 {pct(values, 50):7.2f} ms   p99 {pct(values, 99):7.2f} ms"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -62,7 +62,14 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from bench.client import Browser, RawJsonPoster, concurrent_runs, free_port  # noqa: E402
+from bench.client import (  # noqa: E402
+    Browser,
+    RawJsonPoster,
+    concurrent_runs,
+    free_port,
+    line,
+    pct,
+)
 from lessons.models import Lesson, Track  # noqa: E402
 from sandbox import roles  # noqa: E402
 from sandbox.lab import launch  # noqa: E402
@@ -94,15 +101,6 @@ class Learner(Browser):
         if status != 200 or not json.loads(data).get("ok"):
             raise RuntimeError(f"run failed: {status} {data[:300]!r}")
         return took
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-def line(label: str, values: list[float]) -> str:
-    return f"  {label:<34} p50 {pct(values, 50):7.2f} ms   p99 {pct(values, 99):7.2f} ms"
 
 
 def latency(port: int, samples: int) -> tuple[list[float], list[float], str]:

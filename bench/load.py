@@ -42,7 +42,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench import client  # noqa: E402
-from bench.client import free_port  # noqa: E402
+from bench.client import free_port, pct  # noqa: E402
 
 BENCH_ENV = {
     "SANDBOX_NAME_PREFIX": "qll",
@@ -192,11 +192,6 @@ def process_main(port, plan, seconds, learners, members, first_seed, queue) -> N
     for thread in threads:
         thread.join(seconds + 120)
     queue.put(results)
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def backends(url: str, where: str, params: list) -> int:

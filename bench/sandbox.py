@@ -68,7 +68,14 @@ from django.test.utils import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from psycopg import sql  # noqa: E402
 
-from bench.client import Browser, RawJsonPoster, concurrent_runs, free_port  # noqa: E402
+from bench.client import (  # noqa: E402
+    Browser,
+    RawJsonPoster,
+    concurrent_runs,
+    free_port,
+    line,
+    pct,
+)
 from lessons.models import Learner as LearnerRow  # noqa: E402
 from lessons.models import Lesson, Track  # noqa: E402
 from sandbox import roles, servers  # noqa: E402
@@ -111,15 +118,6 @@ class Learner(Browser):
         if status != 200 or not json.loads(data).get("ok"):
             raise RuntimeError(f"run failed: {status} {data[:200]!r}")
         return took
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
-def line(label: str, values: list[float]) -> str:
-    return f"  {label:<34} p50 {pct(values, 50):7.2f} ms   p99 {pct(values, 99):7.2f} ms"
 
 
 def latency(learner: Learner, queries: int) -> dict[tuple[str, str], list[float]]:
