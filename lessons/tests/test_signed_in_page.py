@@ -188,9 +188,7 @@ def test_a_visitor_page_from_the_shell_costs_two_queries(shells_on, course):
     assert '"what-is-a-row": true' in page
 
 
-def test_a_visitor_whose_learner_was_taken_gets_a_full_render(
-    shells_on, learner, course, settings
-):
+def test_a_visitor_whose_learner_was_taken_gets_a_full_render(shells_on, learner, course, settings):
     client = Client()
     busy_visitor(client)
     # Their Learner now belongs to an account (they signed up in another browser, say).
