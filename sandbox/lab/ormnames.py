@@ -177,6 +177,7 @@ def orm_names() -> dict[str, Any]:
     from django.contrib.postgres import search as pg_search
     from django.db import models
     from django.db.models import functions
+    from django.db.models.expressions import RawSQL
     from django.db.models.fields.json import KT
 
     names = {name: getattr(models, name) for name in ORM_NAMES}
@@ -187,5 +188,7 @@ def orm_names() -> dict[str, Any]:
                 names[name] = getattr(module, name)
                 break
     names["KT"] = KT
+    # SQL text with %s placeholders, its parameters bound by Django (lessons on raw SQL).
+    names["RawSQL"] = RawSQL
     names["transaction"] = LabTransaction()
     return names
