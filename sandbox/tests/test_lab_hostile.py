@@ -190,8 +190,7 @@ CORPUS: list[tuple[str, str, str, str]] = [
     (
         "integrity-psycopg-attrs",
         "lang",
-        "try:\n    Tag.objects.create(name='fiction')\nexcept IntegrityError as e:\n"
-        "    e.diag",
+        "try:\n    Tag.objects.create(name='fiction')\nexcept IntegrityError as e:\n    e.diag",
         REFUSED,
     ),
     # -- settings, files, environment, .data ----------------------------------------------------
