@@ -117,8 +117,12 @@ class BasketLine(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["basket", "line_no"], name="basketline_basket_line_uniq"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="basketline_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["basket", "line_no"], name="basketline_basket_line_uniq"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="basketline_quantity_positive"
+            ),
         ]
 
     def __str__(self):
