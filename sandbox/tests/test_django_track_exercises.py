@@ -130,11 +130,13 @@ WRONG_ANSWERS = [
     (
         "constraints-and-defaults-in-the-database",
         "checkout-and-reopen",
-        'Basket.objects.create(shopper_id=7, status="open")\n'
-        'Basket.objects.filter(shopper_id=7, status="open").exclude(id=21).update(status="paid")\n'
+        "with transaction.atomic():\n"
+        '    Basket.objects.create(shopper_id=7, status="open")\n'
+        '    Basket.objects.filter(shopper_id=7, status="open").exclude(id=21)'
+        '.update(status="paid")\n'
         'Basket.objects.filter(shopper_id=7).values("status").annotate(n=Count("id"))'
         '.order_by("status").values_list("status", "n")\n',
-        "your code failed",
+        "basket_one_open_per_shopper",
     ),
     (
         "constraints-and-defaults-in-the-database",
