@@ -100,6 +100,65 @@ WRONG_ANSWERS = [
         "member_active_joined_idx",
     ),
     (
+        "constraints-and-defaults-in-the-database",
+        "cheap-after-discount",
+        'Listing.objects.annotate(s=F("price_cents") - F("discount_cents"))'
+        '.filter(archived=False, s__lt=600).order_by("s", "id").values_list("id", "sku", "s")',
+        "listing_sale_cents_idx",
+    ),
+    (
+        "constraints-and-defaults-in-the-database",
+        "live-listing-by-sku",
+        'Listing.objects.filter(sku__in=["SKU-00042", "SKU-00420", "SKU-04200"])'
+        '.order_by("sku").values_list("sku", "id", "price_cents")',
+        "Wrong rows.",
+    ),
+    (
+        "constraints-and-defaults-in-the-database",
+        "public-voucher-duplicates",
+        'Voucher.objects.values("code").annotate(n=Count("id")).filter(n__gt=1)'
+        '.order_by("code").values_list("code", "n")',
+        "Wrong rows.",
+    ),
+    (
+        "constraints-and-defaults-in-the-database",
+        "over-half-off",
+        'Listing.objects.filter(discount_cents__gte=F("price_cents") / 2).order_by("id")'
+        '.values_list("id", "sku")',
+        "Wrong rows.",
+    ),
+    (
+        "constraints-and-defaults-in-the-database",
+        "checkout-and-reopen",
+        "with transaction.atomic():\n"
+        '    Basket.objects.create(shopper_id=7, status="open")\n'
+        '    Basket.objects.filter(shopper_id=7, status="open").exclude(id=21)'
+        '.update(status="paid")\n'
+        'Basket.objects.filter(shopper_id=7).values("status").annotate(n=Count("id"))'
+        '.order_by("status").values_list("status", "n")\n',
+        "basket_one_open_per_shopper",
+    ),
+    (
+        "constraints-and-defaults-in-the-database",
+        "import-vouchers",
+        'rows = [("WELCOME", 5, 10), ("WELCOME", 301, 10), ("BIRTHDAY", 10, 20),'
+        ' ("BIRTHDAY", 11, 20), ("SPRING", 42, 25)]\n'
+        "Voucher.objects.bulk_create("
+        "[Voucher(code=c, shopper_id=s, percent=p) for c, s, p in rows],"
+        ' update_conflicts=True, unique_fields=["code", "shopper"], update_fields=["percent"])\n'
+        "Voucher.objects.filter(shopper_id__in=[5, 10, 11, 42, 301])"
+        '.order_by("shopper_id", "code").values_list("code", "shopper_id", "percent")\n',
+        "Wrong rows.",
+    ),
+    (
+        "constraints-and-defaults-in-the-database",
+        "paid-basket-totals",
+        'BasketLine.objects.filter(basket__shopper_id=42, basket__status="paid")'
+        '.values("basket_id").annotate(t=Sum("line_cents")).order_by("basket_id")'
+        '.values_list("basket_id", "t")',
+        "Wrong rows",
+    ),
+    (
         "full-text-search",
         "best-lemon-ginger",
         'Recipe.objects.filter(body__search="lemon ginger").order_by("id").values_list("id")[:10]',
@@ -317,6 +376,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "Aggregation beyond the basics",
         "PostgreSQL fields in Django",
         "Indexes from Meta",
+        "Constraints and defaults in the database",
         "Full-text search in Django",
         "Writing efficiently",
         "Transactions",
@@ -329,6 +389,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "aggregation-beyond-the-basics",
         "postgresql-fields",
         "indexes-from-meta",
+        "constraints-and-defaults-in-the-database",
         "full-text-search",
         "writing-efficiently",
         "transactions",
