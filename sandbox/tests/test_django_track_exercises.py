@@ -139,6 +139,44 @@ WRONG_ANSWERS = [
         'Book.objects.filter(id__lte=5).order_by("id").values_list("id", "pages")\n',
         "Too many queries: your code sent 6 queries",
     ),
+    (
+        "partitioning-a-large-table",
+        "one-meter-in-march",
+        "Reading.objects.filter(meter_id=42, taken_at__year=2026, taken_at__month=3)"
+        '.aggregate(total=Sum("kwh"))',
+        "at most 200 are allowed",
+    ),
+    (
+        "partitioning-a-large-table",
+        "monthly-totals",
+        'Reading.objects.annotate(month=ExtractMonth("taken_at")).values("month")'
+        '.annotate(n=Count("id"), total=Sum("kwh")).order_by("month")'
+        '.values_list("month", "n", "total")',
+        "Wrong rows. On the lesson's data",
+    ),
+    (
+        "partitioning-a-large-table",
+        "stray-readings",
+        "Reading.objects.exclude(taken_at__date__range=(date(2026, 1, 1), date(2026, 6, 30)))"
+        '.order_by("id").values_list("id", "meter_id", "taken_at")',
+        "at most 1000 are allowed",
+    ),
+    (
+        "partitioning-a-large-table",
+        "partition-of-each-reading",
+        'rows = Reading.objects.filter(meter_id=7, taken_at__gte="2026-06-30 00:00+00:00")'
+        '.order_by("id")\n'
+        '[(r.id, "lab_reading_2026_06" if r.taken_at.month == 6 else "lab_reading_default")'
+        " for r in rows]\n",
+        "Wrong rows. On hidden data set 1 of 1",
+    ),
+    (
+        "partitioning-a-large-table",
+        "readings-per-partition",
+        'Reading.objects.annotate(month=TruncMonth("taken_at")).values("month")'
+        '.annotate(n=Count("id")).order_by("month").values_list("month", "n")',
+        "Wrong rows. On the lesson's data",
+    ),
 ]
 
 
@@ -189,6 +227,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "Indexes from Meta",
         "Full-text search in Django",
         "Writing efficiently",
+        "Partitioning a large table",
     ]
     positions = [page.find(title) for title in titles]
     assert -1 not in positions and positions == sorted(positions), positions
@@ -199,6 +238,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "indexes-from-meta",
         "full-text-search",
         "writing-efficiently",
+        "partitioning-a-large-table",
     ):
         response = client.get(f"/learn/django/{slug}/")
         assert response.status_code == 200
