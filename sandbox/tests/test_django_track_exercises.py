@@ -177,6 +177,19 @@ WRONG_ANSWERS = [
         '.annotate(n=Count("id")).order_by("month").values_list("month", "n")',
         "Wrong rows. On the lesson's data",
     ),
+    (
+        "partitioning-a-large-table",
+        "fix-the-reset-clock",
+        "Reading.objects.filter(id__in=range(72801, 72807))"
+        '.update(taken_at=F("taken_at") + (date(2026, 6, 30) - date(2000, 1, 1)))\n'
+        "rows = Reading.objects.raw(\n"
+        '    "SELECT id, meter_id, taken_at, tableoid::regclass::text AS part FROM lab_reading"\n'
+        '    " WHERE meter_id IN (13, 58) AND taken_at >= %s AND taken_at < %s ORDER BY id",\n'
+        '    ["2026-06-30 00:00+00:00", "2026-07-01 00:00+00:00"],\n'
+        ")\n"
+        "[(r.id, r.meter_id, r.taken_at, r.part) for r in rows]\n",
+        "Wrong rows. On hidden data set 1 of 1",
+    ),
 ]
 
 
