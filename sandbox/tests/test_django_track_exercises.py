@@ -325,6 +325,55 @@ WRONG_ANSWERS = [
         ' ORDER BY p.name, b.price DESC, b.id LIMIT 16")\n'
         "[(b.publisher_name, b.id, b.title, b.price) for b in books]\n",
         "Wrong rows.",
+        "partitioning-a-large-table",
+        "one-meter-in-march",
+        "Reading.objects.filter(meter_id=42, taken_at__year=2026, taken_at__month=3)"
+        '.aggregate(total=Sum("kwh"))',
+        "at most 200 are allowed",
+    ),
+    (
+        "partitioning-a-large-table",
+        "monthly-totals",
+        'Reading.objects.annotate(month=ExtractMonth("taken_at")).values("month")'
+        '.annotate(n=Count("id"), total=Sum("kwh")).order_by("month")'
+        '.values_list("month", "n", "total")',
+        "Wrong rows. On the lesson's data",
+    ),
+    (
+        "partitioning-a-large-table",
+        "stray-readings",
+        "Reading.objects.exclude(taken_at__date__range=(date(2026, 1, 1), date(2026, 6, 30)))"
+        '.order_by("id").values_list("id", "meter_id", "taken_at")',
+        "at most 1000 are allowed",
+    ),
+    (
+        "partitioning-a-large-table",
+        "partition-of-each-reading",
+        'rows = Reading.objects.filter(meter_id=7, taken_at__gte="2026-06-30 00:00+00:00")'
+        '.order_by("id")\n'
+        '[(r.id, "lab_reading_2026_06" if r.taken_at.month == 6 else "lab_reading_default")'
+        " for r in rows]\n",
+        "Wrong rows. On hidden data set 1 of 1",
+    ),
+    (
+        "partitioning-a-large-table",
+        "readings-per-partition",
+        'Reading.objects.annotate(month=TruncMonth("taken_at")).values("month")'
+        '.annotate(n=Count("id")).order_by("month").values_list("month", "n")',
+        "Wrong rows. On the lesson's data",
+    ),
+    (
+        "partitioning-a-large-table",
+        "fix-the-reset-clock",
+        "Reading.objects.filter(id__in=range(72801, 72807))"
+        '.update(taken_at=F("taken_at") + (date(2026, 6, 30) - date(2000, 1, 1)))\n'
+        "rows = Reading.objects.raw(\n"
+        '    "SELECT id, meter_id, taken_at, tableoid::regclass::text AS part FROM lab_reading"\n'
+        '    " WHERE meter_id IN (13, 58) AND taken_at >= %s AND taken_at < %s ORDER BY id",\n'
+        '    ["2026-06-30 00:00+00:00", "2026-07-01 00:00+00:00"],\n'
+        ")\n"
+        "[(r.id, r.meter_id, r.taken_at, r.part) for r in rows]\n",
+        "Wrong rows. On hidden data set 1 of 1",
     ),
 ]
 
@@ -381,6 +430,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "Writing efficiently",
         "Transactions",
         "Raw SQL safely",
+        "Partitioning a large table",
     ]
     positions = [page.find(title) for title in titles]
     assert -1 not in positions and positions == sorted(positions), positions
@@ -394,6 +444,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "writing-efficiently",
         "transactions",
         "raw-sql-safely",
+        "partitioning-a-large-table",
     ):
         response = client.get(f"/learn/django/{slug}/")
         assert response.status_code == 200
