@@ -276,16 +276,16 @@ def _grade_setup(request: dict, setup: str, first: bool, on_limit, current: dict
         outcome[side] = _grade_side(request, side, on_limit, current)
         if side == "answer" and first and request.get("explain") and not outcome[side]["error"]:
             outcome["plans"] = _explain_all(outcome[side]["queries"])
-        if connection.needs_rollback:
+        if transaction.get_rollback():
             break
         transaction.savepoint_rollback(seeded)
         seeded = transaction.savepoint()
-    if connection.needs_rollback:
+    if transaction.get_rollback():
         # The code caught a database error with no atomic() block of its own (`try: create()
         # except IntegrityError`), inside Check's transaction: Django refuses every query until
         # a rollback, and going back to a savepoint taken before the code is one (Django's own
         # Atomic.__exit__ clears the flag the same way). Its error is already in its outcome.
-        connection.needs_rollback = False
+        transaction.set_rollback(False)
     transaction.savepoint_rollback(fresh)
     return outcome
 

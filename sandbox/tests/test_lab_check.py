@@ -139,6 +139,15 @@ def test_an_answer_that_breaks_the_graders_transaction_gets_a_verdict(lab_client
     assert right["passed"], right["problems"]
 
 
+def test_an_answer_whose_write_is_refused_gets_a_verdict(lab_client, first_authors):
+    # The same, not caught: a duplicate tag outside any atomic() block of the answer's own.
+    answer = lab_check(lab_client, first_authors, 'Tag.objects.create(name="fiction")')
+    assert not answer["passed"]
+    assert "duplicate key value violates unique constraint" in answer["problems"][0]
+    right = lab_check(lab_client, first_authors, first_authors.solution_sql)
+    assert right["passed"], right["problems"]
+
+
 def test_a_failing_answer_names_its_line(lab_client, first_authors):
     answer = lab_check(lab_client, first_authors, "x = 1\nBook.objects.get(pk=0)")
     assert not answer["passed"]
