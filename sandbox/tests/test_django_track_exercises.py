@@ -142,9 +142,11 @@ WRONG_ANSWERS = [
     (
         "capstone-an-incident-on-a-small-django-shop",
         "page-lines-without-n-plus-one",
+        # Half the fix: the products still load one by one (52 statements, under the cap of 60
+        # statements a run may send in the tests).
         'page = ShopOrder.objects.filter(customer_id=1).order_by("-placed_at")[:20]\n'
         "[(order.id, line.product.name, line.quantity)"
-        " for order in page for line in order.lines.all()]\n",
+        ' for order in page.prefetch_related("lines") for line in order.lines.all()]\n',
         "Too many queries",
     ),
     (
