@@ -4,6 +4,8 @@ Loaded into the lab's ``lab`` app like library.py: the tables are ``lab_shopcust
 ``lab_shopproduct``, ``lab_shoporder``, ``lab_shoporderline`` and ``lab_shoppayment``; the
 data is content/fixtures/incident_shop.sql. The composite index on ``ShopOrder`` is the fix the
 lesson's incident ends with: the lab cannot run migrations, so it is here from the start.
+The fixture drops and re-adds the four foreign keys by their Django names for a fast load:
+renaming a model or a foreign key means updating those names there.
 """
 
 from django.db import models
