@@ -82,7 +82,29 @@ def make_history(lesson_ref: str, learners: int = 1) -> list[str]:
     return sessions
 
 
-def _learning_history(user, lesson) -> None:
+def make_visitors(lesson_ref: str, count: int) -> list[str]:
+    """Signed-out visitors with the same history as the learners (their Learner held by their
+    session, as after their first answer); return each one's session key."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from lessons.models import LEARNER_SESSION_KEY, Learner, Lesson
+
+    lesson = Lesson.objects.by_ref(lesson_ref)
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = []
+    for _ in range(count):
+        learner = Learner.objects.create()
+        _learning_history(None, lesson, learner)
+        session = store()
+        session[LEARNER_SESSION_KEY] = learner.pk
+        session.create()
+        keys.append(session.session_key)
+    return keys
+
+
+def _learning_history(user, lesson, learner=None) -> None:
     from lessons.models import (
         Confidence,
         Flashcard,
@@ -96,7 +118,7 @@ def _learning_history(user, lesson) -> None:
         SelfCheckMark,
     )
 
-    learner = Learner.objects.for_user(user)
+    learner = learner or Learner.objects.for_user(user)
     # Several lessons done before this one, this one started with confidence set.
     steps = Lesson.objects.outline(lesson.track)
     for step in [step for step in steps if step.pk != lesson.pk][:LESSONS_DONE]:
@@ -145,6 +167,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("lesson", nargs="?", help="<track>/<slug> (default: the longest lesson)")
     parser.add_argument("--learners", type=int, default=1)
+    parser.add_argument(
+        "--visitors", type=int, default=0, help="also signed-out visitors (after a --)"
+    )
     parser.add_argument("--default-lesson", action="store_true", help="print it and stop")
     args = parser.parse_args()
     setup_django()
@@ -152,7 +177,9 @@ def main() -> None:
     if args.default_lesson:
         print(ref)
     else:
-        print(ref, *make_history(ref, args.learners))
+        members = make_history(ref, args.learners)
+        visitors = make_visitors(ref, args.visitors) if args.visitors else []
+        print(ref, *members, *(["--", *visitors] if visitors else []))
 
 
 if __name__ == "__main__":

@@ -209,7 +209,7 @@ def backends(url: str, where: str, params: list) -> int:
     return len(rows)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--learners", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=120)
@@ -235,23 +235,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.members is None:
         args.members = round(0.7 * args.learners)
-    think = tuple(float(part) for part in args.think.split(","))
-    admin_url = use_a_database_of_its_own()
+    args.think = tuple(float(part) for part in args.think.split(","))
+    return args
 
-    import django
 
-    from config.infra import embedded
-
-    embedded.prepare()  # the embedded sandbox server, unless SANDBOX_DATABASE_URL is set
-    django.setup()
-    from django.conf import settings
-    from django.contrib.auth.models import User
+def prepare_site() -> None:
+    """As `manage.py serve` does: schema, cache table, lessons, static files and a full warm
+    pool of pre-seeded sandboxes."""
     from django.core.management import call_command
-    from django.db import connection
-    from django.utils import timezone
 
-    from lessons.models import Lesson, QuizQuestion
-    from sandbox import connections, roles
     from sandbox import servers as sandbox_servers
     from sandbox.models import Sandbox
 
@@ -259,15 +251,20 @@ def main() -> None:
     call_command("createcachetable", verbosity=0)
     call_command("content", "sync", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
-    # As `manage.py serve` does when it starts: the warm pool of pre-seeded sandboxes is full.
     pool_started = time.monotonic()
     servers = range(len(sandbox_servers.sandbox_urls()))
     pooled = sum(Sandbox.objects.refill_pool(server) for server in servers)
     print(f"warm pool: {pooled} sandboxes made in {time.monotonic() - pool_started:.1f} s")
 
+
+def make_plan(args: argparse.Namespace) -> dict:
+    """What the learners visit: every published lesson, the sandbox lessons, a quiz answer
+    per question, the member-only pages."""
+    from lessons.models import Lesson, QuizQuestion
+
     lessons = list(Lesson.objects.published().select_related("track"))
-    plan = {
-        "think": think,
+    return {
+        "think": args.think,
         "switch": args.switch,
         "lessons": [lesson.ref for lesson in lessons],
         "visitor_pages": [("track page", "/learn/postgresql/")],
@@ -286,82 +283,104 @@ def main() -> None:
             for choice in list(q.choices.all())[:1]
         ],
     }
-    members = [f"load-member-{i}" for i in range(args.members)]
+
+
+def make_members(count: int) -> list[str]:
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    members = [f"load-member-{i}" for i in range(count)]
     for name in members:
         user, _ = User.objects.get_or_create(username=name)
         user.set_password(MEMBER_PASSWORD)
         # Older than a day, so the first-day posting limits do not apply to the bench.
         user.date_joined = timezone.now() - timedelta(days=2)
         user.save()
+    return members
+
+
+def wait_for_port(port: int) -> None:
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+def run_learners(
+    args: argparse.Namespace, port: int, plan: dict, members: list[str]
+) -> tuple[list, float]:
+    """The learners in ``args.processes`` client processes; their results and the time."""
+    queue: multiprocessing.Queue = multiprocessing.Queue()
+    per_process = -(-args.learners // args.processes)
+    processes = []
+    for index in range(args.processes):
+        count = min(per_process, args.learners - index * per_process)
+        if count <= 0:
+            break
+        mine = members[index * per_process : index * per_process + count]
+        processes.append(
+            multiprocessing.Process(
+                target=process_main,
+                args=(port, plan, args.seconds, count, mine, index * per_process, queue),
+            )
+        )
+    started = time.monotonic()
+    for process in processes:
+        process.start()
+    results = []
+    for _ in processes:
+        results.extend(queue.get(timeout=args.seconds + 300))
+    for process in processes:
+        process.join(30)
+    return results, time.monotonic() - started
+
+
+def serve_and_load(args: argparse.Namespace, plan: dict, members: list[str]) -> tuple:
+    """Start gunicorn, warm every lesson page once (as a running site would be), run the
+    learners, stop gunicorn. Returns the results, the time they took and the server's log."""
+    from django.conf import settings
 
     port = free_port()
     env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     # Open for the whole run: gunicorn writes to it until it stops.
-    server_log = tempfile.NamedTemporaryFile("w+", prefix="querylab-load-", suffix=".log")  # noqa: SIM115
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(BASE_DIR / "config/gunicorn.py")],
-        env=env,
-        cwd=BASE_DIR,
-        stdout=server_log,
-        stderr=subprocess.STDOUT,
-    )
-    app_url = "postgresql://{USER}:{PASSWORD}@{HOST}:{PORT}/{NAME}".format(
-        **{
-            k: settings.DATABASES["default"].get(k) or ""
-            for k in ("USER", "PASSWORD", "HOST", "PORT", "NAME")
-        }
-    )
-    sandbox_url = sandbox_servers.sandbox_urls()[0]
-    try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        # Warm every lesson page once, as a running site would be.
-        warm = Browser(port)
-        for ref in plan["lessons"]:
-            warm.request("GET", f"/learn/{ref}/")
-        print(
-            f"Querylab load bench · {args.learners} learners ({args.members} signed in) · "
-            f"{args.seconds:.0f} s · think {think[0]:g}–{think[1]:g} s, lesson switch "
-            f"{args.switch:g} · gunicorn on 127.0.0.1:{port} "
-            f"(WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', 'default')}, "
-            f"GUNICORN_THREADS={os.environ.get('GUNICORN_THREADS', 'default')}, "
-            f"DB_POOL_MAX={settings.DB_POOL_MAX}) · {os.cpu_count()} CPUs · "
-            f"load average {os.getloadavg()[0]:.1f}"
+    with tempfile.TemporaryFile("w+", prefix="querylab-load-", suffix=".log") as server_log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(BASE_DIR / "config/gunicorn.py")],
+            env=env,
+            cwd=BASE_DIR,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
         )
-        queue: multiprocessing.Queue = multiprocessing.Queue()
-        per_process = -(-args.learners // args.processes)
-        processes = []
-        for index in range(args.processes):
-            count = min(per_process, args.learners - index * per_process)
-            if count <= 0:
-                break
-            mine = members[index * per_process : index * per_process + count]
-            processes.append(
-                multiprocessing.Process(
-                    target=process_main,
-                    args=(port, plan, args.seconds, count, mine, index * per_process, queue),
-                )
-            )
-        started = time.monotonic()
-        for process in processes:
-            process.start()
-        results = []
-        for _ in processes:
-            results.extend(queue.get(timeout=args.seconds + 300))
-        for process in processes:
-            process.join(30)
-        elapsed = time.monotonic() - started
-    finally:
-        server.send_signal(signal.SIGTERM)
         try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            wait_for_port(port)
+            warm = Browser(port)
+            for ref in plan["lessons"]:
+                warm.request("GET", f"/learn/{ref}/")
+            print(
+                f"Querylab load bench · {args.learners} learners ({args.members} signed in) · "
+                f"{args.seconds:.0f} s · think {args.think[0]:g}–{args.think[1]:g} s, lesson "
+                f"switch {args.switch:g} · gunicorn on 127.0.0.1:{port} "
+                f"(WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', 'default')}, "
+                f"GUNICORN_THREADS={os.environ.get('GUNICORN_THREADS', 'default')}, "
+                f"DB_POOL_MAX={settings.DB_POOL_MAX}) · {os.cpu_count()} CPUs · "
+                f"load average {os.getloadavg()[0]:.1f}"
+            )
+            results, elapsed = run_learners(args, port, plan, members)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        server_log.seek(0)
+        return results, elapsed, server_log.read()
 
+
+def report(results: list, elapsed: float) -> None:
+    """Per action: count, p50/p95/p99 and statuses; then the 5xx count and the page views of
+    signed-in learners and of visitors."""
     by_action: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for action, status, ms in results:
         by_action[action].append((status, ms))
@@ -392,16 +411,40 @@ def main() -> None:
                 f"p99 {pct(views, 99):.1f} ms{goal}"
             )
 
-    # Leaks: the server is stopped, so none of its connections may remain. This process's
-    # own connections (it filled the warm pool) are closed first.
+
+def app_database_url() -> str:
+    from django.conf import settings
+
+    return "postgresql://{USER}:{PASSWORD}@{HOST}:{PORT}/{NAME}".format(
+        **{
+            k: settings.DATABASES["default"].get(k) or ""
+            for k in ("USER", "PASSWORD", "HOST", "PORT", "NAME")
+        }
+    )
+
+
+def check_leaks() -> None:
+    """The server is stopped, so none of its connections may remain, nor a half-made sandbox
+    or a schema without its record. This process's own connections (it filled the warm pool)
+    are closed first."""
+    from django.db import connection
+
+    from sandbox import connections, roles
+    from sandbox import servers as sandbox_servers
+    from sandbox.models import Sandbox
+
     connection.close()
     connection.close_pool()
     connections.close_pools()
     time.sleep(2)
     app_left = backends(
-        app_url, "application_name = %s AND datname = current_database()", ["querylab"]
+        app_database_url(), "application_name = %s AND datname = current_database()", ["querylab"]
     )
-    sandbox_left = backends(sandbox_url, "usename LIKE %s", [f"{sandbox_servers.name_prefix()}%"])
+    sandbox_left = backends(
+        sandbox_servers.sandbox_urls()[0],
+        "usename LIKE %s",
+        [f"{sandbox_servers.name_prefix()}%"],
+    )
     connection.close()
     mine = Sandbox.objects.filter(name__startswith=sandbox_servers.name_prefix())
     half_made = mine.filter(state__in=[Sandbox.State.PROVISIONING, Sandbox.State.DROPPING]).count()
@@ -412,12 +455,11 @@ def main() -> None:
         f"{sandbox_left}   half-made sandboxes: {half_made}   orphaned schemas: {len(orphans)}"
     )
 
-    server_log.seek(0)
-    log_text = server_log.read()
-    if args.server_log:
-        Path(args.server_log).write_text(log_text)
-    # The server's own time for page views (from its request log), next to what learners
-    # waited: the difference is time spent queued for a process, a thread or the GIL.
+
+def report_server_log(log_text: str) -> None:
+    """The server's own time for page views (from its request log), next to what learners
+    waited: the difference is time spent queued for a process, a thread or the GIL. Then the
+    tracebacks it logged."""
     served = []
     for line in log_text.splitlines():
         with contextlib.suppress(ValueError):
@@ -436,14 +478,43 @@ def main() -> None:
         first = log_text.index("Traceback")
         print(log_text[first : first + 6000].replace("\\n", "\n")[-2500:])
 
-    # Tidy up: the bench's sandboxes (their own name prefix), then its database.
-    mine.delete()
+
+def tidy_up(admin_url: str) -> None:
+    """The bench's sandboxes (their own name prefix), then its database."""
+    import psycopg
+    from django.db import connection
+
+    from sandbox import roles
+    from sandbox import servers as sandbox_servers
+    from sandbox.models import Sandbox
+
+    Sandbox.objects.filter(name__startswith=sandbox_servers.name_prefix()).delete()
     roles.remove_installation(0)
     connection.close_pool()
-    import psycopg
-
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+
+
+def main() -> None:
+    args = parse_args()
+    admin_url = use_a_database_of_its_own()
+
+    import django
+
+    from config.infra import embedded
+
+    embedded.prepare()  # the embedded sandbox server, unless SANDBOX_DATABASE_URL is set
+    django.setup()
+    prepare_site()
+    plan = make_plan(args)
+    members = make_members(args.members)
+    results, elapsed, log_text = serve_and_load(args, plan, members)
+    report(results, elapsed)
+    check_leaks()
+    if args.server_log:
+        Path(args.server_log).write_text(log_text)
+    report_server_log(log_text)
+    tidy_up(admin_url)
 
 
 if __name__ == "__main__":

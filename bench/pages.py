@@ -9,7 +9,8 @@ size, writes a static file of that size next to the collected static files, star
 processes and prints requests per second, p50 and p99 latency, and the ratio. The lesson is by
 default the longest one in the content (bench/history.py). With --signed-in the same run also
 loads the page as signed-in learners with a realistic history (bench/history.py), one learner
-per client. See bench/README.md.
+per client, and as signed-out visitors with the same history (their session holds it, as after
+their first answer). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -154,9 +155,9 @@ def bench_env(args: argparse.Namespace, static_root: Path, port: int) -> dict[st
     }
 
 
-def prepare(args: argparse.Namespace, env: dict[str, str]) -> tuple[str, list[str], int]:
+def prepare(args: argparse.Namespace, env: dict[str, str]) -> tuple[str, list[str], list[str], int]:
     """Migrate, sync, collect static files, make the learners; return the lesson, the
-    learners' session keys and the page's size."""
+    signed-in learners' and the visitors' session keys and the page's size."""
     manage = [sys.executable, str(ROOT / "manage.py")]
     for command in (["migrate", "-v0"], ["createcachetable"], ["content", "sync"]):
         subprocess.run(
@@ -165,17 +166,19 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> tuple[str, list[st
     subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
     history = [sys.executable, str(ROOT / "bench" / "history.py")]
     if args.signed_in:
-        history += ["--learners", str(args.clients)]
+        history += ["--learners", str(args.clients), "--visitors", str(args.clients)]
     else:
         history += ["--default-lesson"]
     if args.lesson:
         history.append(args.lesson)
     lesson, *sessions = run_for_output(history, env).split()
+    visitors = sessions[sessions.index("--") + 1 :] if "--" in sessions else []
+    sessions = sessions[: sessions.index("--")] if "--" in sessions else sessions
     path = f"/learn/{lesson}/"
     page = "from django.test import Client; "
     page += f"print(len(Client().get({path!r}, HTTP_HOST='127.0.0.1').content))"
     size = int(run_for_output([*manage, "shell", "-c", page], env))
-    return lesson, sessions, size
+    return lesson, sessions, visitors, size
 
 
 def run_for_output(command: list[str], env: dict[str, str]) -> str:
@@ -188,7 +191,7 @@ def main() -> None:
     static_root = Path(tempfile.mkdtemp(prefix="querylab-bench-static-"))
     port = free_port()
     env = bench_env(args, static_root, port)
-    lesson, sessions, size = prepare(args, env)
+    lesson, sessions, visitors, size = prepare(args, env)
     lesson_path = f"/learn/{lesson}/"
     # Plain text, same size as the page; hashed name not needed: whitenoise serves it as is.
     (static_root / "bench-page-sized.txt").write_text(
@@ -205,6 +208,9 @@ def main() -> None:
         wait_for(port, lesson_path)
         wait_for(port, static_path)
         cookies = [wait_for(port, lesson_path, cookie=f"sessionid={key}") for key in sessions]
+        visitor_cookies = [
+            wait_for(port, lesson_path, cookie=f"sessionid={key}") for key in visitors
+        ]
         print(
             f"gunicorn on 127.0.0.1:{port}; {args.clients} keep-alive clients, "
             f"{args.seconds:g}s per URL; page and static file are {size:,} bytes"
@@ -212,12 +218,14 @@ def main() -> None:
         runs = [("static file", static_path, None), ("anonymous", lesson_path, None)]
         if cookies:
             runs.append(("signed-in", lesson_path, cookies))
+        if visitor_cookies:
+            runs.append(("visitor+answers", lesson_path, visitor_cookies))
         results = {}
         for label, path, jar in runs:
             load(port, path, args.warmup, args.clients, jar)
             results[label] = r = load(port, path, args.seconds, args.clients, jar)
             print(
-                f"{label:12} {path:42} {r['rps']:7.0f} req/s   p50 {r['p50_ms']:6.2f} ms"
+                f"{label:15} {path:42} {r['rps']:7.0f} req/s   p50 {r['p50_ms']:6.2f} ms"
                 f"   p99 {r['p99_ms']:6.2f} ms   ({r['requests']} requests, {r['errors']} errors)"
             )
         for label in results.keys() - {"static file"}:

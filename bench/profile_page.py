@@ -3,9 +3,10 @@
     uv run python bench/profile_page.py [--lesson <track>/<slug>] [--requests 200] [--top 30]
     uv run python bench/profile_page.py --full-render     # as before page shells
 
-Makes the learner of bench/history.py, then requests the lesson page N times with Django's test
-client (DEBUG off, no HTTP), and prints the time per request, the SQL queries of one request
-and the functions that took the most time (cumulative), as cProfile sees them.
+Prepares the site as `serve` does, makes the learner of bench/history.py, then requests the
+lesson page N times with Django's test client (DEBUG off, no HTTP), and prints the time per
+request, the SQL queries of one request and the functions that took the most time
+(cumulative), as cProfile sees them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import tempfile
 import time
 
 os.environ.setdefault("DEBUG", "0")
@@ -37,8 +39,15 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ["LESSON_PAGE_CACHE_SECONDS"] = "0" if args.full_render else "1"
+    os.environ.setdefault("STATIC_ROOT", tempfile.mkdtemp(prefix="querylab-profile-static-"))
     history.setup_django()
+    from django.core.management import call_command
     from django.db import connection
+
+    # As `manage.py serve` prepares the site (a fresh checkout has none of it yet).
+    for command in (["migrate"], ["createcachetable"], ["content", "sync"]):
+        call_command(*command, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
     from django.test import Client
 
     lesson = args.lesson or history.default_lesson()

@@ -1,4 +1,5 @@
-"""Signed-in lesson pages: one shell shared by every signed-in reader, their state put in.
+"""Learners' lesson pages: one shell shared by every signed-in reader (and one by every visitor
+whose session holds a Learner), their state put in.
 
 A lesson page is nearly the same for every signed-in learner who is not staff: the lesson and
 its structured parts (rendered once at publish into Lesson.body_html), the step menu, the
@@ -13,6 +14,11 @@ whose buttons are theirs (lessons/models/signed_in.py), whatever they have done 
 long the discussion.
 The response is the full render's HTML (lessons/tests/test_signed_in_page.py compares them),
 so it works without JavaScript as the full render does.
+
+A visitor whose session holds a Learner (they answered a question or marked a card) has state
+on the page too, and would otherwise get a full render on every page after their first answer.
+Their shell is rendered for a signed-out reader (the header's "Log in" links, the discussion
+without buttons), and filled from the same statement with their Learner id; they have no posts.
 
 Parts that learners in the same situation see alike — the learning loop's cards for a
 confidence level, a post's buttons for its author or for a voter, a progress line — are rendered
@@ -34,12 +40,14 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
 from django.utils.html import escape, json_script
 
 from lessons import page_cache
+from lessons.learners import visitor_id
 from lessons.models import (
     Lesson,
     LessonPageState,
@@ -49,6 +57,7 @@ from lessons.models import (
 )
 
 SHELL_MAX_AGE = 60  # seconds
+MEMBER, VISITOR = "member", "visitor"  # who a shell is rendered for
 _ACTIONS = ("vote", "reply", "mark_answer", "edit", "delete", "flag")
 MAX_ENTRIES = 2000
 
@@ -65,6 +74,8 @@ class Shell:
     lesson: Lesson  # with its track; shared read-only by the requests that use the shell
     steps: list[Lesson]  # the track's outline
     thread_ids: list[int]  # the discussion's threads shown on the page
+    audience: str = MEMBER  # or VISITOR: rendered for a signed-out reader
+    path: str = ""  # the page's, for a visitor's "Log in" link back to it
     revision: tuple = ()
     made_at: float = field(default_factory=time.monotonic)
     # The page cut at its markers, once: literal text, and (name, number, text inside) for each
@@ -98,6 +109,10 @@ class Shell:
             "current-done": _render("lessons/_learning.html#step_mark", {"done": True}),
         }
         self.loops = {}
+        if self.audience == VISITOR:
+            context = {"user": AnonymousUser(), "request": _Page(self.path)}
+            self.accounts = {0: _render("base.html#account", context)}
+            return
         # The header's account links, the learner's name and unread count left as markers.
         reader = _Reader(self.username_marker)
         self.accounts = {
@@ -176,25 +191,38 @@ class _Reader:
         return self.name
 
 
+class _Page:
+    """What the signed-out header reads of the request: the page to come back to."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def get_full_path(self) -> str:
+        return self.path
+
+
 def new_marker() -> str:
     return f"shell{secrets.token_hex(12)}"
 
 
-def serves(request: HttpRequest) -> bool:
-    """Whether this request gets its page from a shell: a plain GET by a signed-in learner."""
-    return (
-        settings.LESSON_PAGE_CACHE_SECONDS > 0
-        and request.method == "GET"
-        and not request.GET
-        and "messages" not in request.COOKIES
-        and request.user.is_authenticated
-        and not request.user.is_staff
-    )
+def serves(request: HttpRequest) -> str:
+    """Which shell this request gets its page from, if any: a plain GET by a signed-in
+    learner (MEMBER, not staff) or by a visitor whose session holds a Learner (VISITOR)."""
+    if (
+        settings.LESSON_PAGE_CACHE_SECONDS <= 0
+        or request.method != "GET"
+        or request.GET
+        or "messages" in request.COOKIES
+    ):
+        return ""
+    if request.user.is_authenticated:
+        return "" if request.user.is_staff else MEMBER
+    return VISITOR if visitor_id(request) is not None else ""
 
 
-def get(path: str) -> Shell | None:
-    """The shell of the page at `path`, if one is stored and still current."""
-    shell = _shells.get(path)
+def get(path: str, audience: str = MEMBER) -> Shell | None:
+    """The shell of the page at `path` for `audience`, if one is stored and still current."""
+    shell = _shells.get(f"{audience}:{path}")
     if shell is None:
         return None
     current = page_cache.revision()
@@ -208,7 +236,7 @@ def store(path: str, shell: Shell) -> Shell:
     with _lock:
         if len(_shells) >= MAX_ENTRIES:
             _shells.clear()
-        _shells[path] = shell
+        _shells[f"{shell.audience}:{path}"] = shell
     return shell
 
 
@@ -217,10 +245,14 @@ def clear() -> None:
         _shells.clear()
 
 
-def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
-    """The shell with this learner's state in it."""
+def respond(request: HttpRequest, shell: Shell) -> HttpResponse | None:
+    """The shell with this learner's state in it; None for a visitor whose session names no
+    visitor's Learner (the caller renders the page in full)."""
     user = request.user
-    page = open_signed_in_page(user, shell.lesson, shell.steps, shell.thread_ids)
+    visitor = visitor_id(request) if shell.audience == VISITOR else None
+    page = open_signed_in_page(user, shell.lesson, shell.steps, shell.thread_ids, visitor)
+    if page is None:
+        return None
     loop, own_posts = page.loop, page.own_posts
     token = get_token(request)
     csrf_marker = shell.csrf_marker
@@ -251,6 +283,8 @@ def respond(request: HttpRequest, shell: Shell) -> HttpResponse:
             learning_state = json_script(loop.as_json(), "learning-state")
             return shell.loop(confidence, done).replace(shell.state_marker, learning_state)
         if name == "account":
+            if shell.audience == VISITOR:
+                return shell.accounts[0].replace(csrf_marker, token)
             account = shell.accounts[shell.unread_marker if page.unread else 0]
             account = account.replace(shell.username_marker, escape(user.get_username()))
             return account.replace(shell.unread_marker, str(page.unread)).replace(

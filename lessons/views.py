@@ -4,6 +4,7 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -70,11 +71,15 @@ def track_detail(request: HttpRequest, track: str) -> HttpResponse:
 @require_safe
 @cache_anonymous_page
 def lesson_detail(request: HttpRequest, track: str, lesson: str) -> HttpResponse:
-    if page_shells.serves(request):
-        shell = page_shells.get(request.path)
+    audience = page_shells.serves(request)
+    if audience:
+        shell = page_shells.get(request.path, audience)
         if shell is None:
-            shell = page_shells.store(request.path, _lesson_shell(request, track, lesson))
-        return page_shells.respond(request, shell)
+            shell = _lesson_shell(request, track, lesson, audience)
+            page_shells.store(request.path, shell)
+        response = page_shells.respond(request, shell)
+        if response is not None:
+            return response
     lesson_obj = _get_lesson(track, lesson)
     steps = Lesson.objects.outline(lesson_obj.track)
     # Opening a lesson starts it. A visitor without a session gets the same cacheable page
@@ -107,19 +112,23 @@ def _lesson_context(
     return context
 
 
-def _lesson_shell(request: HttpRequest, track: str, slug: str) -> page_shells.Shell:
-    """The lesson page as a signed-in reader with nothing of their own sees it, with markers
-    where a learner's state goes (see lessons/page_shells.py)."""
+def _lesson_shell(request: HttpRequest, track: str, slug: str, audience: str) -> page_shells.Shell:
+    """The lesson page as a signed-in reader (or, for VISITOR, a signed-out one) with nothing
+    of their own sees it, with markers where a learner's state goes (lessons/page_shells.py).
+    The request's user is of the same audience: the template's own user checks agree."""
     lesson = _get_lesson(track, slug)
     steps = Lesson.objects.outline(lesson.track)
     marker = page_shells.new_marker()
     blank = LessonPageState(total=len(steps))
+    viewer = SIGNED_IN_READER if audience == page_shells.MEMBER else AnonymousUser()
     context = _lesson_context(
-        request, lesson, steps, blank, SIGNED_IN_READER, shell=marker, csrf_token=f"{marker}:csrf:;"
+        request, lesson, steps, blank, viewer, shell=marker, csrf_token=f"{marker}:csrf:;"
     )
     html = render_to_string("lessons/lesson.html", context, request)
     thread_ids = [thread.pk for thread in context["threads"]]
-    return page_shells.Shell(html, marker, lesson, steps, thread_ids)
+    return page_shells.Shell(
+        html, marker, lesson, steps, thread_ids, audience=audience, path=request.path
+    )
 
 
 @require_safe

@@ -243,6 +243,7 @@ HIDDEN_CHECKS = {
     "uses_index": "it must use a particular index",
     "no_seq_scan": "it must not read one of the tables with a Seq Scan",
     "max_rows_read": "it must read fewer rows of the lesson's tables",
+    "no_spill": "no part of it may spill to disk",
 }
 
 

@@ -309,7 +309,7 @@ def _unknown_plan_names(exercise, relations: dict[str, tuple[str, str]]) -> list
     problems = []
     for item in exercise.plan_checks:
         check, value = item["check"], str(item["value"])
-        if check == "max_rows_read":
+        if check in ("max_rows_read", "no_spill"):
             continue
         kind, _ = relations.get(value, ("", ""))
         created = re.search(rf"\b{re.escape(value)}\b", exercise.solution, re.IGNORECASE)

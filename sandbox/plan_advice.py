@@ -354,15 +354,7 @@ def _spill(node, raw, indexes) -> Finding | None:
 
 
 def _spilled_kb(raw: dict) -> int | None:
-    if raw.get("Sort Space Type") == "Disk":
-        return int(raw.get("Sort Space Used", 0))
-    if raw.get("Hash Batches", 1) > 1 or raw.get("Original Hash Batches", 1) > 1:
-        return int(raw.get("Peak Memory Usage", 0)) * int(raw.get("Hash Batches", 1))
-    if raw.get("Disk Usage", 0) > 0 or raw.get("HashAgg Batches", 1) > 1:
-        return int(raw.get("Disk Usage", 0))
-    if raw.get("Storage") == "Disk":
-        return int(raw.get("Maximum Storage", 0))
-    return None
+    return plans.spilled_kb(raw)
 
 
 def _plain_keys(keys: list[str]) -> bool:

@@ -72,6 +72,7 @@ class PlanNode:
     shared_hit: int = 0
     shared_read: int = 0
     parallel_share: int = 1  # processes the node's time is averaged over
+    spilled_kb: int | None = None  # written to disk (a sort, hash, hash aggregate…), or None
     children: list[PlanNode] = field(default_factory=list)
     share: float = 0.0  # exclusive time / root inclusive time, 0..1
     costliest: bool = False
@@ -254,6 +255,7 @@ def _node(raw: dict, depth: int, counter, parallel_share: int) -> PlanNode:
         shared_hit=int(raw.get("Shared Hit Blocks", 0)),
         shared_read=int(raw.get("Shared Read Blocks", 0)),
         parallel_share=parallel_share,
+        spilled_kb=spilled_kb(raw),
     )
     if node.node_type in ("Gather", "Gather Merge") and loops:
         # The leader takes part too (parallel_leader_participation, on by default).
@@ -270,6 +272,33 @@ def _node(raw: dict, depth: int, counter, parallel_share: int) -> PlanNode:
         + " ".join(_shown(value) for value in raw.get("Output", []))
     )
     return node
+
+
+def spilled_kb(raw: dict) -> int | None:
+    """How many kB a node wrote to disk because it did not fit in work_mem, or None when it
+    worked in memory: a sort on disk (the leader's, a parallel worker's, or a group of an
+    incremental sort), a hash join's extra batches, a hash aggregate's, a tuplestore's."""
+    found = [_spilled_here(raw)]
+    found += [_spilled_here(worker) for worker in raw.get("Workers", []) or []]
+    for groups in ("Full-sort Groups", "Pre-sorted Groups"):
+        if isinstance(raw.get(groups), dict):
+            found.append(_spilled_here(raw[groups]))
+    spilled = [kb for kb in found if kb is not None]
+    return sum(spilled) if spilled else None
+
+
+def _spilled_here(raw: dict) -> int | None:
+    if raw.get("Sort Space Type") == "Disk":
+        return int(raw.get("Sort Space Used", 0))
+    if isinstance(raw.get("Sort Space Disk"), dict):  # an incremental sort's groups
+        return int(raw["Sort Space Disk"].get("Peak Sort Space Used", 0))
+    if raw.get("Hash Batches", 1) > 1 or raw.get("Original Hash Batches", 1) > 1:
+        return int(raw.get("Peak Memory Usage", 0)) * int(raw.get("Hash Batches", 1))
+    if raw.get("Disk Usage", 0) > 0 or raw.get("HashAgg Batches", 1) > 1:
+        return int(raw.get("Disk Usage", 0))
+    if raw.get("Storage") == "Disk":
+        return int(raw.get("Maximum Storage", 0))
+    return None
 
 
 def _shown(value: Any) -> str:
@@ -433,6 +462,15 @@ def check(plan: Plan, name: str, value: Any, schema: str | None = None) -> str |
         if any(node.node_type == "Seq Scan" and node.relation == value for node in nodes):
             return f"The plan reads all of {value} with a Seq Scan; it must not."
         return None
+    if name == "no_spill":
+        spilled = [node for node in nodes if node.spilled_kb is not None]
+        if not spilled or not value:
+            return None
+        where = "; ".join(f"{node.label} wrote {node.spilled_kb:,} kB" for node in spilled[:3])
+        return (
+            f"Part of the plan did not fit in work_mem and spilled to disk ({where}); "
+            "it must work in memory."
+        )
     if name == "max_rows_read":
         if schema is None:
             read, where = plan.rows_read, ""

@@ -11,8 +11,10 @@ Pure functions, no database.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import pglast
 from pglast import ast, enums
@@ -105,6 +107,24 @@ _SETTABLE = {
     "transaction_isolation",
 }
 
+# work_mem may change too, within bounds: it is how a lesson shows a sort that spills to disk
+# and one that fits in memory. PostgreSQL's own minimum, and at most SANDBOX_MAX_WORK_MEM.
+WORK_MEM_MIN_KB = 64
+# PostgreSQL's memory units (case-sensitive, as PostgreSQL reads them), in kB.
+_MEMORY_UNITS = {
+    "B": Fraction(1, 1024),
+    "kB": Fraction(1),
+    "MB": Fraction(1024),
+    "GB": Fraction(1024**2),
+    "TB": Fraction(1024**3),
+}
+# A plain decimal number and an optional unit: no sign, exponent, hex ('0x…', which PostgreSQL
+# reads), or octal (PostgreSQL reads '010' as 8): whatever this cannot read is refused.
+_MEMORY_VALUE = re.compile(r"\s*(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?\s*([A-Za-z]*)\s*")
+# Settings a function may pin with its own SET clause besides the ones above: a SECURITY
+# DEFINER function must pin its search_path (the privileges are the wall either way).
+_FUNCTION_SETTABLE = {"search_path"}
+
 _REFUSED_BECAUSE = {
     ast.CopyStmt: (
         "COPY reads and writes files, programs or the client connection, none of which a "
@@ -181,21 +201,61 @@ class Statement:
     touches_session: bool = True
 
 
-def split(sql: str, *, languages: Iterable[str] = (), max_statements: int = 50) -> list[Statement]:
+def split(
+    sql: str,
+    *,
+    languages: Iterable[str] = (),
+    max_statements: int = 50,
+    max_work_mem: str | None = None,
+) -> list[Statement]:
     """Parse ``sql`` into statements, refusing what a sandbox does not allow.
 
-    ``languages`` are the procedural languages the lesson grants (for example ``["plpgsql"]``).
+    ``languages`` are the procedural languages the lesson grants (for example ``["plpgsql"]``);
+    ``max_work_mem`` the most ``SET work_mem`` may ask for (default SANDBOX_MAX_WORK_MEM).
     Raises ``SyntaxProblem`` or ``StatementRefused``.
     """
     granted = frozenset(language.lower() for language in languages)
-    return list(_split_cached(sql, granted, max_statements))
+    if max_work_mem is None:
+        from django.conf import settings
+
+        max_work_mem = settings.SANDBOX_MAX_WORK_MEM
+    return list(_split_cached(sql, granted, max_statements, max_work_mem))
+
+
+@functools.lru_cache(maxsize=8)
+def work_mem_cap(text: str) -> tuple[int, str]:
+    """The cap on ``SET work_mem`` in kB, and as written (SANDBOX_MAX_WORK_MEM, '16MB')."""
+    kb = memory_kb(text)
+    if kb is None or kb < WORK_MEM_MIN_KB:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"SANDBOX_MAX_WORK_MEM = {text!r}: write a whole amount of memory of at least "
+            f"{WORK_MEM_MIN_KB}kB, such as '16MB'."
+        )
+    return int(kb), text.strip()
+
+
+def memory_kb(value: str | int) -> Fraction | None:
+    """An amount of memory as PostgreSQL reads a memory setting, in kB (a bare number is kB), or
+    None when it is not a plain literal this reads exactly the way PostgreSQL does."""
+    if isinstance(value, int):
+        return Fraction(value)
+    match = _MEMORY_VALUE.fullmatch(value)
+    if match is None or match.group(3) not in ("", *_MEMORY_UNITS):
+        return None
+    number = Fraction(match.group(1) + (match.group(2) or ""))
+    return number * _MEMORY_UNITS.get(match.group(3), Fraction(1))
 
 
 # Learners run the same few queries over and over (lesson examples, edits re-run): parsing is a
 # good part of a run's CPU. Statements are immutable, the answer depends only on the arguments,
 # and refusals are not cached (they raise). At most SANDBOX_MAX_SQL_LENGTH characters a key.
 @functools.lru_cache(maxsize=256)
-def _split_cached(sql: str, granted: frozenset[str], max_statements: int) -> tuple[Statement, ...]:
+def _split_cached(
+    sql: str, granted: frozenset[str], max_statements: int, max_work_mem: str
+) -> tuple[Statement, ...]:
+    cap = work_mem_cap(max_work_mem)
     try:
         raws = pglast.parse_sql(sql)
     except ParseError as exc:
@@ -227,7 +287,7 @@ def _split_cached(sql: str, granted: frozenset[str], max_statements: int) -> tup
         offset = start + (len(text) - len(stripped))
         node = raw.stmt
         try:
-            _check(node, index, granted)
+            _check(node, index, granted, cap)
         except StatementRefused as exc:
             exc.position = exc.position or offset + 1
             raise
@@ -292,14 +352,14 @@ def _refuse(what: str, why: str, index: int, location: int | None = None) -> Sta
     return StatementRefused(f"Not allowed in the sandbox: {what} — {why}.", index, location)
 
 
-def _check(node: ast.Node, index: int, languages: frozenset[str]) -> None:
+def _check(node: ast.Node, index: int, languages: frozenset[str], cap: tuple[int, str]) -> None:
     kind = type(node)
     if kind in _REFUSED_BECAUSE:
         raise _refuse(_name_of(node), _REFUSED_BECAUSE[kind], index)
     if not isinstance(node, _ALLOWED):
         raise _refuse(_name_of(node), "it has no place in a lesson sandbox", index)
     if isinstance(node, ast.VariableSetStmt):
-        _check_setting(node, index)
+        _check_setting(node, index, cap)
     elif isinstance(node, ast.TransactionStmt):
         if node.kind in (
             enums.TransactionStmtKind.TRANS_STMT_PREPARE,
@@ -334,13 +394,29 @@ def _check(node: ast.Node, index: int, languages: frozenset[str]) -> None:
         language = _option(node.options, "language") or "sql"
         what = "Procedures" if node.is_procedure else "Functions"
         _check_language(language, f"{what} in {language}", index, languages)
+        _check_function_settings(node.options, index, cap)
+    elif isinstance(node, ast.AlterFunctionStmt):
+        _check_function_settings(node.actions, index, cap)
     elif isinstance(node, ast.ExplainStmt):
-        _check(node.query, index, languages)
+        _check(node.query, index, languages, cap)
 
 
-def _check_setting(node: ast.VariableSetStmt, index: int) -> None:
+def _check_function_settings(options: tuple | None, index: int, cap: tuple[int, str]) -> None:
+    """A function's own SET clauses (``CREATE FUNCTION … SET work_mem = '1GB'``) change the
+    setting for every call: they obey the same rules as SET, so they cannot lift a limit."""
+    for option in options or ():
+        if isinstance(option, ast.DefElem) and option.defname == "set":
+            setting = option.arg
+            if (setting.name or "").lower() not in _FUNCTION_SETTABLE:
+                _check_setting(setting, index, cap)
+
+
+def _check_setting(node: ast.VariableSetStmt, index: int, cap: tuple[int, str]) -> None:
     name = (node.name or "").lower()
     if node.kind == enums.VariableSetKind.VAR_RESET_ALL:
+        return
+    if name == "work_mem":
+        _check_work_mem(node, index, cap)
         return
     if name in _SETTABLE or name.startswith(_SETTABLE_PREFIXES):
         return
@@ -349,9 +425,48 @@ def _check_setting(node: ast.VariableSetStmt, index: int) -> None:
     raise _refuse(
         f"SET {name or '…'}",
         "the sandbox's limits are settings, so only planner and display settings "
-        "(enable_*, *_cost, TimeZone, DateStyle, …) can change, and only for one run",
+        "(enable_*, *_cost, TimeZone, DateStyle, …) and work_mem can change, and only for one run",
         index,
     )
+
+
+def _check_work_mem(node: ast.VariableSetStmt, index: int, cap: tuple[int, str]) -> None:
+    """``SET [LOCAL] work_mem`` to a literal from 64kB up to the cap; DEFAULT, RESET and FROM
+    CURRENT go back to (or keep) a value already within it."""
+    if node.kind != enums.VariableSetKind.VAR_SET_VALUE:
+        return
+    cap_kb, cap_text = cap
+    bounds = f"work_mem can be from {WORK_MEM_MIN_KB}kB to {cap_text} in the sandbox"
+    args = node.args or ()
+    value = None
+    if len(args) == 1 and isinstance(args[0], ast.A_Const) and not args[0].isnull:
+        literal = args[0].val
+        if isinstance(literal, ast.Integer):
+            value = memory_kb(literal.ival)
+        elif isinstance(literal, ast.Float):
+            value = memory_kb(literal.fval)
+        elif isinstance(literal, ast.String):
+            value = memory_kb(literal.sval)
+    if value is None:
+        raise _refuse(
+            "SET work_mem to that value",
+            f"{bounds}, written as a number of kB (4096) or with a unit, in quotes: "
+            f"'{WORK_MEM_MIN_KB}kB', '8MB', '{cap_text}'",
+            index,
+        )
+    if value > cap_kb:
+        raise _refuse(
+            f"SET work_mem above {cap_text}",
+            f"{bounds} (each sort or hash of a query may use that much, on a shared server); "
+            f"ask for at most '{cap_text}'",
+            index,
+        )
+    if value < WORK_MEM_MIN_KB:
+        raise _refuse(
+            f"SET work_mem below {WORK_MEM_MIN_KB}kB",
+            f"{bounds}; {WORK_MEM_MIN_KB}kB is PostgreSQL's own minimum",
+            index,
+        )
 
 
 def _check_persistence(relation: ast.RangeVar | None, index: int) -> None:

@@ -345,6 +345,14 @@ def _kept_plan(learner_id: int, lesson: Lesson, sql: str, outcome: runner.Explai
 
 def _explainable(parsed: list[statements.Statement]) -> statements.Statement:
     if len(parsed) != 1:
+        if any(statement.kind == "VariableSetStmt" for statement in parsed[:-1]):
+            # A setting lasts one run, so "run the others first" would not keep it.
+            raise statements.StatementRefused(
+                f"Explain takes exactly one statement (this has {len(parsed)}), and a SET "
+                "lasts only for the run it is in: to see the plan under that setting, press "
+                "Run with the SET followed by EXPLAIN (ANALYZE) and your query.",
+                min(len(parsed) - 1, 1),
+            )
         raise statements.StatementRefused(
             f"Explain takes exactly one statement (this has {len(parsed)}); select the one "
             "you want explained or run the others first.",

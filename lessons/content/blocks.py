@@ -326,7 +326,12 @@ def _plan_checks(lesson: LessonFile, data: LineDict, base: int) -> list[dict[str
         elif name not in PLAN_CHECKS:
             lesson.error(line, f"unknown plan check {name!r} (use {', '.join(PLAN_CHECKS)})")
             ok = False
-        elif not isinstance(value, PLAN_CHECKS[name]) or isinstance(value, bool) or value == "":
+        elif PLAN_CHECKS[name] is bool and value is not True:
+            lesson.error(line, f"plan check {name!r} is written `{name}: true`")
+            ok = False
+        elif PLAN_CHECKS[name] is not bool and (
+            not isinstance(value, PLAN_CHECKS[name]) or isinstance(value, bool) or value == ""
+        ):
             kind = "a number" if PLAN_CHECKS[name] is int else "a table or index name"
             lesson.error(line, f"plan check {name!r} needs {kind}")
             ok = False

@@ -24,7 +24,13 @@ RUNNABLE_MODES = ("sql_sandbox", "django_lab")
 MODELS_FOLDER = "models"
 MODEL_MODULE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 SANDBOX_LANGUAGES = ("plpgsql", "sql")
-PLAN_CHECKS = {"index_scan_on": str, "uses_index": str, "no_seq_scan": str, "max_rows_read": int}
+PLAN_CHECKS = {
+    "index_scan_on": str,
+    "uses_index": str,
+    "no_seq_scan": str,
+    "max_rows_read": int,
+    "no_spill": bool,  # only `true`: no sort, hash or hash aggregate of the plan wrote to disk
+}
 BLOCK_TYPES = ("quiz", "selfcheck", "interview", "flashcards", "pitfall", "example", "exercise")
 
 REQUIRED_KEYS = ("title", "step", "level", "mode", "reviewed", "version", "summary")

@@ -493,7 +493,8 @@ class Exercise(LessonPart):
     hints_html = models.JSONField(default=list, blank=True)
     # [{"id": str, "setup": str}]: SQL run after the fixture; the answer must pass each one.
     variants = models.JSONField(default=list, blank=True)
-    # [{"check": "index_scan_on"|"uses_index"|"no_seq_scan"|"max_rows_read", "value": str|int}]
+    # [{"check": "index_scan_on"|"uses_index"|"no_seq_scan"|"max_rows_read"|"no_spill",
+    #   "value": str|int|True}]
     plan_checks = models.JSONField(default=list, blank=True)
     # django_lab exercises: at most this many statements (None: no limit). In a lab lesson
     # solution_sql holds the reference Python, and SqlExample.sql an example's Python.

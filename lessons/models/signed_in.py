@@ -1,14 +1,15 @@
-"""What a signed-in learner's lesson page shows of them, in one statement.
+"""What a learner's lesson page shows of them, in one statement.
 
-The signed-in lesson page is a shared shell with the learner's state put in
+The lesson page of a signed-in learner, or of a visitor whose session holds a Learner (they
+answered a question), is a shared shell with the learner's state put in
 (lessons/page_shells.py). That state is read, and the visit recorded, by one prepared statement
 (config/infra/prepared.py: planned once per connection, its write committed without waiting for
 the disk, like the sandbox's counters: a crash may lose the last "opened at"): the learner's
 progress in the track (opening the lesson starts it), their quiz answers, self-check marks and
 flashcards on the lesson, their unread notifications, and the posts on the page whose buttons
-are theirs (their own, the ones they upvoted, the replies in their threads). One round trip
-whatever they have done and however long the discussion; the ORM would build four queries for
-it, and building them cost more CPU than running them.
+are theirs (their own, the ones they upvoted, the replies in their threads; a visitor has none).
+One round trip whatever they have done and however long the discussion; the ORM would build
+four queries for it, and building them cost more CPU than running them.
 """
 
 from __future__ import annotations
@@ -38,8 +39,14 @@ def _table(model) -> str:
     return model._meta.db_table
 
 
+# $1 the signed-in user's id, or null for a visitor, whose Learner id (from their session) is $6:
+# a visitor's Learner is used only while no account owns it.
 _BODY = f"""
-WITH learner AS (SELECT id FROM {_table(Learner)} WHERE user_id = $1),
+WITH learner AS (
+  SELECT id FROM {_table(Learner)} WHERE user_id = $1
+  UNION ALL
+  SELECT id FROM {_table(Learner)} WHERE $1 IS NULL AND id = $6 AND user_id IS NULL
+),
 opened AS (
   INSERT INTO {_table(LessonProgress)} (learner_id, lesson_id, status, started_at, last_seen_at)
   SELECT id, $2, 'started', $5, $5 FROM learner
@@ -77,7 +84,7 @@ SELECT
        OR EXISTS (SELECT FROM {_table(Vote)} v WHERE v.post_id = p.id AND v.user_id = $1)))
 """
 _STATEMENT = PreparedStatement(
-    "signed_in_page", ["bigint", "bigint", "bigint[]", "bigint[]", "timestamptz"], _BODY
+    "signed_in_page", ["bigint", "bigint", "bigint[]", "bigint[]", "timestamptz", "bigint"], _BODY
 )
 
 
@@ -96,16 +103,21 @@ class SignedInPage:
 
 
 def open_signed_in_page(
-    user, lesson: Lesson, steps: list[Lesson], thread_ids: list[int]
-) -> SignedInPage:
-    """Record that `user` (signed in) opened `lesson` and return what their page shows of
-    them: the lesson page's LessonPageState (as open_lesson_page), their unread count and
-    the posts of `thread_ids` whose buttons are theirs. One statement, or two on their very
-    first visit (their Learner row is made in between)."""
-    row = _run(user, lesson, steps, thread_ids)
+    user, lesson: Lesson, steps: list[Lesson], thread_ids: list[int], visitor_id: int | None = None
+) -> SignedInPage | None:
+    """Record that the learner opened `lesson` and return what their page shows of them: the
+    lesson page's LessonPageState (as open_lesson_page), their unread count and the posts of
+    `thread_ids` whose buttons are theirs. The learner is `user`'s when signed in (one
+    statement, or two on their very first visit: their Learner row is made in between), else
+    the visitor's of `visitor_id`; None if that is no visitor's Learner (the caller renders
+    the page in full, as for a new visitor)."""
+    user_id = user.pk if user.is_authenticated else None
+    row = _run(user_id, visitor_id, lesson, steps, thread_ids)
     if row[0] is None:
+        if user_id is None:
+            return None
         Learner.objects.for_user(user)
-        row = _run(user, lesson, steps, thread_ids)
+        row = _run(user_id, None, lesson, steps, thread_ids)
     learner_id, progress, quiz, checks, cards, unread, posts = row
     # A model row for this lesson (the page shows its confidence and "done"); the rest of the
     # track needs only whether each is done: plain tuples are cheaper than models.
@@ -128,8 +140,15 @@ def open_signed_in_page(
     return SignedInPage(loop, unread, _own_posts(user, posts or []))
 
 
-def _run(user, lesson: Lesson, steps: list[Lesson], thread_ids: list[int]) -> tuple:
-    params = [user.pk, lesson.pk, [step.pk for step in steps], thread_ids, timezone.now()]
+def _run(
+    user_id: int | None,
+    visitor_id: int | None,
+    lesson: Lesson,
+    steps: list[Lesson],
+    thread_ids: list[int],
+) -> tuple:
+    steps_ids = [step.pk for step in steps]
+    params = [user_id, lesson.pk, steps_ids, thread_ids, timezone.now(), visitor_id]
     with connection.cursor() as cursor:
         _STATEMENT.execute(cursor, params)
         return cursor.fetchone()

@@ -57,3 +57,15 @@ def test_a_malformed_hidden_or_two_checks_in_one_item_are_errors():
     _, errors = parse("  - uses_index: a_idx\n    no_seq_scan: orders\n")
     assert "each plan check is one of" in errors[0].message
     assert "`hidden: true` on the next line" in errors[0].message
+
+
+def test_no_spill_is_written_true():
+    lesson, errors = parse("  - no_spill: true\n")
+    assert errors == []
+    assert lesson.exercises[0].plan_checks == [{"check": "no_spill", "value": True}]
+    assert "spills to disk" in lesson.body_html and "work_mem" in lesson.body_html
+    for value in ("false", "orders", "1"):
+        _, errors = parse(f"  - no_spill: {value}\n")
+        assert [e.message for e in errors] == ["plan check 'no_spill' is written `no_spill: true`"]
+    _, errors = parse("  - max_rows_read: true\n")
+    assert [e.message for e in errors] == ["plan check 'max_rows_read' needs a number"]

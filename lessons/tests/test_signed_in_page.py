@@ -147,3 +147,52 @@ def test_its_queries_do_not_grow_with_posts_or_lessons_done(
     assert few == many == SIGNED_IN_QUERIES
     page = client.get("/learn/long/lesson-1/").content.decode()
     assert page.count('title="Done">✓') == 2 * 36
+
+
+def busy_visitor(client: Client) -> None:
+    """A signed-out visitor who has answered, marked and flipped: their session holds a Learner."""
+    client.post("/learn/sql/lesson-1/done/", {"answer": "1"})
+    client.post("/learn/sql/lesson-2/quiz/pick-one/", {"choice": "vacuum"})
+    client.post("/learn/sql/lesson-2/self-check/what-is-a-row/", {"answer": "1"})
+    client.post("/learn/sql/lesson-2/cards/card-mvcc/", {"answer": "1"})
+
+
+def test_a_visitor_with_answers_gets_the_same_page_as_a_full_render(
+    shells_on, settings, other_learner, course
+):
+    start_thread(course[1], other_learner, title="Their question")
+    client = Client()
+    busy_visitor(client)
+    from_shell = client.get(URL).content.decode()
+    assert page_shells.get(URL, page_shells.VISITOR) is not None
+    assert page_shells.get(URL) is None  # a signed-in reader's shell is another one
+    settings.LESSON_PAGE_CACHE_SECONDS = 0
+    full = client.get(URL).content.decode()
+    assert without_tokens(from_shell) == without_tokens(full)
+    assert "shell" not in re.sub(r"<[^>]*>", "", from_shell)
+    assert '"pick-one": {"attempts": 1, "correct": false}' in from_shell
+    assert 'title="Done">✓' in from_shell  # lesson 1, done, ticked in the step menu
+    assert ">Log in</a>" in from_shell and ">Edit</a>" not in from_shell
+    assert "Their question" in from_shell
+
+
+def test_a_visitor_page_from_the_shell_costs_two_queries(shells_on, course):
+    client = Client()
+    busy_visitor(client)
+    client.get(URL)  # the shell
+    page_cache.revision()  # the stamps, read once a second
+    with CaptureQueriesContext(connection) as context:
+        page = client.get(URL).content.decode()
+    # The session and the one statement: no user to load.
+    assert len(context.captured_queries) == SIGNED_IN_QUERIES - 1, context.captured_queries
+    assert '"what-is-a-row": true' in page
+
+
+def test_a_visitor_whose_learner_was_taken_gets_a_full_render(shells_on, learner, course, settings):
+    client = Client()
+    busy_visitor(client)
+    # Their Learner now belongs to an account (they signed up in another browser, say).
+    Learner.objects.filter(user__isnull=True).update(user=learner)
+    page = client.get(URL)
+    assert page.status_code == 200
+    assert '"pick-one": {"attempts"' not in page.content.decode()  # nothing of the account's

@@ -7,6 +7,9 @@ and on an instance of any of them learner code may read only ``restricted.EXPRES
 (``asc``, ``desc``, …): the allow-list refuses ``source_expressions``, ``resolve_expression``,
 ``as_sql``, ``output_field`` and the rest, so nothing here leads to a compiler, a connection,
 ``_meta`` or a module. The classes themselves expose no attribute at all to learner code.
+``RawSQL`` is the one whose SQL is text the learner writes, with its parameters bound by Django:
+it reaches nothing ``raw()`` and ``extra()`` (on the allow-list already) do not, and the run's
+one-statement check applies to the statement it ends up in.
 
 The modules of django.contrib.postgres these names use (and the ones Django imports lazily
 for ArrayField and range lookups) are loaded by ``warm.warm_up`` in the warm worker: a run
@@ -177,6 +180,7 @@ def orm_names() -> dict[str, Any]:
     from django.contrib.postgres import search as pg_search
     from django.db import models
     from django.db.models import functions
+    from django.db.models.expressions import RawSQL
     from django.db.models.fields.json import KT
 
     names = {name: getattr(models, name) for name in ORM_NAMES}
@@ -187,5 +191,7 @@ def orm_names() -> dict[str, Any]:
                 names[name] = getattr(module, name)
                 break
     names["KT"] = KT
+    # SQL text with %s placeholders, its parameters bound by Django (lessons on raw SQL).
+    names["RawSQL"] = RawSQL
     names["transaction"] = LabTransaction()
     return names

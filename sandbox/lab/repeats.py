@@ -70,6 +70,13 @@ def _suggestion(sql: str) -> str | None:
     if target is None:
         return None
     column_table, column = where
+    if column == target._meta.pk.column and _selects_some_columns(statement, target):
+        # SELECT "lab_book"."id", "lab_book"."pages" … WHERE "lab_book"."id" = 20: a deferred
+        # field loaded per object (only(), defer(), raw()), not a relation.
+        return (
+            "It loads a field the first query left out (`only()`, `defer()`, or a `raw()` "
+            "that did not select it), once per object: select that field in the first query."
+        )
     if column == target._meta.pk.column:
         for model in models.values():
             for field in model._meta.concrete_fields:
@@ -83,6 +90,19 @@ def _suggestion(sql: str) -> str | None:
                 "(one for the list, one for all the related rows)."
             )
     return None
+
+
+def _selects_some_columns(statement, model) -> bool:
+    """Whether the SELECT lists named columns, fewer than the model's concrete fields (a
+    related object is loaded with all of them)."""
+    targets = statement.targetList or ()
+    for target in targets:
+        value = getattr(target, "val", None)
+        if type(value).__name__ != "ColumnRef":
+            return False
+        if any(type(field).__name__ == "A_Star" for field in value.fields):
+            return False
+    return 0 < len(targets) < len(model._meta.concrete_fields)
 
 
 def _table_name(node) -> str | None:

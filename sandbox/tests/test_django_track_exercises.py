@@ -140,6 +140,50 @@ WRONG_ANSWERS = [
         "Too many queries: your code sent 6 queries",
     ),
     (
+        "raw-sql-safely",
+        "raw-books-of-a-year",
+        'Book.objects.raw("SELECT id, title FROM lab_book WHERE published_year = %s'
+        ' AND pages > %s ORDER BY id", [2020, 300])',
+        "Too many queries",
+    ),
+    (
+        "raw-sql-safely",
+        "raw-author-book-stats",
+        'authors = Author.objects.raw("SELECT a.id, a.name, count(*) AS n_books,'
+        " max(b.published_year) AS latest_year FROM lab_author a JOIN lab_book b"
+        " ON b.author_id = a.id WHERE a.country = %s GROUP BY a.id"
+        ' ORDER BY latest_year DESC, a.id", ["SE"])\n'
+        "[(a.name, a.n_books, a.latest_year) for a in authors]\n",
+        "Wrong rows.",
+    ),
+    (
+        "raw-sql-safely",
+        "rawsql-median-price",
+        'Author.objects.filter(country="JP").annotate(m=Avg("books__price",'
+        ' filter=Q(books__published_year__gte=2000))).order_by("name").values_list("name", "m")',
+        "Wrong rows.",
+    ),
+    (
+        "raw-sql-safely",
+        "injection-proof-publisher",
+        "term = Publisher.objects.get(pk=6).name\n"
+        "books = Book.objects.raw(\n"
+        '    "SELECT b.id, b.title FROM lab_book b JOIN lab_publisher p ON p.id = b.publisher_id"\n'
+        "    f\" WHERE p.name = '{term}' ORDER BY b.id\"\n"
+        ")\n"
+        "[(b.id, b.title) for b in books]\n",
+        "syntax error",
+    ),
+    (
+        "raw-sql-safely",
+        "lateral-two-dearest",
+        'books = Book.objects.raw("SELECT b.id, b.title, b.price, p.name AS publisher_name'
+        " FROM lab_book b JOIN lab_publisher p ON p.id = b.publisher_id"
+        ' ORDER BY p.name, b.price DESC, b.id LIMIT 16")\n'
+        "[(b.publisher_name, b.id, b.title, b.price) for b in books]\n",
+        "Wrong rows.",
+    ),
+    (
         "capstone-an-incident-on-a-small-django-shop",
         "page-lines-without-n-plus-one",
         # Half the fix: the products still load one by one (52 statements, under the cap of 60
@@ -204,8 +248,10 @@ def django_track(lab_settings):
         setattr(lab_settings, name, getattr(base_settings, name))
     lab_settings.LAB_CPU_SECONDS = base_settings.LAB_CPU_SECONDS
     lab_settings.LAB_RUN_TIMEOUT_MS = base_settings.LAB_RUN_TIMEOUT_MS
-    # Published from content/ itself (the django lessons link to the postgresql track's).
-    report = sync_content(CONTENT)
+    # Published from content/ itself (the django lessons link to the postgresql track's),
+    # without `content check`'s sandbox checks: test_lesson_checks.py runs those once per
+    # track, and here they would run again for every case.
+    report = sync_content(CONTENT, run_checks=False)
     assert not report.errors, report.errors
     assert any(path.startswith("django/") for path in report.published)
 
@@ -238,6 +284,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "Indexes from Meta",
         "Full-text search in Django",
         "Writing efficiently",
+        "Raw SQL safely",
         "Capstone: an incident on a small Django shop",
     ]
     positions = [page.find(title) for title in titles]
@@ -249,6 +296,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "indexes-from-meta",
         "full-text-search",
         "writing-efficiently",
+        "raw-sql-safely",
         "capstone-an-incident-on-a-small-django-shop",
     ):
         response = client.get(f"/learn/django/{slug}/")

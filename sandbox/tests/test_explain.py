@@ -28,6 +28,9 @@ def test_it_never_changes_the_sandbox_when_explaining_a_delete(client, shop_less
 def test_it_explains_one_statement_only(client, shop_lesson):
     body = api(client, "explain", shop_lesson, "SELECT 1; SELECT 2").json()
     assert body["ok"] is False and "exactly one statement" in body["error"]["message"]
+    body = api(client, "explain", shop_lesson, "SET work_mem = '16MB'; SELECT 2").json()
+    assert body["ok"] is False and "a SET lasts only for the run" in body["error"]["message"]
+    assert "EXPLAIN (ANALYZE)" in body["error"]["message"]
     body = api(client, "explain", shop_lesson, "CREATE TABLE t (a int)").json()
     assert body["ok"] is False and "plan to explain" in body["error"]["message"]
 

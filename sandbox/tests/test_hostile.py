@@ -193,6 +193,49 @@ CASES = [
     ("drop-database", None, "DROP DATABASE querylab", REFUSED, "DROP DATABASE"),
     ("create-schema", None, "CREATE SCHEMA mine", REFUSED, "CREATE SCHEMA"),
     ("reset-timeout", None, "RESET statement_timeout", REFUSED, "statement_timeout"),
+    # -- work_mem: settable for one run, from 64kB up to SANDBOX_MAX_WORK_MEM (16MB) ----------
+    ("work-mem-1tb", None, "SET work_mem = '1TB'", REFUSED, "at most '16MB'"),
+    ("work-mem-17mb", None, "SET LOCAL work_mem = '17MB'", REFUSED, "at most '16MB'"),
+    ("work-mem-2-31", None, "SET work_mem = 2147483648", REFUSED, "at most '16MB'"),
+    ("work-mem-hex", None, "SET work_mem = '0x7fffffff'", REFUSED, "from 64kB to 16MB"),
+    ("work-mem-exponent", None, "SET work_mem = 1e9", REFUSED, "from 64kB to 16MB"),
+    (
+        "work-mem-later-in-the-run",
+        None,
+        "SET work_mem = '16MB'; SELECT 1; SET work_mem = '64MB'",
+        REFUSED,
+        "at most '16MB'",
+    ),
+    (
+        "work-mem-set-config",
+        None,
+        "SELECT set_config('work_mem', '1GB', false)",
+        DENIED,
+        "set_config",
+    ),
+    (
+        "work-mem-pg-settings",
+        None,
+        "UPDATE pg_settings SET setting = '1GB' WHERE name = 'work_mem'",
+        DENIED,
+        "pg_settings",
+    ),
+    (
+        "work-mem-function-clause",
+        PLPGSQL,
+        "CREATE FUNCTION big() RETURNS int LANGUAGE plpgsql SET work_mem = '1GB' "
+        "AS $$BEGIN RETURN 1; END$$",
+        REFUSED,
+        "at most '16MB'",
+    ),
+    (
+        "timeout-function-clause",
+        PLPGSQL,
+        "CREATE FUNCTION slow() RETURNS int LANGUAGE plpgsql SET statement_timeout = 0 "
+        "AS $$BEGIN PERFORM pg_sleep(60); RETURN 1; END$$",
+        REFUSED,
+        "statement_timeout",
+    ),
     (
         "set-local-timeout",
         None,
@@ -474,3 +517,50 @@ def test_it_escapes_html_in_everything_it_shows(client, shop_lesson):
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
     assert "<b>col</b>" not in page and "&lt;b&gt;col&lt;/b&gt;" in page
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(2)&gt;" in page
+
+
+SORT = (
+    "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+    "SELECT g, md5(g::text) FROM generate_series(1, 100000) AS g ORDER BY 2"
+)
+
+
+def _sort_method(result: dict) -> str:
+    return next(row[0] for row in result["rows"] if "Sort Method" in row[0]).strip()
+
+
+def test_work_mem_can_rise_to_the_cap_for_one_run_only(client, shop_lesson, settings):
+    # The sort writes about 5 MB of temporary files at the default work_mem (4MB), and takes
+    # longer than the tests' one-second statement timeout on a busy machine.
+    settings.SANDBOX_TEMP_FILE_LIMIT_KB = 16 * 1024
+    settings.SANDBOX_STATEMENT_TIMEOUT_MS = 5000
+    settings.SANDBOX_RUN_TIMEOUT_MS = 8000
+    assert settings.SANDBOX_WORK_MEM_KB == 4096 and settings.SANDBOX_MAX_WORK_MEM == "16MB"
+    body = run_json(client, shop_lesson, SORT)
+    assert body["ok"] is True, body
+    assert _sort_method(body["results"][0]).startswith("Sort Method: external merge  Disk:")
+
+    body = run_json(client, shop_lesson, f"SET work_mem = '16MB'; SHOW work_mem; {SORT}")
+    assert body["ok"] is True, body
+    assert body["results"][1]["rows"] == [["16MB"]]
+    assert _sort_method(body["results"][2]).startswith("Sort Method: quicksort  Memory:")
+
+    # The next run starts from the sandbox's own value again …
+    body = run_json(client, shop_lesson, f"SHOW work_mem; {SORT}")
+    assert body["results"][0]["rows"] == [["4MB"]]
+    assert "external merge" in _sort_method(body["results"][1])
+
+    # … and SET LOCAL ends with its transaction, RESET and DEFAULT go back to that value.
+    body = run_json(
+        client,
+        shop_lesson,
+        "BEGIN; SET LOCAL work_mem = 16384; SHOW work_mem; COMMIT; SHOW work_mem; "
+        "SET work_mem = '8MB'; SET work_mem = DEFAULT; SHOW work_mem; "
+        "SET work_mem = '8MB'; RESET work_mem; SHOW work_mem",
+    )
+    shown = [result["rows"] for result in body["results"] if result.get("rows")]
+    assert shown == [[["16MB"]], [["4MB"]], [["4MB"]], [["4MB"]]], body
+
+    body = run_json(client, shop_lesson, "SET work_mem = '17MB'")
+    assert body["ok"] is False
+    assert "work_mem can be from 64kB to 16MB in the sandbox" in body["error"]["message"]

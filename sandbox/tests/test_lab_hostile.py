@@ -138,6 +138,29 @@ CORPUS: list[tuple[str, str, str, str]] = [
     ("atomic-using", "lang", "transaction.atomic().using", REFUSED),
     ("atomic-connection", "lang", "transaction.atomic().connection", REFUSED),
     ("atomic-other-alias", "lang", 'transaction.atomic(using="app")', ERROR),
+    # -- RawSQL (ormnames.py): SQL text with parameters, like raw() and extra() --------------
+    ("rawsql-class", "lang", 'RawSQL("select 1", []).__class__', REFUSED),
+    ("rawsql-as-sql", "lang", 'RawSQL("select 1", []).as_sql', REFUSED),
+    ("rawsql-connection", "lang", 'RawSQL("select 1", []).connection', REFUSED),
+    ("rawsql-sql", "lang", 'RawSQL("select 1", []).sql', REFUSED),
+    ("rawsql-params", "lang", 'RawSQL("select 1", []).params', REFUSED),
+    ("rawsql-output-field", "lang", 'RawSQL("select 1", []).output_field.model', REFUSED),
+    ("rawsql-resolve", "lang", 'RawSQL("select 1", []).resolve_expression', REFUSED),
+    ("rawsql-class-attr", "lang", "RawSQL.as_sql", REFUSED),
+    ("rawsql-mro", "lang", "RawSQL.mro()", REFUSED),
+    (
+        "rawsql-two-statements",
+        "db",
+        'Book.objects.annotate(x=RawSQL("SELECT 1) AS x FROM lab_book; DROP TABLE lab_book;'
+        ' SELECT (1", [])).values_list("x")[:1]',
+        REFUSED,
+    ),
+    (
+        "rawsql-read-file",
+        "db",
+        'Book.objects.annotate(x=RawSQL("pg_read_file(\'/etc/passwd\')", [])).values_list("x")[:1]',
+        DENIED,
+    ),
     # -- settings, files, environment, .data ----------------------------------------------------
     ("settings-name", "lang", "settings.SECRET_KEY", REFUSED),
     ("connection-name", "lang", "connection.settings_dict", REFUSED),

@@ -101,6 +101,35 @@ def test_full_text_search_names(lab_client, lab_lesson):
     assert "ts_rank(" in sql and "ts_headline(" in sql and "plainto_tsquery(" in sql
 
 
+RAW_SQL = """
+good = RawSQL(
+    "SELECT count(*) FROM lab_review r WHERE r.book_id = lab_book.id AND r.rating >= %s", [4]
+)
+typed = "x' OR '1'='1"
+Book.objects.filter(
+    id__in=RawSQL("SELECT book_id FROM lab_review WHERE body = %s", [typed])
+).annotate(good=good).order_by(RawSQL("lab_book.id", []).desc()).values_list("id", "good")
+"""
+
+
+def test_rawsql_in_annotate_filter_and_order_by_binds_its_parameters(lab_client, lab_lesson):
+    answer = lab_run(lab_client, lab_lesson, RAW_SQL)
+    (sql,) = _ok(answer)
+    assert "r.rating >= 4) AS" in sql
+    assert "ORDER BY (lab_book.id) DESC" in sql
+    # The value stays one quoted string, not SQL: no review has that body.
+    assert "body = 'x'' OR ''1''=''1'" in sql
+    assert answer["result"]["rows"] == []
+    answer = lab_run(
+        lab_client,
+        lab_lesson,
+        'Book.objects.filter(id__lte=3).annotate(n=RawSQL("SELECT count(*) FROM lab_review r'
+        ' WHERE r.book_id = lab_book.id", [])).order_by("id").values_list("id", "n")',
+    )
+    _ok(answer)
+    assert answer["result"]["rows"] == [[1, 3], [2, 3], [3, 3]]
+
+
 @pytest.fixture
 def pg_lesson(lab_track, lab_settings):
     return Lesson.objects.create(

@@ -47,6 +47,20 @@ def test_it_shows_an_n_plus_one_with_its_shape_and_the_fix(lab_client, lab_lesso
     )
 
 
+def test_a_deferred_field_read_per_object_is_not_called_a_relation(lab_client, lab_lesson):
+    for code in (
+        'for b in Book.objects.only("id", "title").order_by("id")[:5]:\n    print(b.pages)',
+        'for b in Book.objects.raw("SELECT id FROM lab_book ORDER BY id LIMIT 5"):\n'
+        "    print(b.pages)",
+    ):
+        answer = lab_run(lab_client, lab_lesson, code)
+        assert answer["ok"], answer["error"]
+        (repeated,) = answer["repeated"]
+        assert repeated["count"] == 5
+        assert "select_related" not in repeated["hint"]
+        assert "a field the first query left out" in repeated["hint"]
+
+
 def test_select_related_makes_it_one_query(lab_client, lab_lesson):
     code = N_PLUS_ONE.replace("all()", 'select_related("author")')
     answer = lab_run(lab_client, lab_lesson, code)

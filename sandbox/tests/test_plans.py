@@ -175,6 +175,60 @@ def test_it_checks_plans_for_exercises(explain):
     assert "reads 20000 rows" in plans.check(plan, "max_rows_read", 100)
 
 
+def test_it_checks_that_no_part_of_a_plan_spills_to_disk(explain, settings):
+    settings.SANDBOX_WORK_MEM_KB = 64  # the learner's connection opens with it
+    plan, raw = explain("SELECT * FROM t ORDER BY g, x, id")
+    assert raw["Node Type"] == "Sort" and raw["Sort Space Type"] == "Disk", raw
+    (sort,) = [node for node in plan.nodes if node.node_type == "Sort"]
+    assert sort.spilled_kb == raw["Sort Space Used"] > 0
+    problem = plans.check(plan, "no_spill", True)
+    assert f"Sort wrote {sort.spilled_kb:,} kB" in problem and "work_mem" in problem
+    plan, _ = explain("SELECT * FROM t ORDER BY g, x, id LIMIT 10")  # a top-N heapsort
+    assert plans.check(plan, "no_spill", True) is None
+    plan, _ = explain("SELECT * FROM t WHERE id = 5")
+    assert plans.check(plan, "no_spill", True) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "kb"),
+    [
+        ({"Node Type": "Sort", "Sort Space Type": "Memory", "Sort Space Used": 900}, None),
+        ({"Node Type": "Sort", "Sort Space Type": "Disk", "Sort Space Used": 900}, 900),
+        (
+            {
+                "Node Type": "Sort",
+                "Sort Space Type": "Memory",
+                "Sort Space Used": 30,
+                "Workers": [
+                    {"Worker Number": 0, "Sort Space Type": "Disk", "Sort Space Used": 400},
+                    {"Worker Number": 1, "Sort Space Type": "Memory", "Sort Space Used": 30},
+                ],
+            },
+            400,
+        ),
+        (
+            {
+                "Node Type": "Incremental Sort",
+                "Full-sort Groups": {
+                    "Group Count": 3,
+                    "Sort Space Memory": {"Peak Sort Space Used": 30},
+                    "Sort Space Disk": {"Peak Sort Space Used": 512},
+                },
+            },
+            512,
+        ),
+        ({"Node Type": "Hash", "Hash Batches": 1, "Original Hash Batches": 1}, None),
+        ({"Node Type": "Hash", "Hash Batches": 4, "Peak Memory Usage": 100}, 400),
+        ({"Node Type": "Aggregate", "HashAgg Batches": 5, "Disk Usage": 1200}, 1200),
+        ({"Node Type": "Aggregate", "HashAgg Batches": 1, "Disk Usage": 0}, None),
+    ],
+)
+def test_it_sees_every_kind_of_spill(raw, kb):
+    assert plans.spilled_kb(raw) == kb
+    plan = plans.parse({"Plan": {**raw, "Actual Loops": 1}})
+    assert (plans.check(plan, "no_spill", True) is None) == (kb is None)
+
+
 def test_it_compares_a_plan_before_and_after_an_index(explain):
     before, _ = explain("SELECT * FROM t WHERE x = 5")
     after, _ = explain("SELECT * FROM t WHERE x = 5", "CREATE INDEX t_x_idx ON t (x); ANALYZE t")
