@@ -280,6 +280,12 @@ def _grade_setup(request: dict, setup: str, first: bool, on_limit, current: dict
             break
         transaction.savepoint_rollback(seeded)
         seeded = transaction.savepoint()
+    if connection.needs_rollback:
+        # The code caught a database error with no atomic() block of its own (`try: create()
+        # except IntegrityError`), inside Check's transaction: Django refuses every query until
+        # a rollback, and going back to a savepoint taken before the code is one (Django's own
+        # Atomic.__exit__ clears the flag the same way). Its error is already in its outcome.
+        connection.needs_rollback = False
     transaction.savepoint_rollback(fresh)
     return outcome
 

@@ -140,6 +140,90 @@ WRONG_ANSWERS = [
         "Too many queries: your code sent 6 queries",
     ),
     (
+        "transactions",
+        "lock-next-email-jobs",
+        "with transaction.atomic():\n"
+        "    jobs = list(QueueJob.objects.select_for_update(skip_locked=True)"
+        '.filter(queue="emails", state="queued").order_by("-priority", "id")[:5])\n'
+        "[(job.id, job.priority) for job in jobs]\n",
+        "Wrong rows.",
+    ),
+    (
+        "transactions",
+        "claim-report-jobs",
+        "with transaction.atomic():\n"
+        "    ids = list(QueueJob.objects.select_for_update(skip_locked=True)"
+        '.filter(queue="reports", state="queued", run_after__lte=Now())'
+        '.order_by("-priority", "id").values_list("id", flat=True)[:5])\n'
+        "    QueueJob.objects.filter(id__in=ids)"
+        '.update(state="running", worker="w9", attempts=F("attempts") + 1)\n'
+        'QueueJob.objects.filter(worker="w9", state="running").order_by("id")'
+        '.values_list("id", "attempts")\n',
+        "Too many queries: your code sent 3 queries",
+    ),
+    (
+        "transactions",
+        "lock-jobs-not-accounts",
+        "with transaction.atomic():\n"
+        "    rows = list(QueueJob.objects.select_for_update(skip_locked=True)"
+        '.filter(queue="emails", state="queued", run_after__lte=Now())'
+        '.order_by("-priority", "id").values_list("id", "account__owner")[:4])\n'
+        "rows\n",
+        "FOR UPDATE cannot be applied to the nullable side of an outer join",
+    ),
+    (
+        "transactions",
+        "guarded-transfer",
+        'amount = Decimal("30.00")\n'
+        "with transaction.atomic():\n"
+        '    LedgerAccount.objects.filter(pk=2).update(balance=F("balance") - amount)\n'
+        '    LedgerAccount.objects.filter(pk=7).update(balance=F("balance") + amount)\n'
+        '    LedgerTransfer.objects.create(reference="T-9001", source_id=2, target_id=7,'
+        " amount=amount)\n"
+        'LedgerAccount.objects.filter(pk__in=[2, 7]).annotate(n_out=Count("transfers_out"))'
+        '.order_by("id").values_list("id", "balance", "n_out")\n',
+        "On hidden data set 1 of 2: your code failed",
+    ),
+    (
+        "transactions",
+        "batch-of-transfers",
+        'batch = [("T-9101", 1, 3, "25.00"), ("T-0007", 5, 6, "10.00"),'
+        ' ("T-9102", 8, 2, "50.00"), ("T-9103", 9, 4, "12.50")]\n'
+        "with transaction.atomic():\n"
+        "    for reference, source, target, amount in batch:\n"
+        "        amount = Decimal(amount)\n"
+        "        try:\n"
+        "            LedgerAccount.objects.filter(pk=source)"
+        '.update(balance=F("balance") - amount)\n'
+        "            LedgerAccount.objects.filter(pk=target)"
+        '.update(balance=F("balance") + amount)\n'
+        "            LedgerTransfer.objects.create(reference=reference, source_id=source,"
+        " target_id=target, amount=amount)\n"
+        "        except IntegrityError:\n"
+        "            pass\n"
+        'LedgerAccount.objects.annotate(n_out=Count("transfers_out")).order_by("id")'
+        '.values_list("id", "balance", "n_out")\n',
+        "An error occurred in the current transaction.",
+    ),
+    (
+        "transactions",
+        "batch-of-transfers",
+        'batch = [("T-9101", 1, 3, "25.00"), ("T-0007", 5, 6, "10.00"),'
+        ' ("T-9102", 8, 2, "50.00"), ("T-9103", 9, 4, "12.50")]\n'
+        "for reference, source, target, amount in batch:\n"
+        "    amount = Decimal(amount)\n"
+        "    try:\n"
+        '        LedgerAccount.objects.filter(pk=source).update(balance=F("balance") - amount)\n'
+        '        LedgerAccount.objects.filter(pk=target).update(balance=F("balance") + amount)\n'
+        "        LedgerTransfer.objects.create(reference=reference, source_id=source,"
+        " target_id=target, amount=amount)\n"
+        "    except IntegrityError:\n"
+        "        pass\n"
+        'LedgerAccount.objects.annotate(n_out=Count("transfers_out")).order_by("id")'
+        '.values_list("id", "balance", "n_out")\n',
+        "An error occurred in the current transaction.",
+    ),
+    (
         "raw-sql-safely",
         "raw-books-of-a-year",
         'Book.objects.raw("SELECT id, title FROM lab_book WHERE published_year = %s'
@@ -284,6 +368,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "Indexes from Meta",
         "Full-text search in Django",
         "Writing efficiently",
+        "Transactions",
         "Raw SQL safely",
         "Capstone: an incident on a small Django shop",
     ]
@@ -296,6 +381,7 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         "indexes-from-meta",
         "full-text-search",
         "writing-efficiently",
+        "transactions",
         "raw-sql-safely",
         "capstone-an-incident-on-a-small-django-shop",
     ):

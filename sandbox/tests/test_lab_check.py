@@ -122,6 +122,23 @@ def test_an_answer_cannot_commit_in_the_grader(lab_client, first_authors):
     assert "BEGIN, COMMIT and ROLLBACK" in answer["problems"][0]
 
 
+def test_an_answer_that_breaks_the_graders_transaction_gets_a_verdict(lab_client, first_authors):
+    # A database error caught with no atomic() block around it: Check's transaction is marked
+    # for rollback, the next query fails, and the answer (not the solution) is told so.
+    code = (
+        "try:\n"
+        '    Tag.objects.create(name="fiction")\n'
+        "except IntegrityError:\n"
+        "    pass\n"
+        '[b.author.name for b in Book.objects.select_related("author").order_by("id")[:20]]'
+    )
+    answer = lab_check(lab_client, first_authors, code)
+    assert not answer["passed"]
+    assert "(line 5): An error occurred in the current transaction" in answer["problems"][0]
+    right = lab_check(lab_client, first_authors, first_authors.solution_sql)
+    assert right["passed"], right["problems"]
+
+
 def test_a_failing_answer_names_its_line(lab_client, first_authors):
     answer = lab_check(lab_client, first_authors, "x = 1\nBook.objects.get(pk=0)")
     assert not answer["passed"]

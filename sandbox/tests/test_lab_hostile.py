@@ -161,6 +161,38 @@ CORPUS: list[tuple[str, str, str, str]] = [
         'Book.objects.annotate(x=RawSQL("pg_read_file(\'/etc/passwd\')", [])).values_list("x")[:1]',
         DENIED,
     ),
+    # -- IntegrityError, caught from a real duplicate (tags have unique names) -------------------
+    ("integrity-subclasses", "lang", "IntegrityError.__subclasses__()", REFUSED),
+    ("integrity-mro", "lang", "IntegrityError.mro()", REFUSED),
+    ("integrity-bases", "lang", "IntegrityError.__bases__", REFUSED),
+    ("integrity-with-traceback", "lang", "IntegrityError.with_traceback", REFUSED),
+    (
+        "integrity-traceback",
+        "lang",
+        "try:\n    Tag.objects.create(name='fiction')\nexcept IntegrityError as e:\n"
+        "    e.__traceback__",
+        REFUSED,
+    ),
+    (
+        "integrity-cause",
+        "lang",
+        "try:\n    Tag.objects.create(name='fiction')\nexcept IntegrityError as e:\n"
+        "    e.__cause__",
+        REFUSED,
+    ),
+    (
+        "integrity-args-class",
+        "lang",
+        "try:\n    Tag.objects.create(name='fiction')\nexcept IntegrityError as e:\n"
+        "    e.args[0].__class__",
+        REFUSED,
+    ),
+    (
+        "integrity-psycopg-attrs",
+        "lang",
+        "try:\n    Tag.objects.create(name='fiction')\nexcept IntegrityError as e:\n    e.diag",
+        REFUSED,
+    ),
     # -- settings, files, environment, .data ----------------------------------------------------
     ("settings-name", "lang", "settings.SECRET_KEY", REFUSED),
     ("connection-name", "lang", "connection.settings_dict", REFUSED),
