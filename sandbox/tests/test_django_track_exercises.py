@@ -325,6 +325,8 @@ WRONG_ANSWERS = [
         ' ORDER BY p.name, b.price DESC, b.id LIMIT 16")\n'
         "[(b.publisher_name, b.id, b.title, b.price) for b in books]\n",
         "Wrong rows.",
+    ),
+    (
         "partitioning-a-large-table",
         "one-meter-in-march",
         "Reading.objects.filter(meter_id=42, taken_at__year=2026, taken_at__month=3)"
@@ -484,6 +486,8 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
     ]
     positions = [page.find(title) for title in titles]
     assert -1 not in positions and positions == sorted(positions), positions
+    # Each step says what kind of lesson it is: the lab ones are not "Reading".
+    assert page.count(">Django ORM lab</span>") == len(titles)
     for slug in (
         "seeing-the-sql",
         "aggregation-beyond-the-basics",
