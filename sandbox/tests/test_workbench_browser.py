@@ -3,6 +3,8 @@ tables, error marks, the keyboard) and the sandbox docked beside the lesson on w
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -93,6 +95,19 @@ def test_the_docked_panel_shows_the_result_beside_the_example_that_ran(new_conte
     for box in (example_box, result_box):
         assert box["y"] < WIDE["height"] and box["y"] + box["height"] > 0, box
     assert page.input_value("#sandbox-sql") == "SELECT count(*) AS n FROM items"
+
+
+@pytest.mark.parametrize("width", [1100, 1280, 1400, 1920])
+def test_the_docked_panel_hides_none_of_the_lesson(new_context, lesson, width):
+    # The lesson's column ends where the panel begins, on a laptop's screen as on a wide one.
+    context = new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    page.goto(URL)
+    panel = page.locator("#sandbox")
+    expect(panel).to_have_class(re.compile(r"\bis-docked\b"))
+    lesson_box, panel_box = page.locator(".lesson").bounding_box(), panel.bounding_box()
+    assert lesson_box["x"] + lesson_box["width"] <= panel_box["x"], (lesson_box, panel_box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 def test_the_layout_choice_is_remembered_and_narrow_screens_keep_it_below(new_context, lesson):
