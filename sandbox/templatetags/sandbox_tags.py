@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django import template
 
 register = template.Library()
@@ -51,3 +53,13 @@ def shared_results(results: list[dict]) -> str:
         return json.dumps(shares.result_snapshot(results)["results"])
     except shares.ShareRefused:
         return "[]"
+
+
+_MODEL_CLASS = re.compile(r"^class (\w+)\(models\.Model\):", re.MULTILINE)
+
+
+@register.filter
+def lab_placeholder(lesson) -> str:
+    """The lab editor's grey hint: a first query on the lesson's own first model."""
+    found = _MODEL_CLASS.search(getattr(lesson, "lab_models_source", "") or "")
+    return f"{found.group(1)}.objects.all()[:5]" if found else "Model.objects.all()[:5]"

@@ -504,3 +504,6 @@ def test_the_track_page_lists_the_lessons_in_step_order_and_each_page_has_the_la
         response = client.get(f"/learn/django/{slug}/")
         assert response.status_code == 200
         assert "Run in lab" in response.content.decode(), slug
+    # The editor's hint names a model of the lesson's own, not another lesson's.
+    page = client.get("/learn/django/transactions/").content.decode()
+    assert 'placeholder="LedgerAccount.objects.all()[:5]"' in page
