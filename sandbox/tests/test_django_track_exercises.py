@@ -43,6 +43,21 @@ WRONG_ANSWERS = [
         "The plan reads all of lab_review with a Seq Scan; it must not.",
     ),
     (
+        "seeing-the-sql",
+        "recent-books-of-japanese-authors",
+        '[(a.name, ", ".join(a.books.filter(published_year__gte=2010).order_by("title")'
+        '.values_list("title", flat=True))) for a in Author.objects.filter(country="JP")'
+        '.order_by("id")]',
+        "Too many queries: your code sent 7 queries; at most 2 are allowed.",
+    ),
+    (
+        "seeing-the-sql",
+        "books-by-id-in-one-query",
+        'books = dict(Book.objects.filter(id__in=[42, 5, 17]).values_list("id", "title"))\n'
+        "[(i, books.get(i)) for i in [42, 5, 404, 17]]\n",
+        "Wrong rows. On hidden data set 1 of 1",
+    ),
+    (
         "aggregation-beyond-the-basics",
         "publisher-report",
         'Publisher.objects.order_by("name").annotate(n_books=Count("books"),'
@@ -66,6 +81,23 @@ WRONG_ANSWERS = [
         "Wrong rows.",
     ),
     (
+        "aggregation-beyond-the-basics",
+        "dearest-book-of-each-year",
+        "Book.objects.filter(published_year__gte=2015, published_year__lte=2024)"
+        '.order_by("published_year", "-price").distinct("published_year")'
+        '.values_list("published_year", "id", "title", "price")',
+        "Wrong rows. On hidden data set 1 of 1",
+    ),
+    (
+        "aggregation-beyond-the-basics",
+        "running-total-of-pages",
+        'Book.objects.filter(author_id__in=[13, 14]).annotate(t=Window(Sum("pages"),'
+        ' partition_by="author_id", order_by="published_year"))'
+        '.order_by("author_id", "published_year", "id")'
+        '.values_list("author_id", "id", "published_year", "pages", "t")',
+        "Wrong rows. On the lesson's data",
+    ),
+    (
         "postgresql-fields",
         "refurbished-products",
         'Gadget.objects.filter(attributes__refurbished=True).order_by("id")'
@@ -84,6 +116,21 @@ WRONG_ANSWERS = [
         "room-seven-first-week-of-june",
         "Stay.objects.filter(room=7, during__startswith__lt=date(2025, 6, 8),"
         ' during__endswith__gt=date(2025, 6, 1)).order_by("id").values_list("id", "guest")',
+        "stay_during_gist",
+    ),
+    (
+        "postgresql-fields",
+        "brand-seventeen-from-ninety",
+        'Gadget.objects.filter(attributes__contains={"brand": "brand-17"})'
+        '.annotate(p=KT("attributes__price")).filter(p__gte="90")'
+        '.order_by("-attributes__price", "id").values_list("id", "attributes__price")',
+        "Wrong rows. On hidden data set 1 of 1",
+    ),
+    (
+        "postgresql-fields",
+        "room-twelve-stays-within-june",
+        "Stay.objects.filter(room=12, during__startswith__gte=date(2025, 6, 1),"
+        ' during__endswith__lte=date(2025, 7, 1)).order_by("id").values_list("id", "guest")',
         "stay_during_gist",
     ),
     (
@@ -159,6 +206,20 @@ WRONG_ANSWERS = [
         "Wrong rows",
     ),
     (
+        "indexes-from-meta",
+        "newest-active-members",
+        'Member.objects.filter(status="active").order_by("-joined")'
+        '.values_list("id", "joined")[:8]',
+        "the right rows, in the wrong order",
+    ),
+    (
+        "indexes-from-meta",
+        "top-scorers-from-the-covering-index",
+        "sorted(((m.points, m.name) for m in Member.objects.all() if m.points >= 998),"
+        " key=lambda t: (-t[0], t[1]))",
+        "member_points_cover_idx",
+    ),
+    (
         "full-text-search",
         "best-lemon-ginger",
         'Recipe.objects.filter(body__search="lemon ginger").order_by("id").values_list("id")[:10]',
@@ -171,6 +232,22 @@ WRONG_ANSWERS = [
         'Recipe.objects.filter(search=q).values("cuisine").annotate(n=Count("id"))'
         '.order_by("cuisine")\n',
         "Wrong rows.",
+    ),
+    (
+        "full-text-search",
+        "chickpeas-spinach-headlines",
+        'q = SearchQuery("chickpeas spinach", search_type="websearch", config="english")\n'
+        'Recipe.objects.filter(search=q).order_by("minutes", "id").annotate(h=SearchHeadline('
+        '"body", q, start_sel="[", stop_sel="]")).values_list("id", "h")[:5]\n',
+        "Wrong rows. On hidden data set 1 of 2",
+    ),
+    (
+        "full-text-search",
+        "lemon-chicken-as-a-phrase",
+        'q = SearchQuery("lemon chicken", config="english")\n'
+        'Recipe.objects.filter(search=q, minutes__lte=12).order_by("id")'
+        '.values_list("id", "title")\n',
+        "Wrong rows. On hidden data set 1 of 1",
     ),
     (
         "writing-efficiently",
@@ -425,6 +502,23 @@ WRONG_ANSWERS = [
         '.only("order", "quantity", "product__name")\n'
         "[(line.order_id, line.product.sku, line.product.name, line.quantity) for line in lines]\n",
         "Too many queries",
+    ),
+    (
+        "writing-efficiently",
+        "ensure-tags-and-get-their-ids",
+        'names = ["postgres", "fiction", "django"]\n'
+        "tags = Tag.objects.bulk_create([Tag(name=n) for n in names], ignore_conflicts=True)\n"
+        'Tag.objects.filter(id__in=[t.id for t in tags]).annotate(n=Count("books"))'
+        '.order_by("name").values_list("name", "n")\n',
+        "Wrong rows. On the lesson's data",
+    ),
+    (
+        "writing-efficiently",
+        "price-correction-in-one-update",
+        'Book.objects.filter(publisher_id=5).update(price=Case(When(price__lte=Decimal("10.00"),'
+        ' then=F("price") + Decimal("1.00")), default=F("price") * Decimal("0.90")))\n'
+        'Book.objects.filter(publisher_id=5).order_by("id").values_list("id", "price")\n',
+        "Wrong rows. On hidden data set 1 of 1",
     ),
 ]
 
