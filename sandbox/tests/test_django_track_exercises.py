@@ -227,6 +227,14 @@ WRONG_ANSWERS = [
     ),
     (
         "full-text-search",
+        "best-lemon-ginger",
+        'query = SearchQuery("lemon ginger", search_type="websearch", config="english")\n'
+        'Recipe.objects.filter(search=query).annotate(rank=SearchRank("search", query))'
+        '.order_by("-rank", "id").values_list("id")[:10]',
+        "Wrong rows.",
+    ),
+    (
+        "full-text-search",
         "spinach-coriander-per-cuisine",
         'q = SearchQuery("spinach coriander", search_type="websearch", config="english")\n'
         'Recipe.objects.filter(search=q).values("cuisine").annotate(n=Count("id"))'
