@@ -148,6 +148,17 @@ def test_an_answer_whose_write_is_refused_gets_a_verdict(lab_client, first_autho
     assert right["passed"], right["problems"]
 
 
+def test_an_answer_failing_in_a_block_without_savepoint_gets_a_verdict(lab_client, first_authors):
+    # atomic(savepoint=False) has nothing of its own to roll back to: Check's transaction is
+    # marked, and it is still the answer that is told, not "the check could not run".
+    code = 'with transaction.atomic(savepoint=False):\n    Tag.objects.create(name="fiction")'
+    answer = lab_check(lab_client, first_authors, code)
+    assert not answer["passed"]
+    assert "duplicate key value violates unique constraint" in answer["problems"][0]
+    right = lab_check(lab_client, first_authors, first_authors.solution_sql)
+    assert right["passed"], right["problems"]
+
+
 def test_a_failing_answer_names_its_line(lab_client, first_authors):
     answer = lab_check(lab_client, first_authors, "x = 1\nBook.objects.get(pk=0)")
     assert not answer["passed"]
