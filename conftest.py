@@ -38,6 +38,17 @@ def _static_root_exists():
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_page_caches():
+    """The anonymous page cache and the learners' page shells live in the process, beyond one
+    test's database: a shell made in one test (a lesson row since flushed) must not serve the
+    next test's page at the same path, whose rows are new. Clearing the page cache makes every
+    shell stale too (lessons/page_cache.py, revision())."""
+    from lessons import page_cache
+
+    page_cache.clear()
+
+
 @pytest.fixture
 def learner(django_user_model):
     return django_user_model.objects.create_user("ada", "ada@example.com", "correct-horse-42")
