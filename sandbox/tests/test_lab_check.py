@@ -122,39 +122,36 @@ def test_an_answer_cannot_commit_in_the_grader(lab_client, first_authors):
     assert "BEGIN, COMMIT and ROLLBACK" in answer["problems"][0]
 
 
-def test_an_answer_that_breaks_the_graders_transaction_gets_a_verdict(lab_client, first_authors):
-    # A database error caught with no atomic() block around it: Check's transaction is marked
-    # for rollback, the next query fails, and the answer (not the solution) is told so.
-    code = (
-        "try:\n"
-        '    Tag.objects.create(name="fiction")\n'
-        "except IntegrityError:\n"
-        "    pass\n"
-        '[b.author.name for b in Book.objects.select_related("author").order_by("id")[:20]]'
-    )
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        # A database error caught with no atomic() block around it: Check's transaction is
+        # marked for rollback, the next query fails, and the answer (not the solution) is told.
+        (
+            "try:\n"
+            '    Tag.objects.create(name="fiction")\n'
+            "except IntegrityError:\n"
+            "    pass\n"
+            '[b.author.name for b in Book.objects.select_related("author").order_by("id")[:20]]',
+            "(line 5): An error occurred in the current transaction",
+        ),
+        # The same, not caught: a duplicate tag outside any atomic() block of the answer's own.
+        ('Tag.objects.create(name="fiction")', "duplicate key value violates unique constraint"),
+        # atomic(savepoint=False) has nothing of its own to roll back to: still the answer is
+        # told, not "the check could not run".
+        (
+            'with transaction.atomic(savepoint=False):\n    Tag.objects.create(name="fiction")',
+            "duplicate key value violates unique constraint",
+        ),
+    ],
+    ids=["caught", "not-caught", "no-savepoint"],
+)
+def test_an_answer_that_breaks_the_graders_transaction_gets_a_verdict(
+    lab_client, first_authors, code, expected
+):
     answer = lab_check(lab_client, first_authors, code)
     assert not answer["passed"]
-    assert "(line 5): An error occurred in the current transaction" in answer["problems"][0]
-    right = lab_check(lab_client, first_authors, first_authors.solution_sql)
-    assert right["passed"], right["problems"]
-
-
-def test_an_answer_whose_write_is_refused_gets_a_verdict(lab_client, first_authors):
-    # The same, not caught: a duplicate tag outside any atomic() block of the answer's own.
-    answer = lab_check(lab_client, first_authors, 'Tag.objects.create(name="fiction")')
-    assert not answer["passed"]
-    assert "duplicate key value violates unique constraint" in answer["problems"][0]
-    right = lab_check(lab_client, first_authors, first_authors.solution_sql)
-    assert right["passed"], right["problems"]
-
-
-def test_an_answer_failing_in_a_block_without_savepoint_gets_a_verdict(lab_client, first_authors):
-    # atomic(savepoint=False) has nothing of its own to roll back to: Check's transaction is
-    # marked, and it is still the answer that is told, not "the check could not run".
-    code = 'with transaction.atomic(savepoint=False):\n    Tag.objects.create(name="fiction")'
-    answer = lab_check(lab_client, first_authors, code)
-    assert not answer["passed"]
-    assert "duplicate key value violates unique constraint" in answer["problems"][0]
+    assert expected in answer["problems"][0]
     right = lab_check(lab_client, first_authors, first_authors.solution_sql)
     assert right["passed"], right["problems"]
 
