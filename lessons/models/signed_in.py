@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 
 from config.infra.prepared import PreparedStatement
@@ -112,6 +112,7 @@ def open_signed_in_page(
     the visitor's of `visitor_id`; None if that is no visitor's Learner (the caller renders
     the page in full, as for a new visitor)."""
     user_id = user.pk if user.is_authenticated else None
+    reader = _Reader(user_id, user_id is not None and user.is_staff)
     row = _run(user_id, visitor_id, lesson, steps, thread_ids)
     if row[0] is None:
         if user_id is None:
@@ -137,7 +138,7 @@ def open_signed_in_page(
         entry["correct"] = correct
     loop.self_checks = {key: got_it for key, got_it in checks or []}
     loop.cards = {key: {"knew_it": knew, "due_on": due} for key, knew, due in cards or []}
-    return SignedInPage(loop, unread, _own_posts(user, posts or []))
+    return SignedInPage(loop, unread, _own_posts(reader, posts or []))
 
 
 def _run(
@@ -154,24 +155,41 @@ def _run(
         return cursor.fetchone()
 
 
-def _own_posts(user, rows: list[list]) -> dict[int, Post]:
-    posts = {}
+class _Reader(NamedTuple):
+    """The user as the discussion's permission methods read one (pk, is_authenticated,
+    is_staff): they read it a dozen times per post, and `request.user` is a lazy proxy that
+    makes each read a call."""
+
+    pk: int | None
+    is_staff: bool
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.pk is not None
+
+
+# The columns the statement returns of a post and of its thread, in the models' field order
+# (Model.from_db's fast path: the other fields are left deferred, not defaulted one by one).
+_POST_FIELDS = ["id", "thread_id", "author_id", "parent_id", "deleted_at", "hidden_at"]
+_THREAD_FIELDS = ["id", "author_id", "is_locked", "answer_id"]
+
+
+def _own_posts(reader: _Reader, rows: list[list]) -> dict[int, Post]:
+    posts: dict[int, Post] = {}
+    threads: dict[int, Thread] = {}
     for row in rows:
         pk, thread_id, author_id, parent_id, deleted_at, hidden_at, votes, voted = row[:8]
-        thread_author_id, is_locked, answer_id, thread_hidden = row[8:]
-        thread = Thread(id=thread_id, author_id=thread_author_id, is_locked=is_locked)
-        thread.answer_id = answer_id
-        thread.__dict__["is_hidden"] = thread_hidden  # the cached_property, known here
-        post = Post(
-            id=pk,
-            thread=thread,
-            author_id=author_id,
-            parent_id=parent_id,
-            deleted_at=_when(deleted_at),
-            hidden_at=_when(hidden_at),
-        )
+        thread = threads.get(thread_id)
+        if thread is None:
+            thread_author_id, is_locked, answer_id, thread_hidden = row[8:]
+            values = [thread_id, thread_author_id, is_locked, answer_id]
+            thread = threads[thread_id] = Thread.from_db(DEFAULT_DB_ALIAS, _THREAD_FIELDS, values)
+            thread.__dict__["is_hidden"] = thread_hidden  # the cached_property, known here
+        values = [pk, thread_id, author_id, parent_id, _when(deleted_at), _when(hidden_at)]
+        post = Post.from_db(DEFAULT_DB_ALIAS, _POST_FIELDS, values)
+        post.thread = thread
         post.vote_count, post.voted = votes, voted
-        post.set_flags_for(user)
+        post.set_flags_for(reader)
         posts[pk] = post
     return posts
 
