@@ -5,7 +5,8 @@
 It starts gunicorn (config/gunicorn.py, DEBUG=0) on a free port of 127.0.0.1 against the
 configured databases, then runs simulated learners — signed-out visitors and signed-in members,
 most of them signed in as on a real course site, where most page views come from learners who
-came back — for the given time. Each learner, after a think time, reads a lesson or the track
+came back — for the given time. Learners arrive over the first 30 s (`--arrival`); members come
+back with the session of an earlier log-in, and one in five logs in during the run (`--log-ins`). Each learner, after a think time, reads a lesson or the track
 page (signed in, also their progress or review page), answers a quiz question, runs SQL in a
 sandbox (ordinary, slow and hostile queries) or, signed in, posts in a discussion now and then.
 Signed-in page views are reported apart from the visitors'. Afterwards it checks that nothing
@@ -110,15 +111,29 @@ class Browser(client.Browser):
 
 
 def learner(
-    port: int, plan: dict, seconds: float, seed: int, member: str | None, results: list
+    port: int,
+    plan: dict,
+    seconds: float,
+    seed: int,
+    member: tuple[str, str] | None,
+    results: list,
 ) -> None:
-    """One simulated learner's session; appends (action, status, ms) to results."""
+    """One simulated learner's session; appends (action, status, ms) to results. A member
+    (username, session key) comes back with the session of an earlier log-in, or, one in
+    `plan["log_ins"]`, logs in now (a new device, an expired session)."""
     rng = random.Random(seed)
-    browser = Browser(port)
-    browser.request("GET", "/")  # a first page, as a browser would: session and CSRF cookies
-    if member:
-        browser.log_in(member)
     deadline = time.monotonic() + seconds
+    # Learners arrive over the first `arrival` seconds, as a class does, not all at once:
+    # a log-in is ~0.3 s of password hashing (PBKDF2), 70 at once keep 2 cores busy for 10 s.
+    time.sleep(rng.uniform(0, plan["arrival"]))
+    browser = Browser(port)
+    if member and rng.random() >= plan["log_ins"]:
+        browser.cookies["sessionid"] = member[1]
+    browser.request("GET", "/")  # a first page, as a browser would: session and CSRF cookies
+    if member and "sessionid" not in browser.cookies:
+        started = time.perf_counter()
+        browser.log_in(member[0])
+        results.append(("log in", 302, (time.perf_counter() - started) * 1000))
     next_post = time.monotonic() + rng.uniform(10, 240)  # then every 2-5 min (70: one in 3 s)
     # A learner works through one lesson for a while (reads it, answers, runs SQL in its
     # sandbox) and now and then moves on to another, as a class does.
@@ -227,6 +242,19 @@ def parse_args() -> argparse.Namespace:
         help="seconds a learner waits between two actions, drawn from this range (default 2,8)",
     )
     parser.add_argument(
+        "--arrival",
+        type=float,
+        default=30,
+        help="learners arrive over this many seconds at the start (default 30)",
+    )
+    parser.add_argument(
+        "--log-ins",
+        type=float,
+        default=0.2,
+        help="share of the members who log in during the run; the others come back with the "
+        "session of an earlier log-in (default 0.2)",
+    )
+    parser.add_argument(
         "--switch",
         type=float,
         default=0.1,
@@ -266,6 +294,8 @@ def make_plan(args: argparse.Namespace) -> dict:
     return {
         "think": args.think,
         "switch": args.switch,
+        "arrival": args.arrival,
+        "log_ins": args.log_ins,
         "lessons": [lesson.ref for lesson in lessons],
         "visitor_pages": [("track page", "/learn/postgresql/")],
         "member_pages": [
@@ -285,17 +315,23 @@ def make_plan(args: argparse.Namespace) -> dict:
     }
 
 
-def make_members(count: int) -> list[str]:
+def make_members(count: int) -> list[tuple[str, str]]:
+    """The members' usernames, each with the session of an earlier log-in: a member comes
+    back signed in (sessions last SESSION_COOKIE_AGE, 30 days), as most do on a course site."""
     from django.contrib.auth.models import User
+    from django.test import Client
     from django.utils import timezone
 
-    members = [f"load-member-{i}" for i in range(count)]
-    for name in members:
+    members = []
+    for name in [f"load-member-{i}" for i in range(count)]:
         user, _ = User.objects.get_or_create(username=name)
         user.set_password(MEMBER_PASSWORD)
         # Older than a day, so the first-day posting limits do not apply to the bench.
         user.date_joined = timezone.now() - timedelta(days=2)
         user.save()
+        browser = Client()
+        browser.force_login(user)
+        members.append((name, browser.cookies["sessionid"].value))
     return members
 
 
@@ -309,7 +345,7 @@ def wait_for_port(port: int) -> None:
 
 
 def run_learners(
-    args: argparse.Namespace, port: int, plan: dict, members: list[str]
+    args: argparse.Namespace, port: int, plan: dict, members: list[tuple[str, str]]
 ) -> tuple[list, float]:
     """The learners in ``args.processes`` client processes; their results and the time."""
     queue: multiprocessing.Queue = multiprocessing.Queue()
@@ -337,7 +373,7 @@ def run_learners(
     return results, time.monotonic() - started
 
 
-def serve_and_load(args: argparse.Namespace, plan: dict, members: list[str]) -> tuple:
+def serve_and_load(args: argparse.Namespace, plan: dict, members: list[tuple[str, str]]) -> tuple:
     """Start gunicorn, warm every lesson page once (as a running site would be), run the
     learners, stop gunicorn. Returns the results, the time they took and the server's log."""
     from django.conf import settings
@@ -360,8 +396,9 @@ def serve_and_load(args: argparse.Namespace, plan: dict, members: list[str]) -> 
                 warm.request("GET", f"/learn/{ref}/")
             print(
                 f"Querylab load bench · {args.learners} learners ({args.members} signed in) · "
-                f"{args.seconds:.0f} s · think {args.think[0]:g}–{args.think[1]:g} s, lesson "
-                f"switch {args.switch:g} · gunicorn on 127.0.0.1:{port} "
+                f"{args.seconds:.0f} s, arriving over {args.arrival:g} s · think "
+                f"{args.think[0]:g}–{args.think[1]:g} s, lesson switch {args.switch:g} · "
+                f"gunicorn on 127.0.0.1:{port} "
                 f"(WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', 'default')}, "
                 f"GUNICORN_THREADS={os.environ.get('GUNICORN_THREADS', 'default')}, "
                 f"DB_POOL_MAX={settings.DB_POOL_MAX}) · {os.cpu_count()} CPUs · "

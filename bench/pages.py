@@ -5,8 +5,9 @@
 
 Prepares the database and content like `manage.py serve`, renders the lesson once to learn its
 size, writes a static file of that size next to the collected static files, starts gunicorn
-(config/gunicorn.py, DEBUG=0), then loads each URL in turn with keep-alive clients in separate
-processes and prints requests per second, p50 and p99 latency, and the ratio. The lesson is by
+(config/gunicorn.py, DEBUG=0), then loads the URLs with keep-alive clients in separate processes,
+in turn and in several rounds (so that a slow spell of a shared machine falls on every URL, not
+on one), and prints requests per second, p50 and p99 latency, and the ratio. The lesson is by
 default the longest one in the content (bench/history.py). With --signed-in the same run also
 loads the page as signed-in learners with a realistic history (bench/history.py), one learner
 per client, and as signed-out visitors with the same history (their session holds it, as after
@@ -64,8 +65,9 @@ def client(
 
 def load(
     port: int, path: str, seconds: float, clients: int, cookies: list[str] | None = None
-) -> dict[str, float]:
-    """`clients` processes on `path` for `seconds`; client n sends cookies[n % len(cookies)]."""
+) -> tuple[list[float], int]:
+    """`clients` processes on `path` for `seconds`; client n sends cookies[n % len(cookies)].
+    Returns every request's latency (seconds) and the number of errors."""
     queue: multiprocessing.Queue = multiprocessing.Queue()
     cookies = cookies or [""]
     processes = [
@@ -84,7 +86,11 @@ def load(
         errors += failed
     for process in processes:
         process.join()
-    latencies.sort()
+    return latencies, errors
+
+
+def summary(latencies: list[float], errors: int, seconds: float) -> dict[str, float]:
+    latencies = sorted(latencies)
     return {
         "requests": len(latencies),
         "errors": errors,
@@ -120,6 +126,9 @@ def wait_for(port: int, path: str, timeout: float = 30, cookie: str = "") -> str
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="per URL (default 10)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="the URLs take turns this many times (default 5)"
+    )
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections")
     parser.add_argument("--lesson", help="<track>/<slug> (default: the longest lesson)")
     parser.add_argument("--warmup", type=float, default=2.0)
@@ -213,17 +222,24 @@ def main() -> None:
         ]
         print(
             f"gunicorn on 127.0.0.1:{port}; {args.clients} keep-alive clients, "
-            f"{args.seconds:g}s per URL; page and static file are {size:,} bytes"
+            f"{args.seconds:g}s per URL in {args.rounds} rounds; page and static file are "
+            f"{size:,} bytes"
         )
         runs = [("static file", static_path, None), ("anonymous", lesson_path, None)]
         if cookies:
             runs.append(("signed-in", lesson_path, cookies))
         if visitor_cookies:
             runs.append(("visitor+answers", lesson_path, visitor_cookies))
-        results = {}
-        for label, path, jar in runs:
+        for _label, path, jar in runs:
             load(port, path, args.warmup, args.clients, jar)
-            results[label] = r = load(port, path, args.seconds, args.clients, jar)
+        collected = {label: ([], 0) for label, _, _ in runs}
+        for _ in range(args.rounds):
+            for label, path, jar in runs:
+                latencies, errors = load(port, path, args.seconds / args.rounds, args.clients, jar)
+                collected[label] = (collected[label][0] + latencies, collected[label][1] + errors)
+        results = {}
+        for label, path, _ in runs:
+            results[label] = r = summary(*collected[label], args.seconds)
             print(
                 f"{label:15} {path:42} {r['rps']:7.0f} req/s   p50 {r['p50_ms']:6.2f} ms"
                 f"   p99 {r['p99_ms']:6.2f} ms   ({r['requests']} requests, {r['errors']} errors)"
