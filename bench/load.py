@@ -5,10 +5,11 @@
 It starts gunicorn (config/gunicorn.py, DEBUG=0) on a free port of 127.0.0.1 against the
 configured databases, then runs simulated learners — signed-out visitors and signed-in members,
 most of them signed in as on a real course site, where most page views come from learners who
-came back — for the given time. Learners arrive over the first 30 s (`--arrival`); members come
-back with the session of an earlier log-in, and one in five logs in during the run (`--log-ins`). Each learner, after a think time, reads a lesson or the track
-page (signed in, also their progress or review page), answers a quiz question, runs SQL in a
-sandbox (ordinary, slow and hostile queries) or, signed in, posts in a discussion now and then.
+came back — for the given time. Learners arrive over the first 30 s (`--arrival`); members
+come back with the session of an earlier log-in, and one in five logs in during the run
+(`--log-ins`). Each learner, after a think time, reads a lesson or the track page (signed in,
+also their progress or review page), answers a quiz question, runs SQL in a sandbox (ordinary,
+slow and hostile queries) or, signed in, posts in a discussion now and then.
 Signed-in page views are reported apart from the visitors'. Afterwards it checks that nothing
 leaked: no app-database or sandbox-server connections of the stopped server remain and no
 half-made sandbox is left.
