@@ -128,10 +128,11 @@ def learner(
     # a log-in is ~0.3 s of password hashing (PBKDF2), 70 at once keep 2 cores busy for 10 s.
     time.sleep(rng.uniform(0, plan["arrival"]))
     browser = Browser(port)
-    if member and rng.random() >= plan["log_ins"]:
+    logs_in = member is not None and rng.random() < plan["log_ins"]
+    if member and not logs_in:
         browser.cookies["sessionid"] = member[1]
     browser.request("GET", "/")  # a first page, as a browser would: session and CSRF cookies
-    if member and "sessionid" not in browser.cookies:
+    if member and logs_in:
         started = time.perf_counter()
         browser.log_in(member[0])
         results.append(("log in", 302, (time.perf_counter() - started) * 1000))

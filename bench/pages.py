@@ -232,14 +232,16 @@ def main() -> None:
             runs.append(("visitor+answers", lesson_path, visitor_cookies))
         for _label, path, jar in runs:
             load(port, path, args.warmup, args.clients, jar)
-        collected = {label: ([], 0) for label, _, _ in runs}
+        latencies: dict[str, list[float]] = {label: [] for label, _, _ in runs}
+        errors = dict.fromkeys(latencies, 0)
         for _ in range(args.rounds):
             for label, path, jar in runs:
-                latencies, errors = load(port, path, args.seconds / args.rounds, args.clients, jar)
-                collected[label] = (collected[label][0] + latencies, collected[label][1] + errors)
+                some, failed = load(port, path, args.seconds / args.rounds, args.clients, jar)
+                latencies[label] += some
+                errors[label] += failed
         results = {}
         for label, path, _ in runs:
-            results[label] = r = summary(*collected[label], args.seconds)
+            results[label] = r = summary(latencies[label], errors[label], args.seconds)
             print(
                 f"{label:15} {path:42} {r['rps']:7.0f} req/s   p50 {r['p50_ms']:6.2f} ms"
                 f"   p99 {r['p99_ms']:6.2f} ms   ({r['requests']} requests, {r['errors']} errors)"
